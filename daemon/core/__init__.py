@@ -1,0 +1,1 @@
+"""Functional core: pure values and functions, no I/O and no clock reads."""
