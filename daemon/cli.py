@@ -1,0 +1,189 @@
+"""The `coachd` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from daemon.clock import Clock
+from daemon.config import ConfigError, ProgramConfig, load_config
+from daemon.program import Program, default_state_dir
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(EXIT_USAGE)
+
+
+def load_or_exit(path: Path) -> ProgramConfig:
+    """Load the config, or list every problem in it and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        count = len(error.problems)
+        err_console.print(f"[bold red]{error.file}[/]: {count} problem{'s' if count != 1 else ''}", highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        sys.exit(EXIT_USAGE)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+config_argument = click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+state_option = click.option("--state", "state", type=click.Path(path_type=Path, file_okay=False),
+                            help="State directory (database, secret, local calendar, mail). "
+                                 "Default: $STATE_DIRECTORY under systemd, else ./var.")
+log_option = click.option("--log-level", default="info", show_default=True,
+                          type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+
+
+def state_dir(state: Path | None) -> Path:
+    return state if state is not None else default_state_dir()
+
+
+def parse_day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{what}: expected a date like 2027-03-29, got {value!r}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coachd")
+def main() -> None:
+    """coachd books coaching sessions and sends their email, for a program described in one YAML file."""
+
+
+@main.command()
+@config_argument
+@state_option
+def check(config: Path, state: Path | None) -> None:
+    """Validate CONFIG and its templates; exit 2 listing every problem."""
+    from daemon.config import summary_text
+    from daemon.mail import Composer
+
+    cfg = load_or_exit(config)
+    folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
+    template_problems = Composer(folder).check()
+    if template_problems:
+        err_console.print(f"[bold red]{config}[/]: {len(template_problems)} template problem(s)", highlight=False)
+        for problem in template_problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        sys.exit(EXIT_USAGE)
+    console.print(summary_text(cfg), highlight=False, markup=False)
+    console.print("OK: the config is valid.", style="green")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the config file."""
+    click.echo(json.dumps(ProgramConfig.json_schema(), indent=2))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--at", "at", help="Plan as of this date (default: now).")
+@click.option("--occurrences", default=3, show_default=True, help="Occurrences shown per series.")
+def plan(config: Path, state: Path | None, at: str | None, occurrences: int) -> None:
+    """Dry run: each series, its first occurrences in every attendee's zone, conflicts and burden."""
+    from daemon.views.plan import show_plan
+
+    cfg = load_or_exit(config)
+    day = parse_day(at, "--at")
+    now = datetime.combine(day, time(9), cfg.program.zone) if day else None
+    show_plan(console, cfg, state_dir(state), now, occurrences)
+
+
+@main.command()
+@config_argument
+@state_option
+@log_option
+def run(config: Path, state: Path | None, log_level: str) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    from daemon.clock import SystemClock
+    from daemon.executor import Executor
+    from daemon.jobs import program_jobs
+    from daemon.runner import Daemon, JobRunner
+
+    setup_logging(log_level)
+    cfg = load_or_exit(config)
+    program = open_or_exit(cfg, state_dir(state), SystemClock())
+    executor = Executor(program)
+    try:
+        Daemon(JobRunner(program, program_jobs(program, executor))).serve()
+    finally:
+        program.close()
+
+
+@main.command()
+@config_argument
+@click.option("--until", "until", required=True, help="Simulate up to this date (exclusive end of day).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="State directory of the simulation; run again with a later --until to resume.")
+@click.option("--from", "start", help="Start date (default: the program's start, or where DIR stopped).")
+@click.option("--replies", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Folder of .eml replies, each delivered to the inbox at its Date.")
+@click.option("--state", "state", type=click.Path(path_type=Path, file_okay=False), hidden=True)
+@log_option
+def simulate(config: Path, until: str, out: Path, start: str | None, replies: Path | None,
+             state: Path | None, log_level: str) -> None:
+    """Run the daemon's jobs on a virtual clock from the program start to --until."""
+    from daemon.views.simulation import run_simulate_command
+
+    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if log_level.lower() == "info":
+        logging.getLogger("coachd.actions").setLevel(logging.WARNING)
+    cfg = load_or_exit(config)
+    if state is not None and state != out:
+        fail("--state and --out name different folders; for simulate they are the same thing")
+    until_day = parse_day(until, "--until")
+    start_day = parse_day(start, "--from")
+    assert until_day is not None
+    run_simulate_command(console, cfg, out, until_day, start_day, replies)
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config: Path, state: Path | None, as_json: bool) -> None:
+    """Upcoming sessions, queued and failed mail, quarantined replies, last errors."""
+    from daemon.views.status import show_status
+
+    cfg = load_or_exit(config)
+    show_status(console, cfg, state_dir(state), as_json)
+
+
+def open_or_exit(cfg: ProgramConfig, state: Path, clock: Clock) -> Program:
+    from daemon.program import open_program
+    from daemon.providers.registry import ProviderUnavailable
+
+    try:
+        return open_program(cfg, state, clock)
+    except ProviderUnavailable as error:
+        fail(str(error))
+    except PermissionError as error:
+        fail(f"cannot write to the state directory {state}: {error.strerror}")
+
+
+if __name__ == "__main__":
+    main()

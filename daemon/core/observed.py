@@ -1,0 +1,51 @@
+"""What a tick observed: the calendar as booked, people's busy times, the outbox and replies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from daemon.core.types import BookedSeries, Interval
+
+
+@dataclass(frozen=True)
+class Booking:
+    series: BookedSeries
+    booked_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplyFact:
+    """A reply coachd matched to one of its requests."""
+
+    request_kind: str
+    session_id: str | None
+    person_id: str
+    received_at: datetime
+    rating: int | None = None
+    payload: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observed:
+    bookings: Mapping[str, Booking] = field(default_factory=dict)
+    busy: Mapping[str, Sequence[Interval]] = field(default_factory=dict)
+    queued: frozenset[str] = frozenset()
+    replies: Sequence[ReplyFact] = ()
+
+    def booked(self) -> list[BookedSeries]:
+        return [b.series for b in self.bookings.values()]
+
+    @cached_property
+    def _replies_by_session(self) -> dict[str | None, list[ReplyFact]]:
+        index: dict[str | None, list[ReplyFact]] = {}
+        for reply in sorted(self.replies, key=lambda r: r.received_at):
+            index.setdefault(reply.session_id, []).append(reply)
+        return index
+
+    def replies_to(self, session_id: str, kinds: frozenset[str], person_id: str | None = None) -> list[ReplyFact]:
+        """Replies to requests of `kinds` about one session, oldest first."""
+        return [r for r in self._replies_by_session.get(session_id, ())
+                if r.request_kind in kinds and (person_id is None or r.person_id == person_id)]

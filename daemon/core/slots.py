@@ -1,0 +1,147 @@
+"""Slot finding: when can a set of people meet, ranked by who it costs what."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.core.intervals import intersect, merge, overlap, subtract
+from daemon.core.types import UTC, Interval
+
+# Meetings start on the quarter hour of the host's clock; finer grids only add noise.
+GRID = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """One attendee's constraints: working hours on working days in their zone, and busy spans."""
+
+    person_id: str
+    zone: ZoneInfo
+    hours: tuple[time, time]
+    days: frozenset[int]
+    busy: tuple[Interval, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible meeting time and what it costs the attendees."""
+
+    start: datetime
+    end: datetime
+    out_of_hours: dict[str, int] = field(default_factory=dict, compare=False)
+    conflicts: tuple[str, ...] = ()
+
+    @property
+    def burden_minutes(self) -> int:
+        return sum(self.out_of_hours.values())
+
+    @property
+    def fits_everyone(self) -> bool:
+        return not self.conflicts and self.burden_minutes == 0
+
+
+def working_intervals(person: Availability, window: Interval) -> list[Interval]:
+    """The person's working hours inside `window`, as UTC spans, built in their own wall-clock time."""
+    first = window.start.astimezone(person.zone).date() - timedelta(days=1)
+    last = window.end.astimezone(person.zone).date() + timedelta(days=1)
+    spans: list[Interval] = []
+    day = first
+    while day <= last:
+        if day.weekday() in person.days:
+            start = datetime.combine(day, person.hours[0], person.zone).astimezone(UTC)
+            end = datetime.combine(day, person.hours[1], person.zone).astimezone(UTC)
+            if start < end:
+                spans.append(Interval(start, end))
+        day += timedelta(days=1)
+    return intersect(merge(spans), [window])
+
+
+def _blackout_spans(days: Collection[date], zone: ZoneInfo, window: Interval) -> list[Interval]:
+    spans = []
+    for day in days:
+        start = datetime.combine(day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+        if start < window.end and end > window.start:
+            spans.append(Interval(start, end))
+    return merge(spans)
+
+
+def _align(instant: datetime, zone: ZoneInfo) -> datetime:
+    """Round up to the next quarter hour of `zone`'s clock (zones with :30 and :45 offsets differ from UTC)."""
+    local = instant.astimezone(zone)
+    minutes = local.minute % 15
+    if minutes == 0 and local.second == 0 and local.microsecond == 0:
+        return instant
+    bumped = local.replace(second=0, microsecond=0) + timedelta(minutes=15 - minutes)
+    return bumped.astimezone(UTC)
+
+
+def evaluate(start: datetime, length: timedelta, people: Sequence[Availability], window: Interval) -> Candidate:
+    """Cost of meeting at `start`: minutes outside each person's hours, and who is busy then."""
+    span = Interval(start, start + length)
+    out_of_hours: dict[str, int] = {}
+    conflicts: list[str] = []
+    for person in people:
+        hours = working_intervals(person, Interval(span.start - timedelta(days=1), span.end + timedelta(days=1)))
+        outside = length - overlap(span, hours)
+        if outside:
+            out_of_hours[person.person_id] = int(outside.total_seconds() // 60)
+        if overlap(span, merge(person.busy)):
+            conflicts.append(person.person_id)
+    return Candidate(span.start, span.end, out_of_hours, tuple(conflicts))
+
+
+def find_slots(
+    people: Sequence[Availability],
+    window: Interval,
+    length: timedelta,
+    *,
+    host_zone: ZoneInfo,
+    blackout: Collection[date] = (),
+    blackout_zone: ZoneInfo | None = None,
+    limit: int = 10,
+) -> list[Candidate]:
+    """Candidate slots in `window`, best first.
+
+    Ranking: everyone in hours and free, then the fewest busy conflicts, then the
+    least out-of-hours minutes summed over attendees, then the earliest start.
+    Where everyone can make it, candidates come from the intersection of free
+    time; otherwise from the edges of each person's working day, which is where
+    the least-burden slot must lie.
+    """
+    closed = _blackout_spans(blackout, blackout_zone or host_zone, window)
+    open_window = subtract([window], closed)
+    common = open_window
+    for person in people:
+        free = subtract(working_intervals(person, window), merge(person.busy))
+        common = intersect(common, free)
+    starts: list[datetime] = []
+    for span in common:
+        start = _align(span.start, host_zone)
+        while start + length <= span.end and len(starts) < limit * 4:
+            starts.append(start)
+            start += timedelta(hours=1)
+    if not starts:
+        starts = _edge_starts(people, open_window, length, host_zone)
+    candidates = {evaluate(s, length, people, window) for s in starts if _inside(s, length, open_window)}
+    ranked = sorted(candidates, key=lambda c: (not c.fits_everyone, len(c.conflicts), c.burden_minutes, c.start))
+    return ranked[:limit]
+
+
+def _inside(start: datetime, length: timedelta, spans: Sequence[Interval]) -> bool:
+    return any(s.start <= start and start + length <= s.end for s in spans)
+
+
+def _edge_starts(
+    people: Sequence[Availability], window: Sequence[Interval], length: timedelta, host_zone: ZoneInfo
+) -> list[datetime]:
+    starts: set[datetime] = set()
+    for person in people:
+        for span in window:
+            for hours in working_intervals(person, span):
+                for edge in (hours.start, hours.end - length, hours.start - length / 2, hours.end - length / 2):
+                    starts.add(_align(edge, host_zone))
+    return sorted(starts)

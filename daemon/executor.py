@@ -1,0 +1,142 @@
+"""The execute step: apply planned actions through the providers, each exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from daemon import contexts
+from daemon.core.actions import Action, BookSeries, QueueMail
+from daemon.core.observed import Observed
+from daemon.core.serial import overrides_to_list, spec_to_dict
+from daemon.ical import series_calendar
+from daemon.mail import Envelope
+from daemon.program import Program
+from daemon.store.models import ActionLog, Outbox, Series, SessionRow
+
+log = logging.getLogger("coachd.actions")
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One applied action, as logged and as `coachd simulate` writes it to actions.jsonl."""
+
+    at: datetime
+    key: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "key": self.key, "action": self.kind, **self.detail}
+
+
+ActionListener = Callable[[ActionRecord], None]
+
+
+class Executor:
+    def __init__(self, program: Program, listener: ActionListener | None = None) -> None:
+        self.program = program
+        self.listener = listener
+
+    def apply(self, actions: Sequence[Action], observed: Observed, now: datetime) -> int:
+        """Apply the actions not yet done; returns how many were applied."""
+        done = self._done_keys([a.key for a in actions])
+        applied = 0
+        for action in actions:
+            if action.key in done:
+                continue
+            if isinstance(action, BookSeries):
+                self._book(action, now)
+            else:
+                if not self._queue(action, observed, now):
+                    continue
+            applied += 1
+        return applied
+
+    def emit(self, record: ActionRecord) -> None:
+        log.info("%s %s %s", record.kind, record.key,
+                 " ".join(f"{k}={v}" for k, v in record.detail.items() if k not in ("key",)))
+        if self.listener is not None:
+            self.listener(record)
+
+    def _done_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self.program.store.session() as db:
+            found: set[str] = set()
+            for chunk in range(0, len(keys), 500):
+                found.update(db.scalars(select(ActionLog.key).where(ActionLog.key.in_(keys[chunk:chunk + 500]))))
+            return found
+
+    def _book(self, action: BookSeries, now: datetime) -> None:
+        series = action.series
+        spec = series.spec
+        program = self.program
+        organizer = program.cfg.organizer
+        with program.store.session() as db:
+            existing = db.get(Series, spec.uid)
+            booked_at = existing.booked_at if existing else now
+        # The calendar write is idempotent (one object per UID), so a crash before the
+        # record below only means the same write happens again on the next tick.
+        program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
+        with program.store.session() as db:
+            row = db.get(Series, spec.uid)
+            if row is None:
+                row = Series(uid=spec.uid, program_id=program.id, key=spec.key, booked_at=booked_at)
+                db.add(row)
+            row.kind, row.title, row.timezone = spec.kind.value, spec.title, spec.timezone
+            row.spec, row.sequence = spec_to_dict(spec), series.sequence
+            row.overrides, row.cancelled, row.updated_at = overrides_to_list(series.overrides), series.cancelled, now
+            db.flush()
+            db.execute(delete(SessionRow).where(SessionRow.series_uid == spec.uid))
+            for occurrence in series.occurrences():
+                db.add(SessionRow(id=occurrence.session_id, program_id=program.id, series_uid=spec.uid,
+                                  kind=spec.kind.value, recurrence_id=occurrence.recurrence_id,
+                                  start=occurrence.start, end=occurrence.end, cancelled=occurrence.cancelled))
+            db.add(ActionLog(key=action.key, program_id=program.id, kind="book", done_at=now,
+                             detail={"series": spec.key, "reason": action.reason}))
+        self.emit(ActionRecord(now, action.key, "book", {
+            "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
+            "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
+
+    def _queue(self, mail: QueueMail, observed: Observed, now: datetime) -> bool:
+        program = self.program
+        cfg = program.cfg
+        booking = observed.bookings.get(mail.series_key) if mail.series_key else None
+        ics = method = None
+        series_uid = booking.series.spec.uid if booking else None
+        if mail.kind in ("invitation", "update") and booking:
+            ics = series_calendar(booking.series, organizer_name=cfg.organizer.name,
+                                  organizer_email=str(cfg.organizer.email), method="REQUEST",
+                                  dtstamp=booking.booked_at)
+            method = "REQUEST"
+        envelope = Envelope(
+            key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,
+            series_uid=series_uid, session_id=mail.session_id,
+            thread_key=f"series:{series_uid}" if series_uid else None, ics=ics, ics_method=method,
+        )
+        context = contexts.build(cfg, observed, mail, now)
+        message = program.composer.compose(mail.kind, mail.recipient, context, envelope)
+        row = Outbox(key=mail.key, program_id=program.id, kind=mail.kind, session_id=mail.session_id,
+                     series_uid=series_uid, recipient=mail.recipient.person_id, to_addr=mail.recipient.email,
+                     subject=str(message["Subject"]), message=message.as_bytes(),
+                     message_id=str(message["Message-ID"]), status="queued", attempts=0, due_at=mail.due,
+                     next_attempt_at=now, created_at=now)
+        try:
+            with program.store.session() as db:
+                db.add(row)
+                db.add(ActionLog(key=mail.key, program_id=program.id, kind="queue", done_at=now,
+                                 detail={"kind": mail.kind, "to": mail.recipient.person_id}))
+        except IntegrityError:
+            # Another replica (or an earlier crash after commit) queued it: nothing to do.
+            return False
+        self.emit(ActionRecord(now, mail.key, "queue", {
+            "kind": mail.kind, "to": mail.recipient.person_id, "session": mail.session_id,
+            "due": mail.due.isoformat()}))
+        return True

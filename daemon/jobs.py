@@ -1,0 +1,154 @@
+"""The daemon's jobs: sync calendars, plan and book, send mail, read the inbox, program mail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete
+
+from daemon.core.planner import plan
+from daemon.core.types import UTC, Interval
+from daemon.executor import ActionRecord, Executor
+from daemon.inbox import read_inbox
+from daemon.observe import observe
+from daemon.outbox import drain, next_attempt
+from daemon.program import Program
+from daemon.providers.base import BusySourceError, SyncCursorExpired
+from daemon.store.models import Busy
+
+log = logging.getLogger("coachd.jobs")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a run did: whether it changed anything others should react to, and when it next has work."""
+
+    changed: bool = False
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval: timedelta
+    run: Callable[[datetime], JobOutcome]
+
+
+# "Nothing to do until something else changes": the simulator sleeps such a job, the daemon polls it anyway.
+WHEN_CHANGED = datetime.max.replace(tzinfo=UTC)
+
+
+def program_jobs(program: Program, executor: Executor) -> list[Job]:
+    intervals = program.cfg.daemon
+    sync = CalendarSync(program, executor)
+    return [
+        Job("sync", intervals.sync, sync.run),
+        Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
+        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now)),
+        Job("digest", intervals.digest, lambda now: program_mail(program, executor, now)),
+        Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
+    ]
+
+
+def busy_window(program: Program) -> Interval:
+    """The whole program, a week either side: placements look as far as the wrap-up."""
+    p = program.cfg.program
+    start = datetime.combine(p.starts - timedelta(weeks=1), time(0), p.zone).astimezone(UTC)
+    end = datetime.combine(p.ends + timedelta(weeks=1), time(0), p.zone).astimezone(UTC)
+    return Interval(start, end)
+
+
+class CalendarSync:
+    """Refresh people's busy times and follow the organizer's calendar.
+
+    Fingerprints of what was last stored are kept in the store (so a restart
+    does not rewrite everything) and mirrored in memory (so a quiet run costs
+    no queries).
+    """
+
+    def __init__(self, program: Program, executor: Executor) -> None:
+        self.program = program
+        self.executor = executor
+        self.fingerprints: dict[str, object] = {}
+
+    def run(self, now: datetime) -> JobOutcome:
+        program = self.program
+        window = busy_window(program)
+        changed = False
+        for person in program.cfg.people:
+            if not person.busy:
+                continue
+            try:
+                spans = program.busy.busy(person.id, window)
+            except BusySourceError as error:
+                # Keep the last known busy times: a feed that is briefly down must not free everyone.
+                log.warning("busy times of %s not refreshed: %s", person.id, error)
+                continue
+            changed |= self._store_busy(person.id, spans, str(person.busy))
+        cursor = self._remembered("calendar_cursor")
+        try:
+            result = program.calendar.sync(cursor)  # type: ignore[arg-type]
+        except SyncCursorExpired:
+            result = program.calendar.sync(None)
+        if result.cursor != cursor:
+            self._remember("calendar_cursor", result.cursor)
+        if changed:
+            self.executor.emit(ActionRecord(now, f"sync:{program.id}/busy", "sync", {"busy": "changed"}))
+        return JobOutcome(changed)
+
+    def _store_busy(self, person_id: str, spans: list[Interval], source: str) -> bool:
+        program = self.program
+        fingerprint = hashlib.sha256(json.dumps([(s.start.isoformat(), s.end.isoformat()) for s in spans])
+                                     .encode()).hexdigest()
+        name = f"busy:{person_id}"
+        if self._remembered(name) == fingerprint:
+            return False
+        with program.store.session() as db:
+            db.execute(delete(Busy).where(Busy.program_id == program.id, Busy.person_id == person_id))
+            db.add_all(Busy(program_id=program.id, person_id=person_id, start=s.start, end=s.end, source=source)
+                       for s in spans)
+        self._remember(name, fingerprint)
+        return True
+
+    def _remembered(self, name: str) -> object:
+        if name not in self.fingerprints:
+            self.fingerprints[name] = self.program.get_meta(name)
+        return self.fingerprints[name]
+
+    def _remember(self, name: str, value: object) -> None:
+        self.program.set_meta(name, value)
+        self.fingerprints[name] = value
+
+
+def plan_and_book(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+    observed = observe(program.store, program.id)
+    result = plan(program.cfg, observed, now, program_mail=False)
+    for problem in result.problems:
+        log.warning("plan: %s", problem)
+    applied = executor.apply(result.actions, observed, now)
+    if applied:
+        # Bookings change what mail is due: plan again on what was just recorded.
+        observed = observe(program.store, program.id)
+        again = plan(program.cfg, observed, now, program_mail=False)
+        applied += executor.apply(again.actions, observed, now)
+        result = again
+    # Something that could not be placed is tried again at the plan interval.
+    next_due = None if result.problems else (result.next_due or WHEN_CHANGED)
+    return JobOutcome(applied > 0, next_due)
+
+
+def program_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+    observed = observe(program.store, program.id)
+    result = plan(program.cfg, observed, now, booking=False, session_mail=False)
+    applied = executor.apply(result.actions, observed, now)
+    return JobOutcome(applied > 0, result.next_due or WHEN_CHANGED)
+
+
+def send_due_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+    sent = drain(program, executor, now)
+    return JobOutcome(sent > 0, next_attempt(program) or WHEN_CHANGED)

@@ -1,0 +1,82 @@
+"""Drain the outbox: send what is due, retry transient failures with backoff, park permanent ones."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+
+from daemon.executor import ActionRecord, Executor
+from daemon.program import Program
+from daemon.providers.base import PermanentSendError
+from daemon.store.models import Outbox
+
+log = logging.getLogger("coachd.outbox")
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 min, 2, 4, ... capped at 6 h: a mail server that is down for a while is not hammered."""
+    return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
+
+
+def drain(program: Program, executor: Executor, now: datetime, batch: int = 200) -> int:
+    """Send every queued email whose next attempt is due; returns how many were sent."""
+    sent = 0
+    while True:
+        with program.store.session() as db:
+            rows = db.execute(
+                select(Outbox.id, Outbox.key, Outbox.message, Outbox.kind, Outbox.recipient, Outbox.attempts)
+                .where(Outbox.program_id == program.id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
+                .order_by(Outbox.due_at, Outbox.id).limit(batch)
+            ).all()
+        if not rows:
+            return sent
+        for row_id, key, raw, kind, recipient, attempts in rows:
+            message = email.message_from_bytes(raw, policy=email.policy.SMTP)
+            assert isinstance(message, EmailMessage)
+            try:
+                program.sender.send(message, key)
+            except PermanentSendError as error:
+                _record_failure(program, row_id, attempts + 1, now, str(error), permanent=True)
+                executor.emit(ActionRecord(now, key, "send-failed", {"kind": kind, "to": recipient,
+                                                                     "error": str(error)}))
+                continue
+            except Exception as error:  # noqa: BLE001 - any other failure is worth another try
+                _record_failure(program, row_id, attempts + 1, now, f"{type(error).__name__}: {error}",
+                                permanent=attempts + 1 >= MAX_ATTEMPTS)
+                log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
+                continue
+            with program.store.session() as db:
+                row = db.get(Outbox, row_id)
+                assert row is not None
+                row.status, row.sent_at, row.attempts = "sent", now, attempts + 1
+            executor.emit(ActionRecord(now, key, "send", {"kind": kind, "to": recipient}))
+            sent += 1
+        if len(rows) < batch:
+            return sent
+
+
+def _record_failure(program: Program, row_id: int, attempts: int, now: datetime, error: str,
+                    permanent: bool) -> None:
+    with program.store.session() as db:
+        row = db.get(Outbox, row_id)
+        assert row is not None
+        row.attempts, row.last_error = attempts, error
+        if permanent:
+            row.status = "failed"
+        else:
+            row.next_attempt_at = now + backoff(attempts)
+
+
+def next_attempt(program: Program) -> datetime | None:
+    with program.store.session() as db:
+        return db.scalar(select(func.min(Outbox.next_attempt_at))
+                         .where(Outbox.program_id == program.id, Outbox.status == "queued"))

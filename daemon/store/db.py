@@ -1,0 +1,128 @@
+"""Engines, migrations and the `Store` handle: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+ENV_URL = "COACHD_DATABASE_URL"
+BUSY_TIMEOUT_MS = 5000
+# Arbitrary constant shared by every coachd process: the advisory lock that serialises migrations.
+PG_MIGRATION_LOCK = 0x636F61636864  # "coachd"
+
+
+def database_url(state_dir: Path, configured: str | None) -> str:
+    """The URL to use: $COACHD_DATABASE_URL, else the configured one, else SQLite in state_dir."""
+    url = os.environ.get(ENV_URL) or configured
+    if url:
+        return url
+    state_dir = Path(state_dir).expanduser()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state_dir.resolve() / 'coachd.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching to WAL needs a brief exclusive lock that another process
+        # opening the same new file may hold.
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # WAL lets readers (the CLI) run while the daemon writes; the setting persists in the file.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # SQLite leaves foreign keys off unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def create_store_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the per-backend settings coachd relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)  # survive server restarts and idle-connection reaping
+    return create_engine(parsed, **kwargs)
+
+
+def lock_for_migration(connection: Connection) -> None:
+    """Begin the migration transaction holding a lock, so concurrent migrators run one at a time.
+
+    The second process waits, then finds the version table at head and does nothing.
+    """
+    backend = connection.dialect.name
+    if backend == "sqlite":
+        # pysqlite only begins implicitly before DML, so DDL would run unlocked and unatomic;
+        # BEGIN IMMEDIATE takes the write lock (waiting up to busy_timeout) before alembic reads
+        # its version table.
+        if connection.in_transaction():
+            connection.commit()
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif backend == "postgresql":
+        # Transaction-scoped: released by the commit or rollback that ends the migration.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+    elif not connection.in_transaction():
+        connection.begin()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config built in code: no alembic.ini, works from an installed package."""
+    config = Config()
+    # configparser interpolates '%', so a path containing one must be escaped.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to the newest schema; a no-op when it is already there."""
+    with engine.connect() as connection:
+        lock_for_migration(connection)
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()
+
+
+class Store:
+    """An engine with its schema up to date and a session factory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Objects stay readable after commit: callers hand rows to the planner outside the session.
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, **engine_kwargs: Any) -> Store:
+        engine = create_store_engine(url, **engine_kwargs)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()

@@ -1,0 +1,1 @@
+"""What the CLI shows people: plan, status and simulation reports."""

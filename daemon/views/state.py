@@ -1,0 +1,47 @@
+"""Read-only access to a state directory for the commands that only look."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from daemon.config import ProgramConfig
+from daemon.core.observed import Observed
+from daemon.observe import observe
+from daemon.store.db import Store, database_url
+
+
+def store_exists(url: str) -> bool:
+    """A SQLite file that is not there means nothing was ever booked; other databases are asked."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    return bool(parsed.database) and Path(parsed.database).exists()
+
+
+@contextmanager
+def existing_store(cfg: ProgramConfig, state: Path) -> Iterator[Store | None]:
+    """The program's store if it exists, without creating a state directory for a dry run."""
+    if "COACHD_DATABASE_URL" not in os.environ and not cfg.store.url and not state.exists():
+        yield None
+        return
+    url = database_url(state, cfg.store.url)
+    if not store_exists(url):
+        yield None
+        return
+    store = Store.open(url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def read_observed(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:
+    with existing_store(cfg, state) as store:
+        if store is None:
+            return Observed(), []
+        return observe(store, cfg.program.id), []
