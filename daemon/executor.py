@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from daemon import contexts
 from daemon.core.actions import Action, BookSeries, QueueMail
-from daemon.core.observed import Observed
+from daemon.core.observed import Booking, Observed
 from daemon.core.serial import overrides_to_list, spec_to_dict
 from daemon.ical import series_calendar
 from daemon.mail import Envelope
@@ -52,7 +52,10 @@ class Executor:
             if action.key in done:
                 continue
             if isinstance(action, BookSeries):
-                self._book(action, now)
+                booked_at = self._book(action, now)
+                # Mail planned in the same pass (the invitations) reads the series from here.
+                observed = replace(observed, bookings={**observed.bookings,
+                                                       action.series.spec.key: Booking(action.series, booked_at)})
             else:
                 if not self._queue(action, observed, now):
                     continue
@@ -74,7 +77,7 @@ class Executor:
                 found.update(db.scalars(select(ActionLog.key).where(ActionLog.key.in_(keys[chunk:chunk + 500]))))
             return found
 
-    def _book(self, action: BookSeries, now: datetime) -> None:
+    def _book(self, action: BookSeries, now: datetime) -> datetime:
         series = action.series
         spec = series.spec
         program = self.program
@@ -104,6 +107,7 @@ class Executor:
         self.emit(ActionRecord(now, action.key, "book", {
             "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
             "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
+        return booked_at
 
     def _queue(self, mail: QueueMail, observed: Observed, now: datetime) -> bool:
         program = self.program

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -61,8 +61,8 @@ def series_calendar(
     _check_method(method)
     spec = series.spec
     cancel = method == "CANCEL" or series.cancelled
-    ctx = _Context(series, organizer_name, organizer_email, to_utc(dtstamp))
-    master = ctx.event(cancelled=cancel)
+    organizer = (organizer_name, organizer_email, to_utc(dtstamp))
+    master = _event(series, organizer, cancelled=cancel)
     master.add("dtstart", _local(spec.start, spec.zone))
     master.add("dtend", _local(to_utc(spec.start) + spec.length, spec.zone))
     rule = spec.rrule()
@@ -70,9 +70,8 @@ def series_calendar(
         master.add("rrule", icalendar.vRecur.from_ical(rule))
         if spec.exdates:
             master.add("exdate", [_local(d, spec.zone) for d in sorted(spec.exdates, key=to_utc)])
-    events = [master]
-    for override in sorted(series.overrides, key=lambda o: to_utc(o.recurrence_id)):
-        events.append(ctx.override_event(override, cancelled=cancel or override.cancelled))
+    overrides = sorted(series.overrides, key=lambda o: to_utc(o.recurrence_id))
+    events = [master] + [_event(series, organizer, cancelled=cancel or o.cancelled, override=o) for o in overrides]
     return _calendar(events, method, prodid, _tz_span(series))
 
 
@@ -101,59 +100,43 @@ def occurrence_calendar(
         raise ValueError(f"{rid.isoformat()} is not an original start of series {spec.uid}")
     found = [o for o in series.overrides if to_utc(o.recurrence_id) == rid]
     override = found[0] if found else Override(rid, rid, rid + spec.length)
-    ctx = _Context(series, organizer_name, organizer_email, to_utc(dtstamp))
     cancel = method == "CANCEL" or series.cancelled or override.cancelled
-    event = ctx.override_event(override, cancelled=cancel)
+    event = _event(series, (organizer_name, organizer_email, to_utc(dtstamp)), cancelled=cancel, override=override)
     return _calendar([event], method, prodid, _tz_span(series))
 
 
-class _Context:
-    """What every VEVENT of one series shares: identity, people, bookkeeping."""
-
-    def __init__(self, series: BookedSeries, organizer_name: str, organizer_email: str, dtstamp: datetime):
-        self.series = series
-        self.organizer_name = organizer_name
-        self.organizer_email = organizer_email
-        self.dtstamp = dtstamp
-
-    def event(self, *, cancelled: bool) -> icalendar.Event:
-        spec = self.series.spec
-        ev = icalendar.Event()
-        ev.add("uid", spec.uid)
-        ev.add("dtstamp", self.dtstamp)
-        ev.add("sequence", self.series.sequence)
-        ev.add("summary", spec.title)
-        if spec.description:
-            ev.add("description", spec.description)
-        organizer = icalendar.vCalAddress(f"mailto:{self.organizer_email}")
-        organizer.params["CN"] = self.organizer_name
-        ev.add("organizer", organizer)
-        for person in spec.everyone():
-            ev.add("attendee", _attendee(person, host=person.person_id == spec.host.person_id))
-        ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-        ev.add("x-coachd-kind", spec.kind.value)
-        ev.add("x-coachd-key", spec.key)
-        if spec.team_id:
-            ev.add("x-coachd-team", spec.team_id)
-        return ev
-
-    def override_event(self, override: Override, *, cancelled: bool) -> icalendar.Event:
-        zone = self.series.spec.zone
-        ev = self.event(cancelled=cancelled)
-        ev.add("recurrence-id", _local(override.recurrence_id, zone))
-        ev.add("dtstart", _local(override.start, zone))
-        ev.add("dtend", _local(override.end, zone))
-        return ev
+def _event(
+    series: BookedSeries, organizer: tuple[str, str, datetime], *, cancelled: bool, override: Override | None = None
+) -> icalendar.Event:
+    """A VEVENT with what every event of the series shares; with `override`, that occurrence's times."""
+    spec = series.spec
+    name, address, dtstamp = organizer
+    ev = icalendar.Event()
+    ev.add("uid", spec.uid)
+    ev.add("dtstamp", dtstamp)
+    ev.add("sequence", series.sequence)
+    ev.add("summary", spec.title)
+    if spec.description:
+        ev.add("description", spec.description)
+    ev.add("organizer", icalendar.vCalAddress(f"mailto:{address}", params={"CN": name}))
+    for person in spec.everyone():
+        ev.add("attendee", _attendee(person, host=person.person_id == spec.host.person_id))
+    ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    ev.add("x-coachd-kind", spec.kind.value)
+    ev.add("x-coachd-key", spec.key)
+    if spec.team_id:
+        ev.add("x-coachd-team", spec.team_id)
+    if override is not None:
+        ev.add("recurrence-id", _local(override.recurrence_id, spec.zone))
+        ev.add("dtstart", _local(override.start, spec.zone))
+        ev.add("dtend", _local(override.end, spec.zone))
+    return ev
 
 
 def _attendee(person: Attendee, *, host: bool) -> icalendar.vCalAddress:
-    address = icalendar.vCalAddress(f"mailto:{person.email}")
-    address.params["CN"] = person.name
-    address.params["ROLE"] = "REQ-PARTICIPANT"
     # The host's time was found free by coachd and the host runs the session: no answer is awaited.
-    address.params["PARTSTAT"] = "ACCEPTED" if host else "NEEDS-ACTION"
-    address.params["RSVP"] = "FALSE" if host else "TRUE"
-    return address
+    params = {"CN": person.name, "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED" if host else "NEEDS-ACTION"}
+    return icalendar.vCalAddress(f"mailto:{person.email}", params={**params, "RSVP": "FALSE" if host else "TRUE"})
 
 
 def _calendar(events: Iterable[icalendar.Event], method: str | None, prodid: str, span: tuple[date, date]) -> bytes:
@@ -205,7 +188,15 @@ def parse_series_calendar(data: bytes) -> list[ParsedEvent]:
         if not uid:
             raise CalendarParseError("a VEVENT has no UID")
         groups.setdefault(uid, []).append(ev)
-    return [_parse_group(uid, events) for uid, events in groups.items()]
+    parsed = []
+    for uid, group in groups.items():
+        try:
+            parsed.append(_parse_group(uid, group))
+        except CalendarParseError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:  # icalendar's broken values among them
+            raise CalendarParseError(f"{uid}: {exc}") from exc
+    return parsed
 
 
 def _parse_group(uid: str, events: list[icalendar.Event]) -> ParsedEvent:
@@ -217,42 +208,34 @@ def _parse_group(uid: str, events: list[icalendar.Event]) -> ParsedEvent:
     zone = start.tzinfo
     end = _end(master, start, uid)
     rrule = master.get("RRULE")
-    overrides = tuple(
-        sorted(
-            (
-                Override(
-                    recurrence_id=to_utc(_when(ev, "RECURRENCE-ID", uid, zone)),
-                    start=to_utc(s := _when(ev, "DTSTART", uid, zone)),
-                    end=to_utc(_end(ev, s, uid)),
-                    cancelled=_cancelled(ev),
-                )
-                for ev in events
-                if "RECURRENCE-ID" in ev
-            ),
-            key=lambda o: o.recurrence_id,
-        )
-    )
+    overrides = []
+    for ev in (ev for ev in events if "RECURRENCE-ID" in ev):
+        moved = _when(ev, "DTSTART", uid, zone)
+        rid = _when(ev, "RECURRENCE-ID", uid, zone)
+        overrides.append(Override(to_utc(rid), to_utc(moved), to_utc(_end(ev, moved, uid)), _cancelled(ev)))
     return ParsedEvent(
         uid=uid,
-        sequence=_int(master.get("SEQUENCE", 0), uid),
+        sequence=int(master.get("SEQUENCE", 0)),
         start=start,
         end=end,
         timezone=_zone_name(master, start),
         rrule=None if rrule is None else _rrule_text(rrule, uid),
         exdates=_exdates(master, uid, zone),
-        overrides=overrides,
+        overrides=tuple(sorted(overrides, key=lambda o: o.recurrence_id)),
         attendees=_partstats(master),
         cancelled=_cancelled(master),
         summary=str(master.get("SUMMARY", "")),
-        kind=_opt(master.get("X-COACHD-KIND")),
-        key=_opt(master.get("X-COACHD-KEY")),
+        kind=None if master.get("X-COACHD-KIND") is None else str(master["X-COACHD-KIND"]),
+        key=None if master.get("X-COACHD-KEY") is None else str(master["X-COACHD-KEY"]),
         organizer=_email(master.get("ORGANIZER")),
     )
 
 
-def _when(ev: icalendar.Event, name: str, uid: str, zone: object) -> datetime:
-    prop = ev.get(name)
-    value = getattr(prop, "dt", None)
+def _when(ev: icalendar.Event, name: str, uid: str, zone: tzinfo | None) -> datetime:
+    try:
+        value = getattr(ev.get(name), "dt", None)
+    except ValueError:  # icalendar keeps unparsable values as vBroken, which raise on access
+        value = None
     if isinstance(value, datetime):
         # Floating times in a hand-edited file mean the series' own zone (or UTC for the master).
         return value if value.tzinfo is not None else value.replace(tzinfo=zone or UTC)
@@ -265,15 +248,12 @@ def _end(ev: icalendar.Event, start: datetime, uid: str) -> datetime:
     if "DTEND" in ev:
         return _when(ev, "DTEND", uid, start.tzinfo)
     duration = getattr(ev.get("DURATION"), "dt", None)
-    if isinstance(duration, timedelta):
-        return start + duration
-    return start
+    return start + duration if isinstance(duration, timedelta) else start
 
 
-def _exdates(master: icalendar.Event, uid: str, zone: object) -> tuple[datetime, ...]:
-    props = master.get("EXDATE", [])
+def _exdates(master: icalendar.Event, uid: str, zone: tzinfo | None) -> tuple[datetime, ...]:
     result: set[datetime] = set()
-    for prop in props if isinstance(props, list) else [props]:
+    for prop in _all(master, "EXDATE"):
         for item in getattr(prop, "dts", []):
             value = item.dt
             if not isinstance(value, datetime):
@@ -283,9 +263,8 @@ def _exdates(master: icalendar.Event, uid: str, zone: object) -> tuple[datetime,
 
 
 def _partstats(master: icalendar.Event) -> dict[str, str]:
-    props = master.get("ATTENDEE", [])
     result: dict[str, str] = {}
-    for prop in props if isinstance(props, list) else [props]:
+    for prop in _all(master, "ATTENDEE"):
         email = _email(prop)
         if email:
             result[email] = str(prop.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
@@ -300,32 +279,20 @@ def _email(prop: object) -> str | None:
 
 
 def _zone_name(master: icalendar.Event, start: datetime) -> str:
-    key = getattr(start.tzinfo, "key", None)
-    if key:
-        return key
-    tzid = master["DTSTART"].params.get("TZID")
-    return str(tzid) if tzid else "UTC"
+    # A zone icalendar could not map to IANA keeps its TZID (Outlook's Windows names, say).
+    return getattr(start.tzinfo, "key", None) or str(master["DTSTART"].params.get("TZID") or "UTC")
 
 
 def _rrule_text(prop: object, uid: str) -> str:
-    if isinstance(prop, list):
-        raise CalendarParseError(f"{uid}: more than one RRULE")
-    to_ical = getattr(prop, "to_ical", None)
-    if not isinstance(prop, icalendar.vRecur) or to_ical is None:
-        raise CalendarParseError(f"{uid}: unreadable RRULE {prop!r}")
-    return to_ical().decode()
+    if not isinstance(prop, icalendar.vRecur):
+        raise CalendarParseError(f"{uid}: one readable RRULE expected, found {prop!r}")
+    return prop.to_ical().decode()
+
+
+def _all(ev: icalendar.Event, name: str) -> list:
+    props = ev.get(name, [])
+    return props if isinstance(props, list) else [props]
 
 
 def _cancelled(ev: icalendar.Event) -> bool:
     return str(ev.get("STATUS", "")).upper() == "CANCELLED"
-
-
-def _int(value: object, uid: str) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError) as exc:
-        raise CalendarParseError(f"{uid}: SEQUENCE {value!r} is not a number") from exc
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -85,6 +85,7 @@ def run_simulation(runner: JobRunner, clock: VirtualClock, until: datetime, deli
             inbox.deliver(delivery.raw, delivery.name)
             next_run["inbox"] = now
         due = [job for job in runner.jobs if next_run[job.name] <= now]
+        anything_changed = False
         for _ in range(MAX_PASSES):
             if not due:
                 break
@@ -93,8 +94,12 @@ def run_simulation(runner: JobRunner, clock: VirtualClock, until: datetime, deli
                 outcome = runner.run(job, now)
                 next_run[job.name] = _next(job, now, outcome.next_due if outcome else None)
                 changed |= bool(outcome and outcome.changed)
+            anything_changed |= changed
             due = list(runner.jobs) if changed else []
-        program.set_meta(CLOCK_KEY, now.isoformat())
+        # The resume point only needs to move when something happened: resuming from an
+        # earlier quiet instant repeats nothing, since every action is keyed.
+        if anything_changed or now >= until:
+            program.set_meta(CLOCK_KEY, now.isoformat())
         if progress:
             progress(now)
         if now >= until:

@@ -67,7 +67,7 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     intents: list[MailIntent] = []
     if session_mail:
         for key, booked in bookings.items():
-            intents.extend(_series_mail(cfg, observed, booked, booked_at[key]))
+            intents.extend(_series_mail(cfg, observed, booked, booked_at[key], now))
     if program_mail:
         intents.extend(_program_mail(cfg))
     next_due: datetime | None = None
@@ -114,16 +114,30 @@ def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:
 
 
 def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
-                 booked_at: datetime) -> Iterator[MailIntent]:
+                 booked_at: datetime, now: datetime) -> Iterator[MailIntent]:
     spec = booked.spec
     program = cfg.program.id
     kind = "invitation" if booked.sequence == 0 else "update"
     for person in spec.everyone():
         yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
                                    series_key=spec.key), None)
+    # Only occurrences whose mail can be due around now matter; a year of them every tick
+    # would make each tick cost the whole program. The first wholly future one is kept
+    # so that the plan still says when its mail falls due.
+    tail = _mail_tail(cfg)
     for occurrence in booked.occurrences():
-        if not occurrence.cancelled:
-            yield from _session_mail(cfg, observed, booked, occurrence)
+        if occurrence.cancelled or occurrence.end + tail < now:
+            continue
+        yield from _session_mail(cfg, observed, booked, occurrence)
+        if occurrence.start - cfg.mail.agenda.before > now:
+            break
+
+
+def _mail_tail(cfg: ProgramConfig) -> timedelta:
+    """How long after a session's end some mail about it may still be due or valid."""
+    mail = cfg.mail
+    latest = max(mail.notes.after, mail.summary.after, mail.feedback.after + mail.feedback.remind)
+    return latest + max(v for v in STALE_AFTER.values() if v is not None)
 
 
 def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,

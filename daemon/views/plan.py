@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from daemon.config import ProgramConfig
@@ -70,7 +71,7 @@ def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed
                   shown: int, burden: dict[str, float]) -> Table:
     spec = series.spec
     people = spec.everyone()
-    table = Table(title=f"{spec.title} [{label}]", caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
+    table = Table(title=escape(f"{spec.title} [{label}]"), caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
                   header_style="bold", title_justify="left")
     table.add_column("session")
     for person in people:

@@ -1,0 +1,5 @@
+"""`python -m daemon` is `coachd`."""
+
+from daemon.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The `file` mail sender: each message becomes one .eml file in a folder."""
+
+from __future__ import annotations
+
+import email.message
+import email.utils
+import hashlib
+import re
+from datetime import datetime
+from pathlib import Path
+
+from daemon.core.types import UTC
+from daemon.providers import atomic_write
+from daemon.providers.base import MailSender, PermanentSendError, TransientSendError
+
+
+def key_digest(key: str) -> str:
+    """The part of a file name that identifies the send: 12 hex digits of sha1(key)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+class FileSender(MailSender):
+    """Writes `<Date as YYYYmmddTHHMMSSZ>-<X-Coachd-Kind>-<sha1(key)[:12]>.eml`, once per key."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, message: email.message.EmailMessage, key: str) -> Path:
+        """Where `message` goes; raises PermanentSendError when it has no usable Date header."""
+        sent_at = _date(message)
+        kind = re.sub(r"[^a-z0-9-]+", "-", str(message.get("X-Coachd-Kind", "message")).lower()).strip("-")
+        return self.folder / f"{sent_at:%Y%m%dT%H%M%SZ}-{kind or 'message'}-{key_digest(key)}.eml"
+
+    def send(self, message: email.message.EmailMessage, key: str) -> None:
+        path = self.path_for(message, key)
+        # Look for the key alone, not the whole name: a message re-rendered with another Date
+        # after a crash is still the same send and must not become a second file.
+        if any(self.folder.glob(f"*-{key_digest(key)}.eml")):
+            return
+        try:
+            data = message.as_bytes()
+        except (UnicodeError, ValueError, TypeError) as exc:
+            raise PermanentSendError(f"cannot serialise message for {key}: {exc}") from exc
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            raise TransientSendError(f"cannot write {path}: {exc}") from exc
+
+
+def _date(message: email.message.EmailMessage) -> datetime:
+    header = message.get("Date")
+    if header is None:
+        raise PermanentSendError("message has no Date header")
+    try:
+        value = email.utils.parsedate_to_datetime(str(header))
+    except (TypeError, ValueError, IndexError) as exc:
+        raise PermanentSendError(f"unreadable Date header {header!r}") from exc
+    # RFC 5322's "-0000" (no zone information) parses naive: it means UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,122 @@
+"""The daemon's jobs against a real store and the embedded providers: idempotent ticks and restarts."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from daemon.clock import VirtualClock
+from daemon.config import load_config
+from daemon.executor import Executor
+from daemon.jobs import Job, JobOutcome, program_jobs
+from daemon.program import open_program
+from daemon.runner import JobRunner
+from daemon.store.models import ActionLog, JobRun, Outbox, Series
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+
+
+@pytest.fixture
+def cfg():
+    return load_config(EXAMPLE)
+
+
+def program_start(cfg):
+    return datetime.combine(cfg.program.starts, datetime.min.time(), cfg.program.zone)
+
+
+def tick(state: Path, cfg, now: datetime, database_url: str | None = None):
+    """One full pass of every job, as a freshly started daemon would do it."""
+    if database_url:
+        cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"url": database_url})})
+    program = open_program(cfg, state, VirtualClock(now))
+    records = []
+    try:
+        runner = JobRunner(program, program_jobs(program, Executor(program, records.append)))
+        for job in runner.jobs:
+            assert runner.run(job, now) is not None, f"job {job.name} failed"
+        with program.store.session() as db:
+            counts = {
+                "series": db.scalar(select(func.count()).select_from(Series)),
+                "outbox": db.scalar(select(func.count()).select_from(Outbox)),
+                "actions": db.scalar(select(func.count()).select_from(ActionLog)),
+            }
+    finally:
+        program.close()
+    return records, counts
+
+
+def files(state: Path) -> dict[str, list[str]]:
+    return {sub: sorted(p.name for p in (state / sub).glob("*")) for sub in ("calendar", "mail")}
+
+
+def test_repeated_ticks_and_restarts_book_and_send_nothing_twice(tmp_path, cfg, database_url):
+    now = program_start(cfg) + timedelta(days=3)
+    first, counts = tick(tmp_path, cfg, now, database_url)
+    assert counts["series"] > 0 and counts["outbox"] > 0
+    books = [r for r in first if r.kind == "book"]
+    sends = [r for r in first if r.kind == "send"]
+    assert len(books) == counts["series"]
+    assert len(sends) == counts["outbox"]
+    snapshot = files(tmp_path)
+    assert len(snapshot["calendar"]) == counts["series"]
+    assert len(snapshot["mail"]) == counts["outbox"]
+
+    again, counts_again = tick(tmp_path, cfg, now, database_url)  # a restart at the same instant
+    assert [r for r in again if r.kind in ("book", "queue", "send")] == []
+    assert counts_again == counts
+    assert files(tmp_path) == snapshot
+
+
+def test_invitations_carry_the_series_headers_and_a_request(tmp_path, cfg):
+    tick(tmp_path, cfg, program_start(cfg) + timedelta(days=1))
+    invitations = []
+    for path in (tmp_path / "mail").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Coachd-Kind"] == "invitation":
+            invitations.append(message)
+    assert invitations
+    for message in invitations:
+        assert message["X-Coachd-Series"]
+        calendars = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
+        assert message["X-Coachd-Series"] in calendars[0].get_content()
+
+
+def test_a_failing_job_is_logged_recorded_and_does_not_stop_the_others(tmp_path, cfg, caplog):
+    program = open_program(cfg, tmp_path, VirtualClock(program_start(cfg)))
+    calls = []
+
+    def broken(now):
+        raise RuntimeError("calendar server said no")
+
+    def healthy(now):
+        calls.append(now)
+        return JobOutcome()
+
+    runner = JobRunner(program, [Job("sync", timedelta(minutes=15), broken), Job("send", timedelta(minutes=1), healthy)])
+    now = program.clock.now()
+    with caplog.at_level(logging.ERROR):
+        assert runner.run(runner.jobs[0], now) is None
+        assert runner.run(runner.jobs[1], now) is not None
+        assert runner.run(runner.jobs[0], now + timedelta(minutes=15)) is None  # retried next cycle
+    assert calls == [now]
+    assert "job sync failed" in caplog.text and "calendar server said no" in caplog.text
+    with program.store.session() as db:
+        errors = db.scalars(select(JobRun.error).where(JobRun.ok.is_(False))).all()
+    assert errors == ["RuntimeError: calendar server said no"] * 2
+    program.close()
+
+
+def test_action_records_are_json_lines(tmp_path, cfg):
+    records, _ = tick(tmp_path, cfg, program_start(cfg) + timedelta(days=1))
+    for record in records:
+        line = json.dumps(record.as_json())
+        assert json.loads(line)["key"] == record.key
