@@ -15,7 +15,7 @@ from daemon.core.planner import plan
 from daemon.core.types import UTC, Interval
 from daemon.executor import ActionRecord, Executor
 from daemon.inbox import read_inbox
-from daemon.observe import observe
+from daemon.observe import SeriesCache, observe
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program
 from daemon.providers.base import BusySourceError, SyncCursorExpired
@@ -46,11 +46,12 @@ WHEN_CHANGED = datetime.max.replace(tzinfo=UTC)
 def program_jobs(program: Program, executor: Executor) -> list[Job]:
     intervals = program.cfg.daemon
     sync = CalendarSync(program, executor)
+    series_cache: SeriesCache = {}
     return [
         Job("sync", intervals.sync, sync.run),
         Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
-        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now)),
-        Job("digest", intervals.digest, lambda now: program_mail(program, executor, now)),
+        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, series_cache)),
+        Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, series_cache)),
         Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
     ]
 
@@ -75,6 +76,7 @@ class CalendarSync:
         self.program = program
         self.executor = executor
         self.fingerprints: dict[str, object] = {}
+        self.last_busy: dict[str, list[Interval]] = {}
 
     def run(self, now: datetime) -> JobOutcome:
         program = self.program
@@ -102,18 +104,23 @@ class CalendarSync:
         return JobOutcome(changed)
 
     def _store_busy(self, person_id: str, spans: list[Interval], source: str) -> bool:
+        if self.last_busy.get(person_id) == spans:
+            return False
         program = self.program
         fingerprint = hashlib.sha256(json.dumps([(s.start.isoformat(), s.end.isoformat()) for s in spans])
                                      .encode()).hexdigest()
         name = f"busy:{person_id}"
-        if self._remembered(name) == fingerprint:
-            return False
-        with program.store.session() as db:
-            db.execute(delete(Busy).where(Busy.program_id == program.id, Busy.person_id == person_id))
-            db.add_all(Busy(program_id=program.id, person_id=person_id, start=s.start, end=s.end, source=source)
-                       for s in spans)
-        self._remember(name, fingerprint)
-        return True
+        if self._remembered(name) != fingerprint:
+            with program.store.session() as db:
+                db.execute(delete(Busy).where(Busy.program_id == program.id, Busy.person_id == person_id))
+                db.add_all(Busy(program_id=program.id, person_id=person_id, start=s.start, end=s.end,
+                                source=source) for s in spans)
+            self._remember(name, fingerprint)
+            changed = True
+        else:
+            changed = False
+        self.last_busy[person_id] = spans
+        return changed
 
     def _remembered(self, name: str) -> object:
         if name not in self.fingerprints:
@@ -125,15 +132,15 @@ class CalendarSync:
         self.fingerprints[name] = value
 
 
-def plan_and_book(program: Program, executor: Executor, now: datetime) -> JobOutcome:
-    observed = observe(program.store, program.id)
+def plan_and_book(program: Program, executor: Executor, now: datetime, cache: SeriesCache | None = None) -> JobOutcome:
+    observed = observe(program.store, program.id, cache)
     result = plan(program.cfg, observed, now, program_mail=False)
     for problem in result.problems:
         log.warning("plan: %s", problem)
     applied = executor.apply(result.actions, observed, now)
     if applied:
         # Bookings change what mail is due: plan again on what was just recorded.
-        observed = observe(program.store, program.id)
+        observed = observe(program.store, program.id, cache)
         again = plan(program.cfg, observed, now, program_mail=False)
         applied += executor.apply(again.actions, observed, now)
         result = again
@@ -142,13 +149,14 @@ def plan_and_book(program: Program, executor: Executor, now: datetime) -> JobOut
     return JobOutcome(applied > 0, next_due)
 
 
-def program_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:
-    observed = observe(program.store, program.id)
+def program_mail(program: Program, executor: Executor, now: datetime, cache: SeriesCache | None = None) -> JobOutcome:
+    observed = observe(program.store, program.id, cache)
     result = plan(program.cfg, observed, now, booking=False, session_mail=False)
     applied = executor.apply(result.actions, observed, now)
     return JobOutcome(applied > 0, result.next_due or WHEN_CHANGED)
 
 
 def send_due_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:
-    sent = drain(program, executor, now)
-    return JobOutcome(sent > 0, next_attempt(program) or WHEN_CHANGED)
+    drain(program, executor, now)
+    # Sending changes nothing the other jobs plan from: the outbox keys were taken when queued.
+    return JobOutcome(False, next_attempt(program) or WHEN_CHANGED)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import email.policy
 import logging
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -11,6 +10,7 @@ from email.message import EmailMessage
 from sqlalchemy import func, select
 
 from daemon.executor import ActionRecord, Executor
+from daemon.mail.headers import UNFOLDED as WIRE_POLICY
 from daemon.program import Program
 from daemon.providers.base import PermanentSendError
 from daemon.store.models import Outbox
@@ -40,7 +40,7 @@ def drain(program: Program, executor: Executor, now: datetime, batch: int = 200)
         if not rows:
             return sent
         for row_id, key, raw, kind, recipient, attempts in rows:
-            message = email.message_from_bytes(raw, policy=email.policy.SMTP)
+            message = email.message_from_bytes(raw, policy=WIRE_POLICY)
             assert isinstance(message, EmailMessage)
             try:
                 program.sender.send(message, key)

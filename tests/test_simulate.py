@@ -117,7 +117,7 @@ def test_invitation_occurrences_match_the_booked_calendar(twelve_weeks):
     for path in (out / "calendar").glob("*.ics"):
         calendar = icalendar.Calendar.from_ical(path.read_bytes())
         uid = str(calendar.walk("VEVENT")[0]["UID"])
-        booked[uid] = [e.start for e in recurring_ical_events.of(calendar).between("2027-01-01", "2028-01-01")]
+        booked[uid] = [e.start for e in recurring_ical_events.of(calendar).between((2027, 1, 1), (2028, 1, 1))]
     for message in read_mail(out):
         if message["X-Coachd-Kind"] != "invitation":
             continue
@@ -125,7 +125,7 @@ def test_invitation_occurrences_match_the_booked_calendar(twelve_weeks):
         calendar = icalendar.Calendar.from_ical(part.get_content())
         assert str(calendar["METHOD"]) == "REQUEST"
         uid = str(calendar.walk("VEVENT")[0]["UID"])
-        starts = [e.start for e in recurring_ical_events.of(calendar).between("2027-01-01", "2028-01-01")]
+        starts = [e.start for e in recurring_ical_events.of(calendar).between((2027, 1, 1), (2028, 1, 1))]
         assert starts == booked[uid]
 
 

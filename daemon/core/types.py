@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -225,9 +226,14 @@ class BookedSeries:
     cancelled: bool = False
 
     def occurrences(self) -> list[Occurrence]:
+        return list(self._occurrences)
+
+    @cached_property
+    def _occurrences(self) -> tuple[Occurrence, ...]:
+        # Values are immutable, so the expansion is computed once per booked series.
         if self.cancelled:
-            return []
-        return self.spec.occurrences(self.overrides)
+            return ()
+        return tuple(self.spec.occurrences(self.overrides))
 
     def bumped(self, **changes: object) -> BookedSeries:
         return replace(self, sequence=self.sequence + 1, **changes)

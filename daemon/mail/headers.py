@@ -67,6 +67,9 @@ def _ics_method(envelope: Envelope, ics_text: str) -> str:
     return "REQUEST"
 
 
+UNFOLDED = SMTP.clone(max_line_length=998)
+
+
 def assemble(kind: str, recipient: Recipient, subject: str, text: str, html: str, envelope: Envelope) -> EmailMessage:
     """Build multipart/alternative (plain, html[, calendar]) and, with ics, an invite.ics attachment."""
     date = require_aware(envelope.date, "Envelope.date")
@@ -111,4 +114,8 @@ def assemble(kind: str, recipient: Recipient, subject: str, text: str, html: str
         if part.is_multipart():
             # Boundaries from the key, not random: the same email renders to the same bytes.
             part.set_boundary(f"=_coachd_{seed}_{index}")
+    # Bodies are encoded by now (QP at 76 columns); for serialising, allow header lines up to
+    # RFC 5322's 998 so a long token such as X-Coachd-Session is never folded onto a line of its
+    # own, which some parsers (Python's among them) then read back with a leading space.
+    msg.policy = UNFOLDED
     return msg

@@ -74,18 +74,27 @@ class IcsBusySource(BusySource):
         self._ttl = ttl.total_seconds()
         self._monotonic = monotonic
         self._cache: dict[str, _Cached] = {}
+        # Expanding a year of recurring events is the costly part; the daemon asks for the
+        # same window every sync, so keep each result while its parsed calendars are unchanged.
+        self._expanded: dict[tuple[str, Interval], tuple[list[icalendar.Calendar], list[Interval]]] = {}
 
     def busy(self, person_id: str, window: Interval) -> list[Interval]:
         source = self.sources.get(person_id)
         if source is None:
             return []
         calendars = self._calendars(person_id, source)
+        memo = self._expanded.get((person_id, window))
+        if memo is not None and memo[0] is calendars:
+            return list(memo[1])
         zone = self.zones.get(person_id, ZoneInfo("UTC"))
         try:
             found = [i for cal in calendars for i in _busy_in(cal, window, zone)]
         except Exception as exc:  # noqa: BLE001 - any broken rule or value in a feed is the feed's fault
             raise BusySourceError(person_id, source, f"cannot expand the calendar: {exc}") from exc
-        return _merge_clip(found, window)
+        result = _merge_clip(found, window)
+        self._expanded = {k: v for k, v in self._expanded.items() if k[0] != person_id}
+        self._expanded[(person_id, window)] = (calendars, result)
+        return list(result)
 
     # --- loading -----------------------------------------------------------------------------------
 
