@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import traceback
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -35,12 +35,14 @@ class CompositionError(Exception):
 
 def builtin_templates_dir() -> Path:
     """The shipped templates: installed as package data, or the source tree's `templates/email`."""
-    try:
-        installed = importlib.resources.files("coachd_templates") / "email"
-        if installed.is_dir():
-            return Path(str(installed))
-    except ModuleNotFoundError:
-        pass
+    # `coachd_templates` is a data-only (namespace) package; an editable install adds a path
+    # hook entry to its search locations that importlib.resources cannot read, so look for
+    # the real folders directly.
+    spec = importlib.util.find_spec("coachd_templates")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "email"
+        if candidate.is_dir():
+            return candidate
     return Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
