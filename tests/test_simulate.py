@@ -6,7 +6,7 @@ import email
 import email.policy
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -195,3 +195,18 @@ def test_replies_are_matched_and_acted_on(tmp_path):
     status = CliRunner().invoke(main, ["status", str(EXAMPLE), "--state", str(out), "--json"])
     data = json.loads(status.output)
     assert any("mallory" in q["from"] for q in data["quarantined"])
+
+
+def test_progress_is_shown_on_a_terminal(tmp_path, cfg):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from daemon.views.simulation import run_simulate_command
+
+    screen = StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    run_simulate_command(console, cfg, tmp_path, datetime(2027, 1, 8).date(), None, None)
+    output = screen.getvalue()
+    assert "simulating" in output
+    assert "emails: invitation" in output
