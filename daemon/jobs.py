@@ -15,7 +15,7 @@ from daemon.core.planner import plan
 from daemon.core.types import UTC, Interval
 from daemon.executor import ActionRecord, Executor
 from daemon.inbox import read_inbox
-from daemon.observe import SeriesCache, observe
+from daemon.observe import Observer
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program
 from daemon.providers.base import BusySourceError, SyncCursorExpired
@@ -46,12 +46,12 @@ WHEN_CHANGED = datetime.max.replace(tzinfo=UTC)
 def program_jobs(program: Program, executor: Executor) -> list[Job]:
     intervals = program.cfg.daemon
     sync = CalendarSync(program, executor)
-    series_cache: SeriesCache = {}
+    observer = Observer(program.store, program.id)
     return [
         Job("sync", intervals.sync, sync.run),
         Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
-        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, series_cache)),
-        Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, series_cache)),
+        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer)),
+        Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
         Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
     ]
 
@@ -132,15 +132,15 @@ class CalendarSync:
         self.fingerprints[name] = value
 
 
-def plan_and_book(program: Program, executor: Executor, now: datetime, cache: SeriesCache | None = None) -> JobOutcome:
-    observed = observe(program.store, program.id, cache)
+def plan_and_book(program: Program, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:
+    observed = observer.observe()
     result = plan(program.cfg, observed, now, program_mail=False)
     for problem in result.problems:
         log.warning("plan: %s", problem)
     applied = executor.apply(result.actions, observed, now)
     if applied:
         # Bookings change what mail is due: plan again on what was just recorded.
-        observed = observe(program.store, program.id, cache)
+        observed = observer.observe()
         again = plan(program.cfg, observed, now, program_mail=False)
         applied += executor.apply(again.actions, observed, now)
         result = again
@@ -149,8 +149,8 @@ def plan_and_book(program: Program, executor: Executor, now: datetime, cache: Se
     return JobOutcome(applied > 0, next_due)
 
 
-def program_mail(program: Program, executor: Executor, now: datetime, cache: SeriesCache | None = None) -> JobOutcome:
-    observed = observe(program.store, program.id, cache)
+def program_mail(program: Program, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:
+    observed = observer.observe()
     result = plan(program.cfg, observed, now, booking=False, session_mail=False)
     applied = executor.apply(result.actions, observed, now)
     return JobOutcome(applied > 0, result.next_due or WHEN_CHANGED)

@@ -1,11 +1,11 @@
-"""The observe step: read what the store and providers know into an `Observed` value."""
+"""The observe step: read what the store knows into an `Observed` value, re-reading only what changed."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from daemon.core.observed import Booking, Observed, ReplyFact
 from daemon.core.serial import booked_from_row
@@ -14,36 +14,71 @@ from daemon.store.db import Store
 from daemon.store.models import Busy, Outbox, Reply, Series
 
 
-# Parsed series by uid, with the (sequence, updated_at) they were parsed at: a tick re-reads
-# only the series that changed since, and keeps their expanded occurrences.
-SeriesCache = dict[str, tuple[tuple[int, datetime], Booking]]
+class Observer:
+    """Reads a program's state for the planner.
 
+    The planner runs many times a day on state that mostly stands still, so the
+    parsed series (and their expanded occurrences), busy times and outbox keys
+    are kept between calls and refreshed by cheap version checks: a series by
+    its (sequence, updated_at), busy times by (row count, highest id), the
+    outbox by its highest id (rows are never deleted). The store stays the
+    truth, so several replicas sharing one database still see each other's work.
+    """
 
-def observe(store: Store, program_id: str, cache: SeriesCache | None = None) -> Observed:
-    cache = {} if cache is None else cache
-    with store.session() as db:
+    def __init__(self, store: Store, program_id: str) -> None:
+        self.store = store
+        self.program_id = program_id
+        self._series: dict[str, tuple[tuple[int, datetime], Booking]] = {}
+        self._busy_version: tuple[int, int | None] | None = None
+        self._busy: dict[str, list[Interval]] = {}
+        self._queued: set[str] = set()
+        self._outbox_high = 0
+
+    def observe(self) -> Observed:
+        with self.store.session() as db:
+            self._refresh_series(db)
+            self._refresh_busy(db)
+            rows = db.execute(select(Outbox.id, Outbox.key).where(Outbox.program_id == self.program_id,
+                                                                  Outbox.id > self._outbox_high)).all()
+            for row_id, key in rows:
+                self._queued.add(key)
+                self._outbox_high = max(self._outbox_high, row_id)
+            replies = [
+                ReplyFact(r.kind or "", r.session_id, r.person_id or "", r.received_at, r.rating, r.payload or {})
+                for r in db.scalars(select(Reply).where(Reply.program_id == self.program_id,
+                                                        Reply.status == "handled"))
+            ]
+        bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
+        return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies)
+
+    def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = db.execute(select(Series.uid, Series.sequence, Series.updated_at)
-                              .where(Series.program_id == program_id)).all()
+                              .where(Series.program_id == self.program_id)).all()
         stale = [uid for uid, sequence, updated in versions
-                 if uid not in cache or cache[uid][0] != (sequence, updated)]
+                 if uid not in self._series or self._series[uid][0] != (sequence, updated)]
         if stale:
             for row in db.scalars(select(Series).where(Series.uid.in_(stale))):
                 booking = Booking(booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled),
                                   row.booked_at)
-                cache[row.uid] = ((row.sequence, row.updated_at), booking)
+                self._series[row.uid] = ((row.sequence, row.updated_at), booking)
         current = {uid for uid, _, _ in versions}
-        for uid in list(cache):
-            if uid not in current:
-                del cache[uid]
-        bookings = {booking.series.spec.key: booking for _, booking in cache.values()}
+        for uid in [uid for uid in self._series if uid not in current]:
+            del self._series[uid]
+
+    def _refresh_busy(self, db) -> None:  # type: ignore[no-untyped-def]
+        version = tuple(db.execute(select(func.count(), func.max(Busy.id))
+                                   .where(Busy.program_id == self.program_id)).one())
+        if version == self._busy_version:
+            return
         busy: dict[str, list[Interval]] = defaultdict(list)
         for person_id, start, end in db.execute(
-            select(Busy.person_id, Busy.start, Busy.end).where(Busy.program_id == program_id).order_by(Busy.start)
+            select(Busy.person_id, Busy.start, Busy.end).where(Busy.program_id == self.program_id)
+            .order_by(Busy.start)
         ):
             busy[person_id].append(Interval(start, end))
-        queued = frozenset(db.scalars(select(Outbox.key).where(Outbox.program_id == program_id)))
-        replies = [
-            ReplyFact(r.kind or "", r.session_id, r.person_id or "", r.received_at, r.rating, r.payload or {})
-            for r in db.scalars(select(Reply).where(Reply.program_id == program_id, Reply.status == "handled"))
-        ]
-    return Observed(bookings=bookings, busy=dict(busy), queued=queued, replies=replies)
+        self._busy, self._busy_version = dict(busy), version  # type: ignore[assignment]
+
+
+def observe(store: Store, program_id: str) -> Observed:
+    """One-off read, for commands that only look."""
+    return Observer(store, program_id).observe()
