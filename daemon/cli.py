@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import NoReturn
@@ -17,7 +19,8 @@ from daemon.config import ConfigError, ProgramConfig, load_config
 from daemon.program import Program, default_state_dir
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are never wrapped: admins grep them and paste them into tickets.
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
 
@@ -109,7 +112,8 @@ def plan(config: Path, state: Path | None, at: str | None, occurrences: int) -> 
     cfg = load_or_exit(config)
     day = parse_day(at, "--at")
     now = datetime.combine(day, time(9), cfg.program.zone) if day else None
-    show_plan(console, cfg, state_dir(state), now, occurrences)
+    with state_errors_exit():
+        show_plan(console, cfg, state_dir(state), now, occurrences)
 
 
 @main.command()
@@ -158,7 +162,8 @@ def simulate(config: Path, until: str, out: Path, start: str | None, replies: Pa
     until_day = parse_day(until, "--until")
     start_day = parse_day(start, "--from")
     assert until_day is not None
-    run_simulate_command(console, cfg, out, until_day, start_day, replies)
+    with state_errors_exit():
+        run_simulate_command(console, cfg, out, until_day, start_day, replies)
 
 
 @main.command()
@@ -170,19 +175,28 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
     from daemon.views.status import show_status
 
     cfg = load_or_exit(config)
-    show_status(console, cfg, state_dir(state), as_json)
+    with state_errors_exit():
+        show_status(console, cfg, state_dir(state), as_json)
+
+
+@contextmanager
+def state_errors_exit() -> Iterator[None]:
+    """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""
+    from daemon.program import StateUnavailable
+    from daemon.providers.base import ProviderError
+
+    try:
+        yield
+    except (ProviderError, StateUnavailable) as error:
+        fail(str(error))
 
 
 def open_or_exit(cfg: ProgramConfig, state: Path, clock: Clock) -> Program:
     from daemon.program import open_program
-    from daemon.providers.registry import ProviderUnavailable
 
-    try:
+    with state_errors_exit():
         return open_program(cfg, state, clock)
-    except ProviderUnavailable as error:
-        fail(str(error))
-    except PermissionError as error:
-        fail(f"cannot write to the state directory {state}: {error.strerror}")
+    raise AssertionError("unreachable: state_errors_exit exits")
 
 
 if __name__ == "__main__":

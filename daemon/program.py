@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.clock import Clock
 from daemon.config import ProgramConfig
@@ -38,6 +42,7 @@ class Program:
     inbox: Inbox
     composer: Composer
     clock: Clock
+    lock: IO[bytes] | None = None
 
     @property
     def id(self) -> str:
@@ -45,6 +50,8 @@ class Program:
 
     def close(self) -> None:
         self.store.dispose()
+        if self.lock is not None:
+            self.lock.close()  # closing the file releases the flock
 
     def get_meta(self, name: str) -> object:
         """A small named value kept per program (cursors, fingerprints, the simulation's clock)."""
@@ -61,22 +68,58 @@ class Program:
                 row.value = value
 
 
+class StateUnavailable(Exception):
+    """The state directory or database cannot be used: in use by another coachd, unwritable, unreachable."""
+
+
+def lock_state(state_dir: Path) -> IO[bytes]:
+    """Hold `coachd.lock` in the state directory, so two daemons never work one program's state at once."""
+    handle = (state_dir / "coachd.lock").open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().decode(errors="replace").strip() or "another process"
+        handle.close()
+        raise StateUnavailable(f"{state_dir} is in use by another coachd ({holder}); stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}".encode())
+    handle.flush()
+    return handle
+
+
 def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock) -> Program:
-    """Open the store (migrating it) and the providers the config names."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.open(database_url(state_dir, cfg.store.url))
+    """Lock the state, open the store (migrating it) and the providers the config names."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        lock = lock_state(state_dir)
+    except OSError as error:
+        raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
+    try:
+        store = Store.open(database_url(state_dir, cfg.store.url))
+    except (OSError, SQLAlchemyError) as error:
+        lock.close()
+        reason = getattr(error, "orig", None) or error
+        raise StateUnavailable(f"cannot open the database for {state_dir}: {reason}") from error
     organizer = cfg.organizer
     sources = {p.id: p.busy for p in cfg.people if p.busy}
     zones = {p.id: p.timezone for p in cfg.people}
     template_folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
-    return Program(
-        cfg=cfg,
-        state_dir=state_dir,
-        store=store,
-        calendar=registry.calendar_provider(organizer.calendar.provider, state_dir),
-        busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
-        sender=registry.mail_sender(organizer.send.provider, state_dir),
-        inbox=registry.inbox(organizer.receive.provider, state_dir),
-        composer=Composer(template_folder),
-        clock=clock,
-    )
+    try:
+        return Program(
+            lock=lock,
+            cfg=cfg,
+            state_dir=state_dir,
+            store=store,
+            calendar=registry.calendar_provider(organizer.calendar.provider, state_dir),
+            busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
+            sender=registry.mail_sender(organizer.send.provider, state_dir),
+            inbox=registry.inbox(organizer.receive.provider, state_dir),
+            composer=Composer(template_folder),
+            clock=clock,
+        )
+    except Exception:
+        store.dispose()
+        lock.close()
+        raise

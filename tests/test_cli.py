@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -93,3 +94,27 @@ def test_run_stops_cleanly_on_sigterm(tmp_path):
     assert "finishing the current job" in rest and "coachd stopped" in rest
     assert list((tmp_path / "calendar").glob("*.ics")), "the first pass booked the program"
     assert any(" book " in line for line in seen), "one log line per action"
+
+
+def test_a_second_daemon_on_the_same_state_is_refused(tmp_path):
+    from daemon.clock import VirtualClock
+    from daemon.config import load_config
+    from daemon.program import open_program
+
+    cfg = load_config(EXAMPLE)
+    holder = open_program(cfg, tmp_path, VirtualClock(datetime(2027, 1, 1, tzinfo=timezone.utc)))
+    try:
+        result = invoke("simulate", str(EXAMPLE), "--until", "2027-01-11", "--out", str(tmp_path))
+        assert result.exit_code == 2
+        assert "in use by another coachd" in result.output and "Traceback" not in result.output
+    finally:
+        holder.close()
+    assert invoke("simulate", str(EXAMPLE), "--until", "2027-01-05", "--out", str(tmp_path)).exit_code == 0
+
+
+def test_an_unusable_state_directory_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the state directory should be")
+    result = invoke("simulate", str(EXAMPLE), "--until", "2027-01-11", "--out", str(blocker / "state"))
+    assert result.exit_code == 2
+    assert "cannot use the state directory" in result.output and "Traceback" not in result.output

@@ -27,7 +27,6 @@ def run_simulate_command(console: Console, cfg: ProgramConfig, out: Path, until_
     zone = cfg.program.zone
     until = datetime.combine(until_day, time(0), zone).astimezone(UTC)
     first = datetime.combine(start_day or cfg.program.starts, time(0), zone).astimezone(UTC)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         deliveries = load_replies(replies) if replies else []
     except SimulationError as error:

@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.config import ProgramConfig
 from daemon.core.observed import Observed
 from daemon.observe import observe
+from daemon.program import StateUnavailable
 from daemon.store.db import Store, database_url
 
 
@@ -33,7 +35,11 @@ def existing_store(cfg: ProgramConfig, state: Path) -> Iterator[Store | None]:
     if not store_exists(url):
         yield None
         return
-    store = Store.open(url)
+    try:
+        store = Store.open(url)
+    except (OSError, SQLAlchemyError) as error:
+        reason = getattr(error, "orig", None) or error
+        raise StateUnavailable(f"cannot open the database for {state}: {reason}") from error
     try:
         yield store
     finally:
