@@ -42,12 +42,15 @@ def read_inbox(program: Program, executor: Executor, now: datetime) -> int:
     for inbound in program.inbox.fetch():
         message = email.message_from_bytes(inbound.raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        message_id = (str(message.get("Message-ID", "")).strip()
-                      or f"<sha256-{hashlib.sha256(inbound.raw).hexdigest()}@coachd.invalid>")
+        message_id = _message_id(message, inbound.raw)
         with program.store.session() as db:
             seen = db.scalar(select(Reply.id).where(Reply.program_id == program.id, Reply.message_id == message_id))
         if seen is None:
-            verdict = judge(program, message)
+            try:
+                verdict = judge(program, message)
+            except Exception as exc:  # one unreadable message must not hold up the rest of the inbox
+                log.warning("reply %s could not be read: %s", message_id, exc, exc_info=True)
+                verdict = Verdict("quarantined", f"could not be read: {type(exc).__name__}: {exc}")
             with program.store.session() as db:
                 db.add(Reply(program_id=program.id, message_id=message_id, received_at=now,
                              from_addr=_sender(message), kind=verdict.kind, session_id=verdict.session_id,
@@ -62,9 +65,21 @@ def read_inbox(program: Program, executor: Executor, now: datetime) -> int:
     return handled
 
 
+def _message_id(message: EmailMessage, raw: bytes) -> str:
+    """The message's own Message-ID or, when it has none (or a broken one), one derived from its bytes."""
+    try:
+        declared = str(message.get("Message-ID", "")).strip()
+    except Exception:  # a malformed header the parser defers to first access
+        declared = ""
+    return declared[:900] or f"<sha256-{hashlib.sha256(raw).hexdigest()}@coachd.invalid>"
+
+
 def _sender(message: EmailMessage) -> str:
-    addresses = getaddresses([str(message.get("From", ""))])
-    return addresses[0][1].lower() if addresses else ""
+    try:
+        addresses = getaddresses([str(message.get("From", ""))])
+    except Exception:
+        return ""
+    return addresses[0][1].lower()[:320] if addresses else ""
 
 
 def is_auto_reply(message: EmailMessage) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import json
 import logging
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from daemon.executor import Executor
 from daemon.jobs import Job, JobOutcome, program_jobs
 from daemon.program import open_program
 from daemon.runner import JobRunner
-from daemon.store.models import ActionLog, JobRun, Outbox, Series
+from daemon.store.models import ActionLog, JobRun, Outbox, Reply, Series
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -120,3 +121,37 @@ def test_action_records_are_json_lines(tmp_path, cfg):
     for record in records:
         line = json.dumps(record.as_json())
         assert json.loads(line)["key"] == record.key
+
+
+def test_an_unreadable_reply_is_quarantined_and_does_not_hold_up_the_others(tmp_path, cfg):
+    tick(tmp_path, cfg, program_start(cfg) - timedelta(days=1))  # books the program
+    now = program_start(cfg) + timedelta(hours=12)  # agendas of the first sessions are out
+    tick(tmp_path, cfg, now)
+    sent = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    agenda = next(m for m in sent if m["X-Coachd-Kind"] == "agenda")
+    to_addr = email.utils.parseaddr(str(agenda["To"]))[1]
+
+    def reply(message_id: str, charset: str, body: bytes) -> bytes:
+        return (f"From: {to_addr}\r\nTo: coach@example.org\r\nSubject: Re: agenda\r\n"
+                f"Message-ID: <{message_id}@mail.example>\r\nIn-Reply-To: {agenda['Message-ID']}\r\n"
+                f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + body
+
+    program = open_program(cfg, tmp_path, VirtualClock(now))
+    program.inbox.deliver(reply("bad", "x-no-such-charset", "Topic: pricing \xe9".encode("latin-1")), "1-bad")
+    program.inbox.deliver(b"\xff\xfe not mail at all \x00\r\n\r\n", "2-garbage")
+    program.inbox.deliver(reply("good", "utf-8", "Topic: négociation".encode()), "3-good")
+    program.close()
+
+    tick(tmp_path, cfg, now + timedelta(minutes=5))
+    program = open_program(cfg, tmp_path, VirtualClock(now))
+    with program.store.session() as db:
+        rows = {r.message_id: (r.status, r.payload) for r in db.scalars(select(Reply))}
+    program.close()
+    assert rows["<good@mail.example>"][0] == "handled"
+    assert "négociation" in rows["<good@mail.example>"][1]["text"]
+    # An unknown charset is read as UTF-8 with replacements rather than dropped.
+    assert rows["<bad@mail.example>"][0] == "handled"
+    assert "Topic: pricing" in rows["<bad@mail.example>"][1]["text"]
+    assert len(rows) == 3 and list((tmp_path / "inbox" / "new").glob("*")) == []

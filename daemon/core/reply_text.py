@@ -21,13 +21,22 @@ def body_text(message: EmailMessage) -> str:
     """The plain text of a message, from its text part or, failing that, its HTML made plain."""
     part = message.get_body(preferencelist=("plain",))
     if part is not None:
-        return str(part.get_content())
+        return _decoded(part)
     part = message.get_body(preferencelist=("html",))
     if part is None:
         return ""
-    text = re.sub(r"(?is)<(script|style).*?</\1>", "", str(part.get_content()))
+    text = re.sub(r"(?is)<(script|style).*?</\1>", "", _decoded(part))
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)
     return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _decoded(part: EmailMessage) -> str:
+    """A text part's content; an unknown or lying charset falls back to UTF-8 with replacements."""
+    try:
+        return str(part.get_content())
+    except (LookupError, UnicodeError, ValueError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload or "")
 
 
 def new_text(text: str) -> str:
