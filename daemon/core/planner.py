@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
 from daemon.core.observed import Observed
+from daemon.core.repair import Conflict, repair
 from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SessionKind, ical_utc
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Plan:
     actions: list[Action]
     next_due: datetime | None
     problems: list[str] = field(default_factory=list)
+    # Occurrences left in place although someone cannot make it: shown to admins, not fixed by a retry.
+    conflicts: list[Conflict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,11 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     """
     actions: list[Action] = []
     problems: list[str] = []
+    conflicts: list[Conflict] = []
     bookings = {key: b.series for key, b in observed.bookings.items()}
     booked_at = {key: b.booked_at for key, b in observed.bookings.items()}
     if booking:
-        for action_or_problem in _booking_actions(cfg, observed, bookings, now):
+        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts):
             if isinstance(action_or_problem, str):
                 problems.append(action_or_problem)
             else:
@@ -81,30 +85,43 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
         elif next_due is None or mail.due < next_due:
             next_due = mail.due
     actions.sort(key=lambda a: (0, a.key) if isinstance(a, BookSeries) else (1, a.due, a.key))
-    return Plan(actions, next_due, problems)
+    return Plan(actions, next_due, problems, conflicts)
 
 
 def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
-                     now: datetime) -> Iterator[BookSeries | str]:
+                     now: datetime, conflicts: list[Conflict]) -> Iterator[BookSeries | str]:
     if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
         return
     placed = list(bookings.values())
+    timelines = series_mod.timelines_for(cfg, observed.busy, placed)
+    rules = series_mod.repair_rules(cfg, now)
     for need in series_mod.needs(cfg):
         current = bookings.get(need.key)
         if current is None:
-            result = series_mod.place(cfg, need, observed.busy, placed, now)
+            result = series_mod.place(cfg, need, timelines, placed, now)
             if isinstance(result, series_mod.Unplaced):
                 yield f"{result.key}: {result.reason}"
                 continue
-            booked = BookedSeries(result)
-            placed.append(booked)
-            yield BookSeries(booked, "new series")
-        elif _people_changed(current, need):
+            placed.append(result)
+            yield BookSeries(result, "new series")
+            continue
+        reason = None
+        if _people_changed(current, need):
             spec = current.spec
-            updated = current.bumped(spec=type(spec)(**{**spec.__dict__, "host": need.host,
+            current = current.bumped(spec=type(spec)(**{**spec.__dict__, "host": need.host,
                                                          "attendees": need.attendees, "title": need.title}))
-            placed = [updated if s.spec.key == need.key else s for s in placed]
-            yield BookSeries(updated, "attendees changed in the config")
+            timelines.book(current)
+            reason = "attendees changed in the config"
+        overrides, found = repair(current, timelines, rules)
+        conflicts.extend(found)
+        if overrides is not None:
+            moved = len(set(overrides) ^ set(current.overrides))
+            current = current.bumped(overrides=overrides) if reason is None else replace(current, overrides=overrides)
+            timelines.book(current)
+            reason = ", ".join(filter(None, (reason, f"{moved} occurrence(s) moved to fit everyone's hours and calendars")))
+        if reason is not None:
+            placed = [current if s.spec.key == need.key else s for s in placed]
+            yield BookSeries(current, reason)
 
 
 def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:

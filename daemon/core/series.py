@@ -1,4 +1,4 @@
-"""From a program's config to the series it needs, each placed in its first week."""
+"""From a program's config to the series it needs, each placed for its whole life."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from daemon.core.intervals import merge
-from daemon.core.slots import Availability, Candidate, find_slots
-from daemon.core.types import UTC, Attendee, BookedSeries, Interval, Role, SeriesSpec, SessionKind
+from daemon.core.repair import LOOKAHEAD, Rules, repair
+from daemon.core.slots import Availability, Candidate, find_slots, rank_key
+from daemon.core.timelines import Timelines
+from daemon.core.types import (
+    UTC, Attendee, BookedSeries, Interval, Occurrence, Override, Role, SeriesSpec, SessionKind,
+)
 
 if TYPE_CHECKING:
     from daemon.config import ProgramConfig
 
 # How many weeks after the intended first week we look before giving up on placing a series.
 PLACEMENT_WEEKS = 3
+# First-week candidates judged over the series' whole life: enough variety, bounded cost.
+CANDIDATES = 12
 
 
 @dataclass(frozen=True)
@@ -112,27 +117,57 @@ def needs(cfg: ProgramConfig) -> list[SeriesNeed]:
     return result
 
 
-def availability(cfg: ProgramConfig, person_id: str, busy: Sequence[Interval]) -> Availability:
+def availability(cfg: ProgramConfig, person_id: str, busy: Sequence[Interval] = ()) -> Availability:
     person = cfg.person(person_id)
     return Availability(person.id, person.zone, (person.hours.start, person.hours.end), person.days, tuple(busy))
+
+
+def program_horizon(cfg: ProgramConfig) -> Interval:
+    """The whole program, a week either side."""
+    p = cfg.program
+    return Interval(datetime.combine(p.starts - timedelta(weeks=1), time(0), p.zone).astimezone(UTC),
+                    datetime.combine(p.ends + timedelta(weeks=1), time(0), p.zone).astimezone(UTC))
+
+
+def timelines_for(cfg: ProgramConfig, busy: Mapping[str, Sequence[Interval]],
+                  booked: Sequence[BookedSeries]) -> Timelines:
+    people = {p.id: availability(cfg, p.id) for p in cfg.people}
+    return Timelines(people, busy, booked, program_horizon(cfg), cfg.scheduling.buffer)
+
+
+def repair_rules(cfg: ProgramConfig, now: datetime, lookahead: timedelta | None = LOOKAHEAD) -> Rules:
+    """Rules for moving occurrences as of `now`; `lookahead` None checks the series to its end."""
+    last = datetime.combine(cfg.program.ends + timedelta(days=1), time(0), cfg.program.zone)
+    earliest = now + cfg.scheduling.notice
+    horizon = None if lookahead is None else earliest + lookahead
+    return Rules(earliest, last, frozenset(cfg.program.blackout_days()), cfg.program.zone, horizon)
+
+
+def week_index(cfg: ProgramConfig, instant: datetime) -> int:
+    """The program week `instant` falls in (0 = the week the program starts)."""
+    return (instant - program_week_start(cfg, 0)).days // 7
 
 
 def place(
     cfg: ProgramConfig,
     need: SeriesNeed,
-    busy: Mapping[str, Sequence[Interval]],
+    timelines: Timelines,
     booked: Sequence[BookedSeries],
     now: datetime,
-) -> SeriesSpec | Unplaced:
-    """Pick the first occurrence of `need` in its first week and turn it into a series spec.
+) -> BookedSeries | Unplaced:
+    """Book `need`: a first occurrence in the earliest week it can still have, chosen for the whole series.
 
-    Other booked series count as busy time for their attendees (with the
-    configured buffer for the host), so one-to-ones fit around group sessions.
+    Candidates come from the first week, but each is judged on every occurrence
+    it would have (a slot that suits Chicago and Berlin in January may not in
+    March), then on its own merits. Where nobody's hours are all met, the
+    burden rotates over the attendees; occurrences that still do not fit are
+    moved within their week by `repair`. Other booked series are busy time.
     """
     host_zone = ZoneInfo(need.host.timezone)
     earliest = now + cfg.scheduling.notice
     blackout = cfg.program.blackout_days()
-    for week in range(need.first_week, need.first_week + PLACEMENT_WEEKS):
+    first = max(need.first_week, week_index(cfg, earliest))
+    for week in range(first, first + PLACEMENT_WEEKS):
         start = max(program_week_start(cfg, week), earliest,
                     datetime.combine(cfg.program.starts, time(0), cfg.program.zone))
         end = min(program_week_start(cfg, week + 1),
@@ -140,36 +175,107 @@ def place(
         if start >= end:
             continue
         window = Interval(start.astimezone(UTC), end.astimezone(UTC))
-        people = [availability(cfg, a.person_id, _busy_with_bookings(cfg, a.person_id, busy, booked, window))
-                  for a in need.everyone()]
+        people = timelines.people(need.everyone(), need.key, window)
         candidates = find_slots(people, window, need.length, host_zone=host_zone, blackout=blackout,
-                                blackout_zone=cfg.program.zone, limit=40)
-        chosen = _respect_daily_limit(cfg, need, candidates, booked)
-        if chosen is not None:
-            return _spec(cfg, need, chosen.start)
-    return Unplaced(need.key, f"no slot in weeks {need.first_week + 1}-{need.first_week + PLACEMENT_WEEKS}")
-
-
-def _busy_with_bookings(
-    cfg: ProgramConfig, person_id: str, busy: Mapping[str, Sequence[Interval]],
-    booked: Sequence[BookedSeries], window: Interval,
-) -> list[Interval]:
-    spans = list(busy.get(person_id, ()))
-    buffer = cfg.scheduling.buffer
-    for series in booked:
-        if person_id not in {a.person_id for a in series.spec.everyone()}:
+                                blackout_zone=cfg.program.zone, limit=4 * CANDIDATES)
+        candidates = _within_daily_limit(cfg, need, candidates, booked)
+        if not candidates:
             continue
-        for occurrence in series.occurrences():
-            if occurrence.start < window.end + buffer and occurrence.end > window.start - buffer:
-                spans.append(Interval(occurrence.start - buffer, occurrence.end + buffer))
-    return merge(spans)
+        judged = [(_judge(cfg, need, c, timelines, booked, earliest), c) for c in candidates[:CANDIDATES]]
+        chosen = min(judged, key=lambda pair: pair[0])[1]
+        spec = _spec(cfg, need, chosen.start)
+        series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
+        overrides, _ = repair(series, _with(timelines, series), repair_rules(cfg, now, lookahead=None))
+        if overrides is not None:
+            series = BookedSeries(spec, overrides=overrides)
+        return series
+    weeks = f"weeks {first + 1}-{first + PLACEMENT_WEEKS}"
+    return Unplaced(need.key, f"no slot in {weeks} of the program (before {need.last_day.isoformat()})")
 
 
-def _respect_daily_limit(
-    cfg: ProgramConfig, need: SeriesNeed, candidates: Sequence[Candidate], booked: Sequence[BookedSeries]
-) -> Candidate | None:
+def _with(timelines: Timelines, series: BookedSeries) -> Timelines:
+    timelines.book(series)
+    return timelines
+
+
+def _judge(cfg: ProgramConfig, need: SeriesNeed, candidate: Candidate, timelines: Timelines,
+           booked: Sequence[BookedSeries], earliest: datetime) -> tuple:
+    """How a series starting at `candidate` would fare over its whole life; lower is better."""
+    spec = _spec(cfg, need, candidate.start)
+    misfits = burden = unsocial = 0
+    for occurrence in spec.occurrences():
+        if occurrence.start < earliest:
+            continue
+        cost = timelines.cost(occurrence.interval, need.everyone(), need.key)
+        misfits += not cost.fits_everyone
+        burden += cost.burden_minutes
+        unsocial += cost.unsocial_minutes
+    return (misfits, burden, unsocial, _same_day_load(need, candidate, booked), rank_key(candidate))
+
+
+def _same_day_load(need: SeriesNeed, candidate: Candidate, booked: Sequence[BookedSeries]) -> int:
+    """For a one-to-one, how many of the coach's one-to-ones already fall on that weekday: spread the week."""
     if need.kind is not SessionKind.INDIVIDUAL:
-        return candidates[0] if candidates else None
+        return 0
+    zone = ZoneInfo(need.host.timezone)
+    weekday = candidate.start.astimezone(zone).weekday()
+    return sum(1 for s in booked if s.spec.kind is SessionKind.INDIVIDUAL
+               and s.spec.host.person_id == need.host.person_id
+               and s.spec.start.astimezone(zone).weekday() == weekday)
+
+
+def _rotation(spec: SeriesSpec, chosen: Candidate, candidates: Sequence[Candidate], timelines: Timelines,
+              earliest: datetime) -> tuple[Override, ...]:
+    """Where the best slot leaves someone out of hours, take turns with equally costly slots that burden others.
+
+    Occurrence n takes slot n mod k of the k slots that share the least burden
+    but not the same people, at the same weekday and time of the host's clock
+    as that slot in the first week; a turn that would collide with someone's
+    calendar that week passes to the next slot that does not.
+    """
+    if chosen.fits_everyone or chosen.conflicts or spec.every is None:
+        return ()
+    turns: dict[frozenset[str], list[Candidate]] = {frozenset(chosen.out_of_hours): [chosen]}
+    for candidate in candidates:
+        # Equal in everything the repair step weighs, or it would undo the turn-taking.
+        if candidate is chosen or candidate.conflicts or (candidate.burden_minutes, candidate.unsocial_minutes) != (
+                chosen.burden_minutes, chosen.unsocial_minutes):
+            continue
+        turns.setdefault(frozenset(candidate.out_of_hours), []).append(candidate)
+    if len(turns) == 1:
+        return ()
+    order = list(turns.values())
+    zone = spec.zone
+    first = chosen.start.astimezone(zone)
+    overrides = []
+    for index, occurrence in enumerate(spec.occurrences()):
+        if occurrence.start < earliest:
+            continue
+        start = _take_turn(spec, occurrence, order[index % len(order)], first, timelines)
+        if start is not None and start != occurrence.recurrence_id:
+            overrides.append(Override(occurrence.recurrence_id, start, start + spec.length))
+    return tuple(overrides)
+
+
+def _take_turn(spec: SeriesSpec, occurrence: Occurrence, slots: Sequence[Candidate], first: datetime,
+               timelines: Timelines) -> datetime | None:
+    """The first of `slots`, carried to this occurrence's week, that collides with nobody's calendar."""
+    zone = spec.zone
+    for slot in slots:
+        local = slot.start.astimezone(zone)
+        day = occurrence.recurrence_id.astimezone(zone).date() + (local.date() - first.date())
+        start = datetime.combine(day, local.time(), zone).astimezone(UTC)
+        if not timelines.cost(Interval(start, start + spec.length), spec.everyone(), spec.key).conflicts:
+            return start
+    return None
+
+
+def _within_daily_limit(
+    cfg: ProgramConfig, need: SeriesNeed, candidates: Sequence[Candidate], booked: Sequence[BookedSeries]
+) -> list[Candidate]:
+    """One-to-ones only: drop candidates on days the coach already has the most one-to-ones allowed."""
+    if need.kind is not SessionKind.INDIVIDUAL:
+        return list(candidates)
     zone = ZoneInfo(need.host.timezone)
     per_day: dict[date, int] = {}
     for series in booked:
@@ -177,10 +283,8 @@ def _respect_daily_limit(
             for occurrence in series.occurrences()[:4]:
                 day = occurrence.start.astimezone(zone).date()
                 per_day[day] = per_day.get(day, 0) + 1
-    for candidate in candidates:
-        if per_day.get(candidate.start.astimezone(zone).date(), 0) < cfg.scheduling.max_individual_per_day:
-            return candidate
-    return None
+    return [c for c in candidates
+            if per_day.get(c.start.astimezone(zone).date(), 0) < cfg.scheduling.max_individual_per_day]
 
 
 def _spec(cfg: ProgramConfig, need: SeriesNeed, start: datetime) -> SeriesSpec:

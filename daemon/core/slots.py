@@ -12,6 +12,8 @@ from daemon.core.types import UTC, Interval
 
 # Meetings start on the quarter hour of the host's clock; finer grids only add noise.
 GRID = timedelta(minutes=15)
+# Out of hours is a cost; out of hours at night is a worse one. The social day, in each person's own clock.
+SOCIAL_DAY = (time(7, 0), time(21, 0))
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,16 @@ class Candidate:
     end: datetime
     out_of_hours: dict[str, int] = field(default_factory=dict, compare=False)
     conflicts: tuple[str, ...] = ()
+    # Minutes at night or on someone's day off: a tie-breaker between slots of equal burden.
+    unsocial_minutes: int = field(default=0, compare=False)
 
     @property
     def burden_minutes(self) -> int:
         return sum(self.out_of_hours.values())
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
 
     @property
     def fits_everyone(self) -> bool:
@@ -79,19 +87,41 @@ def _align(instant: datetime, zone: ZoneInfo) -> datetime:
     return bumped.astimezone(UTC)
 
 
+def unsocial_minutes(span: Interval, person: Availability) -> int:
+    """Minutes of `span` outside the person's social day (07:00-21:00 local) or on their day off."""
+    social: list[Interval] = []
+    day = span.start.astimezone(person.zone).date() - timedelta(days=1)
+    while datetime.combine(day, time(0), person.zone) < span.end:
+        if day.weekday() in person.days:
+            social.append(Interval(datetime.combine(day, SOCIAL_DAY[0], person.zone).astimezone(UTC),
+                                   datetime.combine(day, SOCIAL_DAY[1], person.zone).astimezone(UTC)))
+        day += timedelta(days=1)
+    return int((span.duration - overlap(span, social)).total_seconds() // 60)
+
+
 def evaluate(start: datetime, length: timedelta, people: Sequence[Availability], window: Interval) -> Candidate:
     """Cost of meeting at `start`: minutes outside each person's hours, and who is busy then."""
     span = Interval(start, start + length)
     out_of_hours: dict[str, int] = {}
     conflicts: list[str] = []
+    unsocial = 0
     for person in people:
         hours = working_intervals(person, Interval(span.start - timedelta(days=1), span.end + timedelta(days=1)))
         outside = length - overlap(span, hours)
         if outside:
             out_of_hours[person.person_id] = int(outside.total_seconds() // 60)
+            unsocial += unsocial_minutes(span, person)
         if overlap(span, merge(person.busy)):
             conflicts.append(person.person_id)
-    return Candidate(span.start, span.end, out_of_hours, tuple(conflicts))
+    return Candidate(span.start, span.end, out_of_hours, tuple(conflicts), unsocial)
+
+
+def rank_key(candidate: Candidate, near: datetime | None = None) -> tuple:
+    """Everyone in hours and free first; then fewest conflicts, least burden, least of it at night;
+    then, where asked, closest to `near` (a moved occurrence stays close to where it was); then earliest."""
+    distance = abs((candidate.start - near).total_seconds()) if near is not None else 0.0
+    return (not candidate.fits_everyone, len(candidate.conflicts), candidate.burden_minutes,
+            candidate.unsocial_minutes, distance, candidate.start)
 
 
 def find_slots(
@@ -103,14 +133,16 @@ def find_slots(
     blackout: Collection[date] = (),
     blackout_zone: ZoneInfo | None = None,
     limit: int = 10,
+    near: datetime | None = None,
 ) -> list[Candidate]:
     """Candidate slots in `window`, best first.
 
-    Ranking: everyone in hours and free, then the fewest busy conflicts, then the
-    least out-of-hours minutes summed over attendees, then the earliest start.
-    Where everyone can make it, candidates come from the intersection of free
-    time; otherwise from the edges of each person's working day, which is where
-    the least-burden slot must lie.
+    Ranking (`rank_key`): everyone in hours and free, then the fewest busy
+    conflicts, then the least out-of-hours minutes summed over attendees, then
+    the fewest of those at night or on a day off, then closeness to `near`,
+    then the earliest start. Where everyone can make it, candidates come from
+    the intersection of free time; otherwise from the edges of each person's
+    working day, which is where the least-burden slot must lie.
     """
     closed = _blackout_spans(blackout, blackout_zone or host_zone, window)
     open_window = subtract([window], closed)
@@ -121,14 +153,24 @@ def find_slots(
     starts: list[datetime] = []
     for span in common:
         start = _align(span.start, host_zone)
-        while start + length <= span.end and len(starts) < limit * 4:
+        while start + length <= span.end:
             starts.append(start)
-            start += timedelta(hours=1)
+            start += GRID if near is not None else timedelta(hours=1)
+        if near is not None and span.start <= near and near + length <= span.end:
+            starts.append(near)
+    if near is None and len(starts) > limit * 4:
+        starts = _spread(starts, limit * 4)
     if not starts:
         starts = _edge_starts(people, open_window, length, host_zone)
     candidates = {evaluate(s, length, people, window) for s in starts if _inside(s, length, open_window)}
-    ranked = sorted(candidates, key=lambda c: (not c.fits_everyone, len(c.conflicts), c.burden_minutes, c.start))
+    ranked = sorted(candidates, key=lambda c: rank_key(c, near))
     return ranked[:limit]
+
+
+def _spread(starts: list[datetime], count: int) -> list[datetime]:
+    """`count` starts taken evenly across the list, so later days stay in the running."""
+    step = len(starts) / count
+    return [starts[int(i * step)] for i in range(count)]
 
 
 def _inside(start: datetime, length: timedelta, spans: Sequence[Interval]) -> bool:
@@ -142,6 +184,7 @@ def _edge_starts(
     for person in people:
         for span in window:
             for hours in working_intervals(person, span):
-                for edge in (hours.start, hours.end - length, hours.start - length / 2, hours.end - length / 2):
+                for edge in (hours.start, hours.end - length, hours.start - length / 2, hours.end - length / 2,
+                             hours.start - length, hours.end):
                     starts.add(_align(edge, host_zone))
     return sorted(starts)

@@ -1,0 +1,146 @@
+"""Keeping booked occurrences right: each in everyone's hours and free, moved only when it must be.
+
+A series repeats in its host's wall-clock time. When another attendee's clock
+changes on a different date (Chicago and Berlin are three weeks apart every
+March), or someone is busy, a single occurrence no longer fits. Such an
+occurrence is moved within its own week (an override on the series, so the
+calendar keeps one recurring event); where no slot that week frees everyone,
+it stays and the conflict is reported rather than pushing everyone out of
+hours. An occurrence that still fits is never moved, even if a better slot
+has appeared since: stability matters more to people than optimality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import lru_cache
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.core.slots import Availability, Candidate, find_slots, rank_key
+from daemon.core.timelines import Timelines
+from daemon.core.types import UTC, BookedSeries, Interval, Occurrence, Override, to_utc
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An occurrence left where it is although someone cannot make it."""
+
+    series_key: str
+    session_id: str
+    start: datetime
+    people: tuple[str, ...]
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.series_key} {self.start.isoformat()}: {self.reason}"
+
+
+# How far ahead each tick re-checks booked occurrences. Placement checks a series' whole life; after
+# that, what changes (busy times, declines) is looked at as it comes within reach, which is also how
+# far ahead people can be expected to keep their calendars current.
+LOOKAHEAD = timedelta(weeks=8)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What repairs must respect: nothing sooner than `earliest`, nothing after `last`, no blackout day;
+    occurrences starting at `horizon` or later are left for later ticks."""
+
+    earliest: datetime
+    last: datetime
+    blackout: Collection[date]
+    blackout_zone: ZoneInfo
+    horizon: datetime | None = None
+
+
+def week_of(instant: datetime, zone: ZoneInfo) -> Interval:
+    """Monday 00:00 to the next Monday 00:00 in `zone`, around `instant`."""
+    local = instant.astimezone(zone).date()
+    monday = local - timedelta(days=local.weekday())
+    return Interval(datetime.combine(monday, time(0), zone).astimezone(UTC),
+                    datetime.combine(monday + timedelta(days=7), time(0), zone).astimezone(UTC))
+
+
+def best_in_week(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules) -> Candidate | None:
+    """The best slot for this occurrence in its own week, as close to where it is as the ranking allows."""
+    spec = series.spec
+    week = week_of(occurrence.recurrence_id, spec.zone)
+    start = max(week.start, to_utc(rules.earliest))
+    end = min(week.end, to_utc(rules.last))
+    if start + spec.length > end:
+        return None
+    people = tuple(timelines.people(spec.everyone(), spec.key, Interval(start, end)))
+    return _best_slot(people, Interval(start, end), spec.length, spec.zone, frozenset(rules.blackout),
+                      rules.blackout_zone, occurrence.start)
+
+
+@lru_cache(maxsize=4096)
+def _best_slot(people: tuple[Availability, ...], window: Interval, length: timedelta, host_zone: ZoneInfo,
+               blackout: frozenset[date], blackout_zone: ZoneInfo, near: datetime) -> Candidate | None:
+    # Memoised: an occurrence left in conflict is looked at again every tick with the same inputs.
+    found = find_slots(list(people), window, length, host_zone=host_zone, blackout=blackout,
+                       blackout_zone=blackout_zone, limit=1, near=near)
+    return found[0] if found else None
+
+
+@lru_cache(maxsize=4096)
+def _least_cost_by_hours(people: tuple[Availability, ...], window: Interval, length: timedelta, host_zone: ZoneInfo,
+                         blackout: frozenset[date], blackout_zone: ZoneInfo) -> tuple | None:
+    """The best rank any slot in `window` can have from working hours alone; busy times only make it worse.
+
+    Depends on nothing that changes between ticks, so it is computed once per week and series.
+    """
+    found = find_slots(people, window, length, host_zone=host_zone, blackout=blackout, blackout_zone=blackout_zone,
+                       limit=1)
+    return rank_key(found[0])[:4] if found else None
+
+
+def _unavoidable(series: BookedSeries, occurrence: Occurrence, current: Candidate, timelines: Timelines,
+                 rules: Rules) -> bool:
+    """Whether an occurrence free of conflicts is already as much in everyone's hours as that week allows."""
+    spec = series.spec
+    week = week_of(occurrence.recurrence_id, spec.zone)
+    people = tuple(Availability(a.person_id, a.zone, a.hours, a.days) for a in
+                   (timelines.availability[p.person_id] for p in spec.everyone()))
+    best = _least_cost_by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
+    return best is None or rank_key(current)[:4] <= best
+
+
+def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
+    """New overrides moving every future occurrence that no longer fits (None: nothing moves), and the
+    conflicts that remain. The caller books the result into `timelines`, so the next series fits around it."""
+    spec = series.spec
+    people = spec.everyone()
+    overrides = {to_utc(o.recurrence_id): o for o in series.overrides}
+    conflicts: list[Conflict] = []
+    changed = False
+    for occurrence in series.occurrences():
+        if rules.horizon is not None and occurrence.start >= rules.horizon:
+            break
+        if occurrence.cancelled or occurrence.start < rules.earliest:
+            continue  # the past, and what is too close to move, stay as they are
+        current = timelines.cost(occurrence.interval, people, spec.key)
+        if current.fits_everyone or (not current.conflicts and _unavoidable(series, occurrence, current, timelines,
+                                                                             rules)):
+            continue
+        best = best_in_week(series, occurrence, timelines, rules)
+        better = best is not None and not best.conflicts and (
+            bool(current.conflicts) or rank_key(best)[:4] < rank_key(current)[:4])
+        if best is None or not better:
+            if current.conflicts:
+                who = ", ".join(current.conflicts)
+                conflicts.append(Conflict(spec.key, occurrence.session_id, occurrence.start, current.conflicts,
+                                          f"{who} busy, and no time that week frees everyone; left in place"))
+            continue
+        assert best is not None
+        rid = occurrence.recurrence_id
+        if best.start == rid:
+            overrides.pop(rid, None)
+        else:
+            overrides[rid] = Override(rid, best.start, best.end)
+        changed = True
+    if not changed:
+        return None, conflicts
+    return tuple(sorted(overrides.values(), key=lambda o: o.recurrence_id)), conflicts
