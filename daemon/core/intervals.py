@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -71,3 +72,31 @@ def overlap(span: Interval, intervals: Sequence[Interval]) -> timedelta:
 
 def clip(intervals: Sequence[Interval], window: Interval) -> list[Interval]:
     return intersect(intervals, [window])
+
+
+class SortedSpans:
+    """A merged, sorted list of spans with fast overlap queries."""
+
+    def __init__(self, spans: Iterable[Interval]) -> None:
+        self.spans = merge(spans)
+        self._starts = [s.start for s in self.spans]
+
+    def covered(self, span: Interval) -> timedelta:
+        """How much of `span` these spans cover."""
+        total = timedelta(0)
+        index = max(0, bisect_right(self._starts, span.start) - 1)
+        while index < len(self.spans) and self.spans[index].start < span.end:
+            other = self.spans[index]
+            start, end = max(span.start, other.start), min(span.end, other.end)
+            if start < end:
+                total += end - start
+            index += 1
+        return total
+
+    def hits(self, span: Interval) -> bool:
+        index = max(0, bisect_right(self._starts, span.start) - 1)
+        while index < len(self.spans) and self.spans[index].start < span.end:
+            if self.spans[index].end > span.start:
+                return True
+            index += 1
+        return False

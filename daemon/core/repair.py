@@ -18,7 +18,7 @@ from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon.core.slots import Availability, Candidate, find_slots, rank_key
+from daemon.core.slots import Availability, Candidate, find_slots
 from daemon.core.timelines import Timelines
 from daemon.core.types import UTC, BookedSeries, Interval, Occurrence, Override, to_utc
 
@@ -87,14 +87,14 @@ def _best_slot(people: tuple[Availability, ...], window: Interval, length: timed
 
 @lru_cache(maxsize=4096)
 def _least_cost_by_hours(people: tuple[Availability, ...], window: Interval, length: timedelta, host_zone: ZoneInfo,
-                         blackout: frozenset[date], blackout_zone: ZoneInfo) -> tuple | None:
-    """The best rank any slot in `window` can have from working hours alone; busy times only make it worse.
+                         blackout: frozenset[date], blackout_zone: ZoneInfo) -> int | None:
+    """The strain of the best slot in `window` by working hours alone; busy times only make it worse.
 
     Depends on nothing that changes between ticks, so it is computed once per week and series.
     """
     found = find_slots(people, window, length, host_zone=host_zone, blackout=blackout, blackout_zone=blackout_zone,
                        limit=1)
-    return rank_key(found[0])[:4] if found else None
+    return found[0].strain if found else None
 
 
 def _unavoidable(series: BookedSeries, occurrence: Occurrence, current: Candidate, timelines: Timelines,
@@ -105,7 +105,7 @@ def _unavoidable(series: BookedSeries, occurrence: Occurrence, current: Candidat
     people = tuple(Availability(a.person_id, a.zone, a.hours, a.days) for a in
                    (timelines.availability[p.person_id] for p in spec.everyone()))
     best = _least_cost_by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
-    return best is None or rank_key(current)[:4] <= best
+    return best is None or current.strain <= best
 
 
 def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
@@ -127,7 +127,7 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tu
             continue
         best = best_in_week(series, occurrence, timelines, rules)
         better = best is not None and not best.conflicts and (
-            bool(current.conflicts) or rank_key(best)[:4] < rank_key(current)[:4])
+            bool(current.conflicts) or best.strain < current.strain)
         if best is None or not better:
             if current.conflicts:
                 who = ", ".join(current.conflicts)

@@ -167,6 +167,8 @@ def place(
     earliest = now + cfg.scheduling.notice
     blackout = cfg.program.blackout_days()
     first = max(need.first_week, week_index(cfg, earliest))
+    # The first week where someone's hours are all met wins; failing that, the least costly of them all.
+    fallback: tuple[tuple, Candidate, list[Candidate]] | None = None
     for week in range(first, first + PLACEMENT_WEEKS):
         start = max(program_week_start(cfg, week), earliest,
                     datetime.combine(cfg.program.starts, time(0), cfg.program.zone))
@@ -182,20 +184,29 @@ def place(
         if not candidates:
             continue
         judged = [(_judge(cfg, need, c, timelines, booked, earliest), c) for c in candidates[:CANDIDATES]]
-        chosen = min(judged, key=lambda pair: pair[0])[1]
-        spec = _spec(cfg, need, chosen.start)
-        series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
-        overrides, _ = repair(series, _with(timelines, series), repair_rules(cfg, now, lookahead=None))
-        if overrides is not None:
-            series = BookedSeries(spec, overrides=overrides)
-        return series
+        key, chosen = min(judged, key=lambda pair: pair[0])
+        if chosen.fits_everyone:
+            return _book_placed(cfg, need, chosen, candidates, timelines, now)
+        if fallback is None or key < fallback[0]:
+            fallback = (key, chosen, candidates)
+    if fallback is not None:
+        return _book_placed(cfg, need, fallback[1], fallback[2], timelines, now)
     weeks = f"weeks {first + 1}-{first + PLACEMENT_WEEKS}"
     return Unplaced(need.key, f"no slot in {weeks} of the program (before {need.last_day.isoformat()})")
 
 
-def _with(timelines: Timelines, series: BookedSeries) -> Timelines:
+def _book_placed(cfg: ProgramConfig, need: SeriesNeed, chosen: Candidate, candidates: Sequence[Candidate],
+                 timelines: Timelines, now: datetime) -> BookedSeries:
+    """The series starting at `chosen`, with turns taken and its whole life repaired, recorded in `timelines`."""
+    earliest = now + cfg.scheduling.notice
+    spec = _spec(cfg, need, chosen.start)
+    series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
     timelines.book(series)
-    return timelines
+    overrides, _ = repair(series, timelines, repair_rules(cfg, now, lookahead=None))
+    if overrides is not None:
+        series = BookedSeries(spec, overrides=overrides)
+        timelines.book(series)
+    return series
 
 
 def _judge(cfg: ProgramConfig, need: SeriesNeed, candidate: Candidate, timelines: Timelines,
@@ -226,10 +237,10 @@ def _same_day_load(need: SeriesNeed, candidate: Candidate, booked: Sequence[Book
 
 def _rotation(spec: SeriesSpec, chosen: Candidate, candidates: Sequence[Candidate], timelines: Timelines,
               earliest: datetime) -> tuple[Override, ...]:
-    """Where the best slot leaves someone out of hours, take turns with equally costly slots that burden others.
+    """Where the best slot leaves someone out of hours, take turns with slots of no more strain that burden others.
 
-    Occurrence n takes slot n mod k of the k slots that share the least burden
-    but not the same people, at the same weekday and time of the host's clock
+    Occurrence n takes a slot of turn n mod k, the k turns being the sets of
+    people such slots leave out of hours, at the same weekday and time of the host's clock
     as that slot in the first week; a turn that would collide with someone's
     calendar that week passes to the next slot that does not.
     """
@@ -237,9 +248,8 @@ def _rotation(spec: SeriesSpec, chosen: Candidate, candidates: Sequence[Candidat
         return ()
     turns: dict[frozenset[str], list[Candidate]] = {frozenset(chosen.out_of_hours): [chosen]}
     for candidate in candidates:
-        # Equal in everything the repair step weighs, or it would undo the turn-taking.
-        if candidate is chosen or candidate.conflicts or (candidate.burden_minutes, candidate.unsocial_minutes) != (
-                chosen.burden_minutes, chosen.unsocial_minutes):
+        # No more strain than the best slot: the repair step keeps what is no worse than that.
+        if candidate is chosen or candidate.conflicts or candidate.strain > chosen.strain:
             continue
         turns.setdefault(frozenset(candidate.out_of_hours), []).append(candidate)
     if len(turns) == 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon.core.intervals import intersect, merge, overlap, subtract
+from daemon.core.intervals import SortedSpans, intersect, merge, overlap, subtract
 from daemon.core.types import UTC, Interval
 
 # Meetings start on the quarter hour of the host's clock; finer grids only add noise.
@@ -45,6 +45,16 @@ class Candidate:
     @property
     def interval(self) -> Interval:
         return Interval(self.start, self.end)
+
+    @property
+    def strain(self) -> int:
+        """Out-of-hours minutes, those at night or on a day off counted twice: what people feel.
+
+        Slots of equal strain are equally acceptable: the planner may take turns
+        among them, and leaves an occurrence alone while no slot that week is
+        under its strain.
+        """
+        return self.burden_minutes + self.unsocial_minutes
 
     @property
     def fits_everyone(self) -> bool:
@@ -87,33 +97,57 @@ def _align(instant: datetime, zone: ZoneInfo) -> datetime:
     return bumped.astimezone(UTC)
 
 
+def social_intervals(person: Availability, window: Interval) -> list[Interval]:
+    """The person's social day (07:00-21:00 local) on their working days, as UTC spans."""
+    spans = []
+    day = window.start.astimezone(person.zone).date() - timedelta(days=1)
+    while datetime.combine(day, time(0), person.zone) < window.end:
+        if day.weekday() in person.days:
+            spans.append(Interval(datetime.combine(day, SOCIAL_DAY[0], person.zone).astimezone(UTC),
+                                  datetime.combine(day, SOCIAL_DAY[1], person.zone).astimezone(UTC)))
+        day += timedelta(days=1)
+    return spans
+
+
 def unsocial_minutes(span: Interval, person: Availability) -> int:
     """Minutes of `span` outside the person's social day (07:00-21:00 local) or on their day off."""
-    social: list[Interval] = []
-    day = span.start.astimezone(person.zone).date() - timedelta(days=1)
-    while datetime.combine(day, time(0), person.zone) < span.end:
-        if day.weekday() in person.days:
-            social.append(Interval(datetime.combine(day, SOCIAL_DAY[0], person.zone).astimezone(UTC),
-                                   datetime.combine(day, SOCIAL_DAY[1], person.zone).astimezone(UTC)))
-        day += timedelta(days=1)
-    return int((span.duration - overlap(span, social)).total_seconds() // 60)
+    return int((span.duration - overlap(span, social_intervals(person, span))).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One person's hours, social day and busy times around a window, laid out once for many candidates."""
+
+    person: Availability
+    hours: SortedSpans
+    social: SortedSpans
+    busy: SortedSpans
+
+    @classmethod
+    def around(cls, person: Availability, window: Interval) -> _Prepared:
+        wide = Interval(window.start - timedelta(days=1), window.end + timedelta(days=1))
+        return cls(person, SortedSpans(working_intervals(person, wide)),
+                   SortedSpans(social_intervals(person, wide)), SortedSpans(person.busy))
+
+
+def _cost(span: Interval, prepared: Sequence[_Prepared]) -> Candidate:
+    out_of_hours: dict[str, int] = {}
+    conflicts: list[str] = []
+    unsocial = 0
+    for p in prepared:
+        outside = span.duration - p.hours.covered(span)
+        if outside:
+            out_of_hours[p.person.person_id] = int(outside.total_seconds() // 60)
+            unsocial += int((span.duration - p.social.covered(span)).total_seconds() // 60)
+        if p.busy.hits(span):
+            conflicts.append(p.person.person_id)
+    return Candidate(span.start, span.end, out_of_hours, tuple(conflicts), unsocial)
 
 
 def evaluate(start: datetime, length: timedelta, people: Sequence[Availability], window: Interval) -> Candidate:
     """Cost of meeting at `start`: minutes outside each person's hours, and who is busy then."""
     span = Interval(start, start + length)
-    out_of_hours: dict[str, int] = {}
-    conflicts: list[str] = []
-    unsocial = 0
-    for person in people:
-        hours = working_intervals(person, Interval(span.start - timedelta(days=1), span.end + timedelta(days=1)))
-        outside = length - overlap(span, hours)
-        if outside:
-            out_of_hours[person.person_id] = int(outside.total_seconds() // 60)
-            unsocial += unsocial_minutes(span, person)
-        if overlap(span, merge(person.busy)):
-            conflicts.append(person.person_id)
-    return Candidate(span.start, span.end, out_of_hours, tuple(conflicts), unsocial)
+    return _cost(span, [_Prepared.around(person, span) for person in people])
 
 
 def rank_key(candidate: Candidate, near: datetime | None = None) -> tuple:
@@ -162,7 +196,8 @@ def find_slots(
         starts = _spread(starts, limit * 4)
     if not starts:
         starts = _edge_starts(people, open_window, length, host_zone)
-    candidates = {evaluate(s, length, people, window) for s in starts if _inside(s, length, open_window)}
+    prepared = [_Prepared.around(person, window) for person in people]
+    candidates = {_cost(Interval(s, s + length), prepared) for s in starts if _inside(s, length, open_window)}
     ranked = sorted(candidates, key=lambda c: rank_key(c, near))
     return ranked[:limit]
 
@@ -180,6 +215,8 @@ def _inside(start: datetime, length: timedelta, spans: Sequence[Interval]) -> bo
 def _edge_starts(
     people: Sequence[Availability], window: Sequence[Interval], length: timedelta, host_zone: ZoneInfo
 ) -> list[datetime]:
+    """Where nobody's hours all meet: the edges of each working day, and a half-hour grid between them,
+    since the least strain may lie where one person starts early and another stays late."""
     starts: set[datetime] = set()
     for person in people:
         for span in window:
@@ -187,4 +224,9 @@ def _edge_starts(
                 for edge in (hours.start, hours.end - length, hours.start - length / 2, hours.end - length / 2,
                              hours.start - length, hours.end):
                     starts.add(_align(edge, host_zone))
+    for span in window:
+        start = _align(span.start, host_zone)
+        while start + length <= span.end:
+            starts.add(start)
+            start += 2 * GRID
     return sorted(starts)

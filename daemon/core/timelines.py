@@ -8,42 +8,14 @@ questions about one occurrence are then a couple of binary searches.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from daemon.core.intervals import merge
+from daemon.core.intervals import SortedSpans, merge
 from daemon.core.slots import Availability, Candidate, unsocial_minutes, working_intervals
 from daemon.core.types import Attendee, BookedSeries, Interval
-
-
-class SortedSpans:
-    """A merged, sorted list of spans with fast overlap queries."""
-
-    def __init__(self, spans: Iterable[Interval]) -> None:
-        self.spans = merge(spans)
-        self._starts = [s.start for s in self.spans]
-
-    def covered(self, span: Interval) -> timedelta:
-        """How much of `span` these spans cover."""
-        total = timedelta(0)
-        index = max(0, bisect_right(self._starts, span.start) - 1)
-        while index < len(self.spans) and self.spans[index].start < span.end:
-            other = self.spans[index]
-            start, end = max(span.start, other.start), min(span.end, other.end)
-            if start < end:
-                total += end - start
-            index += 1
-        return total
-
-    def hits(self, span: Interval) -> bool:
-        index = max(0, bisect_right(self._starts, span.start) - 1)
-        while index < len(self.spans) and self.spans[index].start < span.end:
-            if self.spans[index].end > span.start:
-                return True
-            index += 1
-        return False
 
 
 @lru_cache(maxsize=1024)
