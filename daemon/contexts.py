@@ -51,7 +51,13 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
         context["series"] = series_dict(booking.series)
         if first:
             context["session"] = session_dict(cfg, booking.series, first)
+        if mail.kind == "cancellation":
+            context["reason"] = _cancellation_reason(booking.series, mail)
         return context
+    if mail.kind == "check-in" and booking is not None and mail.occurrence is not None:
+        # Sent before a check-in call: the note that fits the coachee's state, and when the call is.
+        return context | {"state": observed.states.get(mail.recipient.person_id, "steady"),
+                          "coach": booking.series.spec.host, "next_check_in": mail.occurrence.start}
     if mail.occurrence is not None and booking is not None:
         return context | _session_context(cfg, observed, booking.series, mail.occurrence, mail.kind)
     if mail.kind == "goal-check-in":
@@ -62,6 +68,12 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
     if mail.kind == "digest" and mail.period is not None:
         return context | digest_figures(cfg, observed, mail.period[0], mail.period[1], now)
     raise ValueError(f"no context for {mail.kind} ({mail.key})")
+
+
+def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
+    if mail.subject_ref.endswith("/left"):
+        return "you are no longer on this series"
+    return "it is no longer part of the program"
 
 
 def _period_label(day: date) -> str:

@@ -14,10 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from daemon import contexts
 from daemon.core.actions import Action, BookSeries, QueueMail
 from daemon.core.observed import Booking, Observed
+from daemon.core.types import BookedSeries
 from daemon.core.serial import overrides_to_list, spec_to_dict
 from daemon.ical import series_calendar
 from daemon.mail import Envelope
 from daemon.program import Program
+from daemon.providers.base import SeriesNotFound
 from daemon.store.models import ActionLog, Outbox, Series, SessionRow
 
 log = logging.getLogger("coachd.actions")
@@ -37,6 +39,21 @@ class ActionRecord:
 
 
 ActionListener = Callable[[ActionRecord], None]
+
+
+def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
+    """The iTIP method the email's calendar part carries, if any.
+
+    A series ended early is re-sent as a REQUEST with its shortened rule, so the
+    sessions already held stay in people's calendars; a series cancelled before
+    it began, or one a person was taken off, is a CANCEL.
+    """
+    if mail.kind in ("invitation", "update"):
+        return "REQUEST"
+    if mail.kind == "cancellation":
+        left = mail.subject_ref.endswith("/left")
+        return "CANCEL" if series.cancelled or left else "REQUEST"
+    return None
 
 
 class Executor:
@@ -87,7 +104,13 @@ class Executor:
             booked_at = existing.booked_at if existing else now
         # The calendar write is idempotent (one object per UID), so a crash before the
         # record below only means the same write happens again on the next tick.
-        program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
+        if series.cancelled:
+            try:
+                program.calendar.cancel_series(spec.uid)
+            except SeriesNotFound:
+                pass  # deleted by hand already: the calendar agrees with us
+        else:
+            program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
         with program.store.session() as db:
             row = db.get(Series, spec.uid)
             if row is None:
@@ -115,11 +138,11 @@ class Executor:
         booking = observed.bookings.get(mail.series_key) if mail.series_key else None
         ics = method = None
         series_uid = booking.series.spec.uid if booking else None
-        if mail.kind in ("invitation", "update") and booking:
+        method = _itip_method(mail, booking.series) if booking else None
+        if method is not None and booking is not None:
             ics = series_calendar(booking.series, organizer_name=cfg.organizer.name,
-                                  organizer_email=str(cfg.organizer.email), method="REQUEST",
+                                  organizer_email=str(cfg.organizer.email), method=method,
                                   dtstamp=booking.booked_at)
-            method = "REQUEST"
         envelope = Envelope(
             key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,
             series_uid=series_uid, session_id=mail.session_id,

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete
 
-from daemon.core.planner import plan
+from daemon.core.planner import Plan, plan
 from daemon.core.types import UTC, Interval
 from daemon.executor import ActionRecord, Executor
 from daemon.inbox import read_inbox
@@ -47,10 +47,11 @@ def program_jobs(program: Program, executor: Executor) -> list[Job]:
     intervals = program.cfg.daemon
     sync = CalendarSync(program, executor)
     observer = Observer(program.store, program.id)
+    reported: set[str] = set()
     return [
         Job("sync", intervals.sync, sync.run),
         Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
-        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer)),
+        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer, reported)),
         Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
         Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
     ]
@@ -132,11 +133,11 @@ class CalendarSync:
         self.fingerprints[name] = value
 
 
-def plan_and_book(program: Program, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:
+def plan_and_book(program: Program, executor: Executor, now: datetime, observer: Observer,
+                  reported: set[str] | None = None) -> JobOutcome:
     observed = observer.observe()
     result = plan(program.cfg, observed, now, program_mail=False)
-    for problem in result.problems:
-        log.warning("plan: %s", problem)
+    _report(result, reported if reported is not None else set())
     applied = executor.apply(result.actions, observed, now)
     if applied:
         # Bookings change what mail is due: plan again on what was just recorded.
@@ -147,6 +148,16 @@ def plan_and_book(program: Program, executor: Executor, now: datetime, observer:
     # Something that could not be placed is tried again at the plan interval.
     next_due = None if result.problems else (result.next_due or WHEN_CHANGED)
     return JobOutcome(applied > 0, next_due)
+
+
+def _report(result: Plan, reported: set[str]) -> None:
+    """Log what needs an admin (unplaceable series, conflicts, held cancellations) once, not every tick."""
+    current = {*(f"plan: {p}" for p in result.problems), *(f"conflict: {c.describe()}" for c in result.conflicts),
+               *(h.describe() for h in result.held)}
+    for line in sorted(current - reported):
+        log.warning("%s", line)
+    reported.clear()
+    reported.update(current)
 
 
 def program_mail(program: Program, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:

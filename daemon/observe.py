@@ -11,7 +11,11 @@ from daemon.core.observed import Booking, Observed, ReplyFact
 from daemon.core.serial import booked_from_row
 from daemon.core.types import Interval
 from daemon.store.db import Store
-from daemon.store.models import Busy, Outbox, Reply, Series
+from daemon.store.models import Busy, Meta, Outbox, Reply, Series
+
+# Meta names the planner reads: coachee states (set by reply tracking, or by hand) and confirmed holds.
+STATES_META = "coachee_states"
+CONFIRMED_META = "confirmed_holds"
 
 
 class Observer:
@@ -48,8 +52,12 @@ class Observer:
                 for r in db.scalars(select(Reply).where(Reply.program_id == self.program_id,
                                                         Reply.status == "handled"))
             ]
+            meta = dict(db.execute(select(Meta.name, Meta.value).where(
+                Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META)))).all())
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
-        return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies)
+        return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies,
+                        states=dict(meta.get(STATES_META) or {}),
+                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()))
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = db.execute(select(Series.uid, Series.sequence, Series.updated_at)

@@ -10,7 +10,9 @@ import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import icalendar
 import pytest
+import recurring_ical_events
 from sqlalchemy import func, select
 
 from daemon.clock import VirtualClock
@@ -155,3 +157,44 @@ def test_an_unreadable_reply_is_quarantined_and_does_not_hold_up_the_others(tmp_
     assert rows["<bad@mail.example>"][0] == "handled"
     assert "Topic: pricing" in rows["<bad@mail.example>"][1]["text"]
     assert len(rows) == 3 and list((tmp_path / "inbox" / "new").glob("*")) == []
+
+
+def test_a_member_leaving_is_held_then_applied_on_confirmation_with_itip_cancels(tmp_path, cfg, caplog):
+    from daemon.observe import CONFIRMED_META
+
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    team = cfg.teams[0]
+    leaving = team.members[-1]
+    smaller = cfg.model_copy(update={"teams": [team.model_copy(update={"members": team.members[:-1]}),
+                                               *cfg.teams[1:]]})
+    later = now + timedelta(weeks=2)
+    with caplog.at_level(logging.WARNING):
+        records, _ = tick(tmp_path, smaller, later)
+    # A year of one-to-ones is more than max_cancellations: nothing is cancelled, the admin is told.
+    assert not [r for r in records if r.kind == "book" and r.detail["series"] == f"individual:{leaving}"]
+    assert "held:" in caplog.text and f"individual:{leaving}" in caplog.text
+    hold_id = caplog.text.split("coachd confirm CONFIG ")[1].split("`")[0]
+
+    program = open_program(smaller, tmp_path, VirtualClock(later))
+    program.set_meta(CONFIRMED_META, [hold_id])
+    program.close()
+    records, _ = tick(tmp_path, smaller, later + timedelta(minutes=5))
+    ended = [r for r in records if r.kind == "book" and r.detail["series"] == f"individual:{leaving}"]
+    assert ended and ended[0].detail["reason"] == "no longer in the config"
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+             for p in (tmp_path / "mail").glob("*.eml")]
+    cancellations = [m for m in mails if m["X-Coachd-Kind"] == "cancellation"
+                     and leaving in str(m["To"]).lower()]
+    methods = set()
+    for message in cancellations:
+        [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"
+                  and p.get_content_disposition() != "attachment"]
+        methods.add(part.get_param("method"))
+    # Off the group (CANCEL to them alone) and their one-to-ones ended (the shortened series, as a REQUEST).
+    assert methods == {"CANCEL", "REQUEST"}
+    # The organizer's calendar keeps the one-to-ones already held and nothing after.
+    path = next((tmp_path / "calendar").glob(f"*individual-{leaving}*"))
+    events = recurring_ical_events.of(icalendar.Calendar.from_ical(path.read_bytes())).between(
+        program_start(cfg) - timedelta(weeks=1), program_start(cfg) + timedelta(weeks=60))
+    assert events and all(e["DTSTART"].dt < later for e in events)

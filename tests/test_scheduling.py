@@ -235,3 +235,104 @@ def test_a_team_added_mid_program_is_booked_from_the_current_week():
     first = after["group:v"].occurrences()[0].start
     assert later + grown.scheduling.notice <= first < later + timedelta(weeks=2)
     assert out_of_hours(grown, after["group:v"]) == []
+
+
+def two_teams():
+    people = TRANSATLANTIC + [("x1", "Europe/Paris", "09:00-17:00"), ("x2", "Europe/Paris", "09:00-17:00"),
+                              ("x3", "Europe/Paris", "09:00-17:00")]
+    return people, [("t", "nora", ["liam"]), ("u", "x1", ["x2", "x3"])]
+
+
+def test_dropping_a_team_ends_its_series_keeping_the_past_and_holds_a_big_pass():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    smaller = program(people, teams[:1])
+    later = now + timedelta(weeks=10)
+    _, result = book(smaller, later, {}, as_bookings(booked, now))
+    # Dozens of future sessions at once: held, nothing cancelled, the admin told how to confirm.
+    assert [a for a in result.actions if isinstance(a, BookSeries)] == []
+    [hold] = result.held
+    # One coach left: the coaches' circle goes too.
+    dropped = {"group:u", "individual:x2", "individual:x3", "wrapup:u", "circle"}
+    assert {key for key, _ in hold.series} == dropped
+    assert hold.occurrences > smaller.scheduling.max_cancellations and hold.id in hold.describe()
+    # Confirmed: each series ends now; what was held stays in the calendar.
+    observed = Observed(bookings=as_bookings(booked, now), confirmed=frozenset({hold.id}))
+    confirmed = plan(smaller, observed, later, session_mail=False, program_mail=False)
+    ended = {a.series.spec.key: a.series for a in confirmed.actions if isinstance(a, BookSeries)}
+    assert set(ended) == dropped and confirmed.held == []
+    group = ended["group:u"]
+    assert group.spec.ended and not group.cancelled and group.sequence == 1
+    assert group.occurrences() and all(o.start < later for o in group.occurrences())
+    assert booked["group:u"].occurrences()[:len(group.occurrences())] == group.occurrences()
+    assert ended["wrapup:u"].cancelled  # nothing of it had happened yet
+    # Applied, the same input plans nothing more.
+    after = {**booked, **ended}
+    again = plan(smaller, Observed(bookings=as_bookings(after, later), confirmed=frozenset({hold.id})), later,
+                 session_mail=False, program_mail=False)
+    assert again.actions == [] and again.held == []
+
+
+def test_a_small_removal_is_applied_without_waiting_and_the_person_told():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    later = now + timedelta(weeks=40)  # late in the year: few one-to-ones left to cancel
+    without_x3 = program(people, [teams[0], ("u", "x1", ["x2"])])
+    result = plan(without_x3, Observed(bookings=as_bookings(booked, now)), later, program_mail=False)
+    books = {a.series.spec.key: a.series for a in result.actions if isinstance(a, BookSeries)}
+    assert books["individual:x3"].spec.ended and result.held == []
+    group = books["group:u"]
+    assert [a.person_id for a in group.spec.former] == ["x3"]
+    assert "x3" not in {a.person_id for a in group.spec.everyone()}
+    mails = {(a.kind, a.recipient.person_id, a.subject_ref) for a in result.actions if not isinstance(a, BookSeries)}
+    assert ("cancellation", "x3", f"{group.spec.uid}/left") in mails
+    assert ("update", "x2", f"{group.spec.uid}/seq1") in mails
+
+
+def test_listing_people_in_another_order_changes_nothing():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    reordered = program(list(reversed(people)), [teams[0], ("u", "x1", ["x3", "x2"])])
+    result = plan(reordered, Observed(bookings=as_bookings(booked, now)), now + timedelta(days=1),
+                  session_mail=False, program_mail=False)
+    assert result.actions == []
+
+
+def test_a_coachee_under_stress_gets_weekly_check_ins_between_one_to_ones_until_the_state_changes():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    later = now + timedelta(weeks=6)
+    observed = Observed(bookings=as_bookings(booked, now), states={"x2": "stress", "x3": "momentum"})
+    result = plan(cfg, observed, later, program_mail=False)
+    new = {a.series.spec.key: a.series for a in result.actions if isinstance(a, BookSeries)}
+    # Stress (1w) is more often than the one-to-ones (2w): check-ins; momentum (4w) is not: none.
+    assert set(new) == {"check_in:x2:1w"}
+    check_ins = new["check_in:x2:1w"]
+    assert check_ins.spec.length == timedelta(minutes=15) and check_ins.spec.host.person_id == "x1"
+    one_to_one_weeks = {o.start.isocalendar()[:2] for o in booked["individual:x2"].occurrences()}
+    weeks = [o.start.isocalendar()[:2] for o in check_ins.occurrences()]
+    assert weeks and not set(weeks) & one_to_one_weeks, "no check-in in a week with a one-to-one"
+    # Together they make weekly contact from the first check-in on.
+    first = check_ins.occurrences()[0].start
+    contact = set(weeks) | {o.start.isocalendar()[:2] for o in booked["individual:x2"].occurrences()
+                            if o.start >= first}
+    span_weeks = {(first + timedelta(weeks=n)).isocalendar()[:2] for n in range(20)}
+    assert len(span_weeks - contact) <= 1, sorted(span_weeks - contact)
+    assert all(o.start >= later + cfg.scheduling.notice for o in check_ins.occurrences())
+    mails = [a for a in result.actions if not isinstance(a, BookSeries) and a.series_key == "check_in:x2:1w"]
+    assert {a.kind for a in mails} >= {"invitation"}
+    # The coachee is steady again: the remaining check-ins end, without waiting for an admin.
+    all_booked = {**booked, **new}
+    steady = Observed(bookings=as_bookings(all_booked, later), states={"x2": "steady"})
+    then = later + timedelta(weeks=3)
+    ending = plan(cfg, steady, then, session_mail=False, program_mail=False)
+    ended = [a.series for a in ending.actions if isinstance(a, BookSeries)]
+    assert [s.spec.key for s in ended] == ["check_in:x2:1w"] and ended[0].spec.ended and ending.held == []

@@ -34,6 +34,10 @@ class Observed:
     busy: Mapping[str, Sequence[Interval]] = field(default_factory=dict)
     queued: frozenset[str] = frozenset()
     replies: Sequence[ReplyFact] = ()
+    # Coachee id -> "stress" | "steady" | "momentum", as reply tracking last judged it.
+    states: Mapping[str, str] = field(default_factory=dict)
+    # Ids of held cancellation passes an admin confirmed (`coachd confirm`).
+    confirmed: frozenset[str] = frozenset()
 
     def booked(self) -> list[BookedSeries]:
         return [b.series for b in self.bookings.values()]

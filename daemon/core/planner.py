@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -11,7 +12,7 @@ from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
 from daemon.core.observed import Observed
 from daemon.core.repair import Conflict, repair
-from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SessionKind, ical_utc
+from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
 
 if TYPE_CHECKING:
     from daemon.config import ProgramConfig
@@ -21,6 +22,8 @@ NOTES_KINDS = frozenset({"notes-request"})
 # How long after its due time an email still makes sense; past that a late daemon skips it.
 STALE_AFTER = {
     "agenda": None,  # until the session starts
+    "check-in": None,
+    "cancellation": None,
     "notes-request": timedelta(days=7),
     "summary": timedelta(days=14),
     "feedback-request": timedelta(days=7),
@@ -40,6 +43,8 @@ class Plan:
     problems: list[str] = field(default_factory=list)
     # Occurrences left in place although someone cannot make it: shown to admins, not fixed by a retry.
     conflicts: list[Conflict] = field(default_factory=list)
+    # Cancellations waiting for an admin's confirmation.
+    held: list[Hold] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,11 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     actions: list[Action] = []
     problems: list[str] = []
     conflicts: list[Conflict] = []
+    held: list[Hold] = []
     bookings = {key: b.series for key, b in observed.bookings.items()}
     booked_at = {key: b.booked_at for key, b in observed.bookings.items()}
     if booking:
-        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts):
+        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts, held):
             if isinstance(action_or_problem, str):
                 problems.append(action_or_problem)
             else:
@@ -85,18 +91,25 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
         elif next_due is None or mail.due < next_due:
             next_due = mail.due
     actions.sort(key=lambda a: (0, a.key) if isinstance(a, BookSeries) else (1, a.due, a.key))
-    return Plan(actions, next_due, problems, conflicts)
+    return Plan(actions, next_due, problems, conflicts, held)
 
 
 def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
-                     now: datetime, conflicts: list[Conflict]) -> Iterator[BookSeries | str]:
+                     now: datetime, conflicts: list[Conflict], held: list[Hold]) -> Iterator[BookSeries | str]:
     if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
         return
-    placed = list(bookings.values())
+    wanted = series_mod.needs(cfg, observed.states)
+    ending = list(_endings(cfg, observed, bookings, {n.key for n in wanted}, now, held))
+    yield from ending
+    for action in ending:
+        bookings[action.series.spec.key] = action.series
+    placed = [b for b in bookings.values() if not b.cancelled]
     timelines = series_mod.timelines_for(cfg, observed.busy, placed)
     rules = series_mod.repair_rules(cfg, now)
-    for need in series_mod.needs(cfg):
+    for need in wanted:
         current = bookings.get(need.key)
+        if current is not None and (current.cancelled or current.spec.ended):
+            continue  # ended once (its team left, say): it stays ended
         if current is None:
             result = series_mod.place(cfg, need, timelines, placed, now)
             if isinstance(result, series_mod.Unplaced):
@@ -106,10 +119,8 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             yield BookSeries(result, "new series")
             continue
         reason = None
-        if _people_changed(current, need):
-            spec = current.spec
-            current = current.bumped(spec=type(spec)(**{**spec.__dict__, "host": need.host,
-                                                         "attendees": need.attendees, "title": need.title}))
+        if _people_changed(current, need) and any(o.end > now for o in current.occurrences()):
+            current = current.bumped(spec=_with_people(current.spec, need))
             timelines.book(current)
             reason = "attendees changed in the config"
         overrides, found = repair(current, timelines, rules)
@@ -124,10 +135,83 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             yield BookSeries(current, reason)
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Cancellations held back because there are too many at once: applied once an admin confirms `id`."""
+
+    id: str
+    series: tuple[tuple[str, int], ...]  # (series key, future occurrences it would cancel)
+
+    @property
+    def occurrences(self) -> int:
+        return sum(count for _, count in self.series)
+
+    def describe(self) -> str:
+        listed = ", ".join(f"{key} ({count})" for key, count in self.series)
+        return (f"held: {self.occurrences} future occurrences would be cancelled ({listed}); "
+                f"confirm with `coachd confirm CONFIG {self.id}` if that is intended")
+
+
+def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries], wanted: set[str],
+             now: datetime, held: list[Hold]) -> Iterator[BookSeries]:
+    """End the series the config no longer asks for: the future goes, the past stays in the calendar.
+
+    A pass that would cancel more future occurrences than `scheduling.max_cancellations` (a team
+    dropped by a typo) is held until an admin confirms it. Check-ins ended by a change of the
+    coachee's state are routine and never held.
+    """
+    by_config: list[tuple[BookSeries, int]] = []
+    for key in sorted(bookings):
+        booked = bookings[key]
+        if key in wanted or booked.cancelled or booked.spec.ended:
+            continue
+        ended = _ended(booked, now)
+        if ended is None:
+            continue
+        future = sum(1 for o in booked.occurrences() if o.start >= now and not o.cancelled)
+        if booked.spec.kind is SessionKind.CHECK_IN:
+            yield BookSeries(ended, "check-ins no longer needed at this coachee's state")
+        else:
+            by_config.append((BookSeries(ended, "no longer in the config"), future))
+    total = sum(count for _, count in by_config)
+    if total > cfg.scheduling.max_cancellations:
+        uids = " ".join(sorted(action.series.spec.uid for action, _ in by_config))
+        hold_id = hashlib.sha256(uids.encode()).hexdigest()[:10]
+        if hold_id not in observed.confirmed:
+            held.append(Hold(hold_id, tuple((action.series.spec.key, count) for action, count in by_config)))
+            return
+    for action, _ in by_config:
+        yield action
+
+
+def _ended(booked: BookedSeries, now: datetime) -> BookedSeries | None:
+    """The series cut at `now` (None when nothing of it lies ahead); cancelled outright if none of it is past."""
+    occurrences = booked.occurrences()
+    if not any(o.start >= now and not o.cancelled for o in occurrences):
+        return None
+    past = [o.recurrence_id for o in occurrences if o.start < now]
+    if not past:
+        return booked.bumped(cancelled=True)
+    last = max(past)
+    spec = replace(booked.spec, until=last, ended=True)
+    return booked.bumped(spec=spec, overrides=tuple(o for o in booked.overrides if o.recurrence_id <= last))
+
+
+def _with_people(spec: SeriesSpec, need: series_mod.SeriesNeed) -> SeriesSpec:
+    """The spec with the config's people; whoever left is remembered, to be told once."""
+    staying = {a.person_id for a in need.everyone()}
+    former = {a.person_id: a for a in (*spec.former, *spec.everyone()) if a.person_id not in staying}
+    return replace(spec, host=need.host, attendees=need.attendees, title=need.title,
+                   former=tuple(former[k] for k in sorted(former)))
+
+
 def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:
-    def ids(people: tuple[Attendee, ...]) -> list[tuple[str, str, str]]:
-        return [(a.person_id, a.email, a.timezone) for a in people]
-    return ids(current.spec.everyone()) != ids(need.everyone()) or current.spec.title != need.title
+    """Who attends (and how to reach them) differs; the order they are listed in does not matter."""
+    def ids(people: tuple[Attendee, ...]) -> set[tuple[str, str, str]]:
+        return {(a.person_id, a.email.lower(), a.timezone) for a in people}
+    spec = current.spec
+    return (ids(spec.everyone()) != ids(need.everyone()) or spec.host.person_id != need.host.person_id
+            or spec.title != need.title)
 
 
 def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
@@ -135,9 +219,16 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
     spec = booked.spec
     program = cfg.program.id
     kind = "invitation" if booked.sequence == 0 else "update"
+    if booked.cancelled or spec.ended:
+        kind = "cancellation"
     for person in spec.everyone():
         yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
                                    series_key=spec.key), None)
+    for person in spec.former:  # taken off the series: told once, whatever happens to it later
+        yield MailIntent(QueueMail(program, "cancellation", person, f"{spec.uid}/left", booked_at,
+                                   series_key=spec.key), None)
+    if booked.cancelled:
+        return
     # Only occurrences whose mail can be due around now matter; a year of them every tick
     # would make each tick cost the whole program. The first wholly future one is kept
     # so that the plan still says when its mail falls due.
@@ -168,6 +259,11 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         return MailIntent(QueueMail(program, kind, person, sid, due, series_key=spec.key,
                                     occurrence=occurrence), valid_until)
 
+    if spec.kind is SessionKind.CHECK_IN:
+        # A check-in is a short call: the coachee gets the check-in note before it, nothing after.
+        for person in spec.attendees:
+            yield intent("check-in", person, occurrence.start - mail.agenda.before, occurrence.start)
+        return
     for person in spec.everyone():
         yield intent("agenda", person, occurrence.start - mail.agenda.before, occurrence.start)
     notes_due = occurrence.end + mail.notes.after

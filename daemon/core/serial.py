@@ -26,6 +26,7 @@ def spec_to_dict(spec: SeriesSpec) -> dict[str, Any]:
         "until": spec.until.isoformat() if spec.until else None,
         "exdates": [d.isoformat() for d in spec.exdates],
         "team_id": spec.team_id, "description": spec.description,
+        "former": [_attendee(a) for a in spec.former], "ended": spec.ended,
     }
 
 
@@ -38,6 +39,7 @@ def spec_from_dict(d: dict[str, Any]) -> SeriesSpec:
         until=datetime.fromisoformat(d["until"]) if d["until"] else None,
         exdates=tuple(datetime.fromisoformat(x) for x in d["exdates"]),
         team_id=d.get("team_id"), description=d.get("description", ""),
+        former=tuple(_attendee_from(a) for a in d.get("former", ())), ended=bool(d.get("ended", False)),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 PLACEMENT_WEEKS = 3
 # First-week candidates judged over the series' whole life: enough variety, bounded cost.
 CANDIDATES = 12
+STATES = ("stress", "steady", "momentum")
+# A check-in is a short call between one-to-ones, not another one-to-one.
+CHECK_IN_LENGTH = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ def series_uid(cfg: ProgramConfig, key: str) -> str:
     return f"coachd-{cfg.program.id}-{slug}@{domain}"
 
 
-def needs(cfg: ProgramConfig) -> list[SeriesNeed]:
-    """Every series the config asks for, in booking order (group before one-to-ones, so those fit around it)."""
+def needs(cfg: ProgramConfig, states: Mapping[str, str] | None = None) -> list[SeriesNeed]:
+    """Every series the config (and the coachees' states) ask for, in booking order: group before
+    one-to-ones, so those fit around it, and check-ins last, in the gaps between one-to-ones."""
     s = cfg.sessions
     ends = cfg.program.ends
     wrapup_week = program_weeks(cfg)
@@ -114,6 +118,35 @@ def needs(cfg: ProgramConfig) -> list[SeriesNeed]:
         members = tuple(attendee(cfg, m, Role.COACHEE) for m in team.members)
         result.append(SeriesNeed(f"wrapup:{team.id}", SessionKind.WRAPUP, f"{team.name}: program wrap-up",
                                  coach, members, s.wrapup.length, None, wrapup_week, ends, team.id))
+    result.extend(check_in_needs(cfg, states or {}))
+    return result
+
+
+def check_in_cadence(cfg: ProgramConfig, state: str | None) -> timedelta | None:
+    """How often a coachee in `state` should hear from their coach, if more often than the one-to-ones."""
+    cadence = getattr(cfg.check_ins, state, None) if state in STATES else None
+    if cadence is None or cadence >= cfg.sessions.individual.every:
+        return None
+    return cadence
+
+
+def check_in_needs(cfg: ProgramConfig, states: Mapping[str, str]) -> list[SeriesNeed]:
+    """Short extra one-to-ones for coachees whose state asks for more contact than the one-to-ones give.
+
+    The key carries the cadence, so a change of state ends one series and starts another rather than
+    rewriting the history of the first.
+    """
+    result = []
+    for team in cfg.teams:
+        coach = attendee(cfg, team.coach, Role.COACH)
+        for member in team.members:
+            cadence = check_in_cadence(cfg, states.get(member))
+            if cadence is None:
+                continue
+            coachee = attendee(cfg, member, Role.COACHEE)
+            result.append(SeriesNeed(f"check_in:{member}:{cadence.days // 7}w", SessionKind.CHECK_IN,
+                                     f"Check-in: {coachee.name} with {coach.name}", coach, (coachee,),
+                                     CHECK_IN_LENGTH, cadence, 0, cfg.program.ends, team.id))
     return result
 
 
@@ -186,20 +219,32 @@ def place(
         judged = [(_judge(cfg, need, c, timelines, booked, earliest), c) for c in candidates[:CANDIDATES]]
         key, chosen = min(judged, key=lambda pair: pair[0])
         if chosen.fits_everyone:
-            return _book_placed(cfg, need, chosen, candidates, timelines, now)
+            return _book_placed(cfg, need, chosen, candidates, timelines, booked, now)
         if fallback is None or key < fallback[0]:
             fallback = (key, chosen, candidates)
     if fallback is not None:
-        return _book_placed(cfg, need, fallback[1], fallback[2], timelines, now)
+        return _book_placed(cfg, need, fallback[1], fallback[2], timelines, booked, now)
     weeks = f"weeks {first + 1}-{first + PLACEMENT_WEEKS}"
     return Unplaced(need.key, f"no slot in {weeks} of the program (before {need.last_day.isoformat()})")
 
 
+def _skip_one_to_one_weeks(spec: SeriesSpec, booked: Sequence[BookedSeries]) -> SeriesSpec:
+    """A check-in in a week that already has the coachee's one-to-one is excluded (EXDATE): they meet anyway."""
+    coachee = {a.person_id for a in spec.attendees}
+    weeks = {o.start.astimezone(spec.zone).isocalendar()[:2] for s in booked
+             if s.spec.kind is SessionKind.INDIVIDUAL and coachee & {a.person_id for a in s.spec.attendees}
+             for o in s.occurrences() if not o.cancelled}
+    skipped = tuple(rid for rid in spec.original_starts() if rid.astimezone(spec.zone).isocalendar()[:2] in weeks)
+    return replace(spec, exdates=tuple(sorted(set(spec.exdates) | set(skipped))))
+
+
 def _book_placed(cfg: ProgramConfig, need: SeriesNeed, chosen: Candidate, candidates: Sequence[Candidate],
-                 timelines: Timelines, now: datetime) -> BookedSeries:
+                 timelines: Timelines, booked: Sequence[BookedSeries], now: datetime) -> BookedSeries:
     """The series starting at `chosen`, with turns taken and its whole life repaired, recorded in `timelines`."""
     earliest = now + cfg.scheduling.notice
     spec = _spec(cfg, need, chosen.start)
+    if need.kind is SessionKind.CHECK_IN:
+        spec = _skip_one_to_one_weeks(spec, booked)
     series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
     timelines.book(series)
     overrides, _ = repair(series, timelines, repair_rules(cfg, now, lookahead=None))

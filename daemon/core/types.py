@@ -20,6 +20,7 @@ class SessionKind(str, enum.Enum):
     CIRCLE = "circle"
     SPONSOR_REVIEW = "sponsor_review"
     WRAPUP = "wrapup"
+    CHECK_IN = "check_in"  # short extra one-to-ones while a coachee's state asks for more contact
 
 
 class Role(str, enum.Enum):
@@ -148,6 +149,10 @@ class SeriesSpec:
     exdates: tuple[datetime, ...] = ()
     team_id: str | None = None
     description: str = ""
+    # People taken off the series by a config change: each is told once that it is cancelled for them.
+    former: tuple[Attendee, ...] = ()
+    # Ended early by coachd (its team or person left the config): nothing after `until` remains.
+    ended: bool = False
 
     def __post_init__(self) -> None:
         require_aware(self.start, "SeriesSpec.start")
