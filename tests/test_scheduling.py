@@ -336,3 +336,19 @@ def test_a_coachee_under_stress_gets_weekly_check_ins_between_one_to_ones_until_
     ending = plan(cfg, steady, then, session_mail=False, program_mail=False)
     ended = [a.series for a in ending.actions if isinstance(a, BookSeries)]
     assert [s.spec.key for s in ended] == ["check_in:x2:1w"] and ended[0].spec.ended and ending.held == []
+
+
+def test_a_conflict_is_not_traded_for_everyone_out_of_hours():
+    cfg = program(TRANSATLANTIC + [("x1", "UTC", "00:00-23:59"), ("x2", "UTC", "00:00-23:59")],
+                  [("t", "nora", ["liam"]), ("u", "x1", ["x2"])])
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    target = booked["group:t"].occurrences()[10]
+    london = ZoneInfo("Europe/London")
+    monday = target.start.astimezone(london).date() - timedelta(days=target.start.astimezone(london).weekday())
+    # Liam is busy for all his working hours that week; he is free only in the evenings and at night.
+    busy = {"liam": [Interval(datetime.combine(monday + timedelta(days=n), time(13), london),
+                              datetime.combine(monday + timedelta(days=n), time(20), london)) for n in range(5)]}
+    after, result = book(cfg, now + timedelta(weeks=4), busy, as_bookings(booked, now))
+    assert after["group:t"] == booked["group:t"]
+    assert [c.session_id for c in result.conflicts if c.series_key == "group:t"] == [target.session_id]

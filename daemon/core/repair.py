@@ -97,15 +97,14 @@ def _least_cost_by_hours(people: tuple[Availability, ...], window: Interval, len
     return found[0].strain if found else None
 
 
-def _unavoidable(series: BookedSeries, occurrence: Occurrence, current: Candidate, timelines: Timelines,
-                 rules: Rules) -> bool:
-    """Whether an occurrence free of conflicts is already as much in everyone's hours as that week allows."""
+def _least_strain(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules) -> int:
+    """The least strain working hours allow in the occurrence's week: what it is fair to ask of people."""
     spec = series.spec
     week = week_of(occurrence.recurrence_id, spec.zone)
     people = tuple(Availability(a.person_id, a.zone, a.hours, a.days) for a in
                    (timelines.availability[p.person_id] for p in spec.everyone()))
-    best = _least_cost_by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
-    return best is None or current.strain <= best
+    least = _least_cost_by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
+    return 0 if least is None else least
 
 
 def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
@@ -122,12 +121,17 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tu
         if occurrence.cancelled or occurrence.start < rules.earliest:
             continue  # the past, and what is too close to move, stay as they are
         current = timelines.cost(occurrence.interval, people, spec.key)
-        if current.fits_everyone or (not current.conflicts and _unavoidable(series, occurrence, current, timelines,
-                                                                             rules)):
+        if current.fits_everyone:
             continue
+        fair = _least_strain(series, occurrence, timelines, rules)
+        if not current.conflicts and current.strain <= fair:
+            continue  # out of someone's hours, but as little as that week allows
         best = best_in_week(series, occurrence, timelines, rules)
-        better = best is not None and not best.conflicts and (
-            bool(current.conflicts) or best.strain < current.strain)
+        if current.conflicts:
+            # Freeing someone must not push everyone out of hours: no more strain than is fair that week.
+            better = best is not None and not best.conflicts and best.strain <= max(fair, current.strain)
+        else:
+            better = best is not None and not best.conflicts and best.strain < current.strain
         if best is None or not better:
             if current.conflicts:
                 who = ", ".join(current.conflicts)

@@ -37,7 +37,8 @@ def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[s
                 busy[person.id] = source.busy(person.id, window)
             except BusySourceError as error:
                 warnings.append(f"busy times of {person.id} unavailable: {error}")
-    return Observed(bookings=base.bookings, busy=busy, queued=base.queued, replies=base.replies), warnings
+    return Observed(bookings=base.bookings, busy=busy, queued=base.queued, replies=base.replies,
+                    states=base.states, confirmed=base.confirmed), warnings
 
 
 def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime | None, shown: int) -> None:
@@ -50,25 +51,41 @@ def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime |
     everything += [(a.series, "to book" if a.series.sequence == 0 else "to update") for a in to_book.values()]
     console.print(f"[bold]{cfg.program.name}[/] ({cfg.program.id}): plan as of "
                   f"{now.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}", highlight=False)
-    burden: dict[str, float] = defaultdict(float)
-    months = max(1.0, (cfg.program.ends - cfg.program.starts).days / 30.44)
+    burden: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for series, state_label in sorted(everything, key=lambda s: (s[0].spec.start, s[0].spec.key)):
         console.print(_series_table(cfg, series, state_label, observed, now, shown, burden))
     for problem in result.problems:
         console.print(f"[yellow]not placed:[/] {problem}", highlight=False)
+    for conflict in result.conflicts:
+        console.print(f"[red]conflict:[/] {conflict.describe()}", highlight=False, markup=False)
+    for hold in result.held:
+        console.print(f"[bold red]{escape(hold.describe())}[/]", highlight=False)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    table = Table(title="Out-of-hours burden (minutes per month, whole program)", header_style="bold")
-    table.add_column("person")
-    table.add_column("zone")
-    table.add_column("min/month", justify="right")
-    for person in cfg.people:
-        table.add_row(person.name, person.timezone, f"{burden.get(person.id, 0.0) / months:.0f}")
-    console.print(table)
+    console.print(burden_table(cfg, burden))
+
+
+def burden_table(cfg: ProgramConfig, burden: dict[str, dict[str, int]]) -> Table:
+    """Minutes out of hours per month for everyone who has any: who pays for the time zones."""
+    months = sorted({month for per_person in burden.values() for month in per_person})
+    people = [p for p in cfg.people if burden.get(p.id)]
+    title = "Out-of-hours burden (minutes per month)"
+    table = Table(title=title, header_style="bold", title_justify="left", min_width=len(title) + 2)
+    table.add_column("month")
+    for person in people:
+        table.add_column(person.id, justify="right")
+    for month in months:
+        table.add_row(datetime.strptime(month, "%Y-%m").strftime("%b %Y"),
+                      *(str(burden[p.id].get(month, 0) or "-") for p in people))
+    if people:
+        table.add_row("total", *(str(sum(burden[p.id].values())) for p in people), style="bold")
+    else:
+        table.add_row("nobody: every session is in everyone's working hours")
+    return table
 
 
 def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed: Observed, now: datetime,
-                  shown: int, burden: dict[str, float]) -> Table:
+                  shown: int, burden: dict[str, dict[str, int]]) -> Table:
     spec = series.spec
     people = spec.everyone()
     table = Table(title=escape(f"{spec.title} [{label}]"), caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
@@ -78,9 +95,12 @@ def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed
         table.add_column(f"{person.name} ({person.timezone})")
     occurrences = series.occurrences()
     for occurrence in occurrences:
+        if occurrence.cancelled:
+            continue
         cost = _cost(cfg, series, occurrence, observed)
+        month = f"{occurrence.start.astimezone(cfg.program.zone):%Y-%m}"
         for person_id, minutes in cost.out_of_hours.items():
-            burden[person_id] += minutes
+            burden[person_id][month] += minutes
     upcoming = [o for o in occurrences if o.end > now][:shown]
     for occurrence in upcoming:
         cost = _cost(cfg, series, occurrence, observed)
