@@ -24,13 +24,22 @@ def base_context(cfg: ProgramConfig) -> dict[str, Any]:
     }
 
 
+def _team_name(cfg: ProgramConfig, team_id: str | None) -> str | None:
+    """The team's name; a team dropped from the config (its series held or ending) keeps its id."""
+    if team_id is None:
+        return None
+    try:
+        return cfg.team(team_id).name
+    except KeyError:
+        return team_id
+
+
 def session_dict(cfg: ProgramConfig, series: BookedSeries, occurrence: Occurrence) -> dict[str, Any]:
     spec = series.spec
-    team = cfg.team(spec.team_id).name if spec.team_id else None
     return {
         "id": occurrence.session_id, "kind": spec.kind.value, "title": spec.title,
         "start": occurrence.start, "end": occurrence.end, "length": occurrence.end - occurrence.start,
-        "team_name": team, "host": spec.host, "attendees": list(spec.everyone()), "series_uid": spec.uid,
+        "team_name": _team_name(cfg, spec.team_id), "host": spec.host, "attendees": list(spec.everyone()), "series_uid": spec.uid,
     }
 
 

@@ -49,7 +49,8 @@ def digest_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end:
         "teams": list(teams.values()),
         "feedback": {"responses": responses, "requests": requests, "average_rating": average,
                      "suppressed": suppressed},
-        "coaching_hours": [{"coach": cfg.person(c).name, "hours": round(h, 1)} for c, h in hours.items()],
+        "coaching_hours": [{"coach": cfg.people_by_id[c].name if c in cfg.people_by_id else c, "hours": round(h, 1)}
+                           for c, h in hours.items()],
         "upcoming": sorted(upcoming, key=lambda u: u["start"])[:10],
         "outcomes": list(cfg.program.outcomes),
     }

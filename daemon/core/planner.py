@@ -99,7 +99,8 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
     if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
         return
     wanted = series_mod.needs(cfg, observed.states)
-    ending = list(_endings(cfg, observed, bookings, {n.key for n in wanted}, now, held))
+    waiting: set[str] = set()  # series whose attendee changes are part of a held pass
+    ending = list(_endings(cfg, observed, bookings, {n.key: n for n in wanted}, now, held, waiting))
     yield from ending
     for action in ending:
         bookings[action.series.spec.key] = action.series
@@ -119,7 +120,8 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             yield BookSeries(result, "new series")
             continue
         reason = None
-        if _people_changed(current, need) and any(o.end > now for o in current.occurrences()):
+        if (_people_changed(current, need) and need.key not in waiting
+                and any(o.end > now for o in current.occurrences())):
             current = current.bumped(spec=_with_people(current.spec, need))
             timelines.book(current)
             reason = "attendees changed in the config"
@@ -152,18 +154,28 @@ class Hold:
                 f"confirm with `coachd confirm CONFIG {self.id}` if that is intended")
 
 
-def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries], wanted: set[str],
-             now: datetime, held: list[Hold]) -> Iterator[BookSeries]:
+def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
+             wanted: dict[str, series_mod.SeriesNeed], now: datetime, held: list[Hold],
+             waiting: set[str]) -> Iterator[BookSeries]:
     """End the series the config no longer asks for: the future goes, the past stays in the calendar.
 
     A pass that would cancel more future occurrences than `scheduling.max_cancellations` (a team
-    dropped by a typo) is held until an admin confirms it. Check-ins ended by a change of the
-    coachee's state are routine and never held.
+    dropped by a typo), counting those of people taken off series that go on, is held until an
+    admin confirms it; the series whose people would change are then left as they are (`waiting`).
+    Check-ins ended by a change of the coachee's state are routine and never held.
     """
     by_config: list[tuple[BookSeries, int]] = []
+    departures: list[tuple[str, str, int]] = []  # (series key, ids leaving, their future occurrences)
     for key in sorted(bookings):
         booked = bookings[key]
-        if key in wanted or booked.cancelled or booked.spec.ended:
+        if booked.cancelled or booked.spec.ended:
+            continue
+        if key in wanted:
+            staying = {a.person_id for a in wanted[key].everyone()}
+            leaving = sorted(a.person_id for a in booked.spec.everyone() if a.person_id not in staying)
+            future = sum(1 for o in booked.occurrences() if o.start >= now and not o.cancelled)
+            if leaving and future:
+                departures.append((key, ",".join(leaving), future * len(leaving)))
             continue
         ended = _ended(booked, now)
         if ended is None:
@@ -173,12 +185,14 @@ def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedS
             yield BookSeries(ended, "check-ins no longer needed at this coachee's state")
         else:
             by_config.append((BookSeries(ended, "no longer in the config"), future))
-    total = sum(count for _, count in by_config)
+    total = sum(count for _, count in by_config) + sum(count for *_, count in departures)
     if total > cfg.scheduling.max_cancellations:
-        uids = " ".join(sorted(action.series.spec.uid for action, _ in by_config))
-        hold_id = hashlib.sha256(uids.encode()).hexdigest()[:10]
+        what = sorted([action.series.spec.uid for action, _ in by_config] + [f"{k}-{who}" for k, who, _ in departures])
+        hold_id = hashlib.sha256(" ".join(what).encode()).hexdigest()[:10]
         if hold_id not in observed.confirmed:
-            held.append(Hold(hold_id, tuple((action.series.spec.key, count) for action, count in by_config)))
+            held.append(Hold(hold_id, tuple((action.series.spec.key, count) for action, count in by_config)
+                             + tuple((f"{key} without {who}", count) for key, who, count in departures)))
+            waiting.update(key for key, _, _ in departures)
             return
     for action, _ in by_config:
         yield action

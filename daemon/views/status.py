@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
 from daemon.config import ProgramConfig
+from daemon.core.planner import plan
 from daemon.core.types import UTC
+from daemon.observe import observe
 from daemon.simulate import CLOCK_KEY
 from daemon.store.db import Store
 from daemon.store.models import JobRun, Meta, Outbox, Reply, Series, SessionRow
@@ -26,6 +29,10 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
     with store.session() as db:
         clock = db.get(Meta, (pid, CLOCK_KEY))
         now = datetime.fromisoformat(clock.value) if clock else datetime.now(UTC)
+        simulated = clock is not None
+    # What needs a decision is what the planner would report now: held cancellations, conflicts.
+    attention = plan(cfg, observe(store, pid), now, session_mail=False, program_mail=False)
+    with store.session() as db:
         titles = dict(db.execute(select(Series.uid, Series.title).where(Series.program_id == pid)).all())
         upcoming = db.scalars(select(SessionRow).where(SessionRow.program_id == pid, SessionRow.end > now,
                                                        SessionRow.cancelled.is_(False))
@@ -42,7 +49,7 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
                                                  JobRun.started_at > now - timedelta(days=7))
                             .order_by(JobRun.started_at.desc()).limit(10)).all()
         return {
-            "program": pid, "as_of": now.isoformat(), "simulated": clock is not None,
+            "program": pid, "as_of": now.isoformat(), "simulated": simulated,
             "series": len(titles),
             "upcoming": [{"session": s.id, "title": titles.get(s.series_uid, s.series_uid),
                           "start": s.start.isoformat(), "end": s.end.isoformat()} for s in upcoming],
@@ -54,6 +61,11 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
             "quarantined": [{"id": r.id, "from": r.from_addr, "reason": r.reason,
                              "received": r.received_at.isoformat()} for r in quarantined],
             "errors": [{"job": e.job, "at": e.started_at.isoformat(), "error": e.error} for e in errors],
+            "held": [{"id": h.id, "occurrences": h.occurrences, "series": [k for k, _ in h.series],
+                      "message": h.describe()} for h in attention.held],
+            "conflicts": [{"series": c.series_key, "session": c.session_id, "start": c.start.isoformat(),
+                           "people": list(c.people), "reason": c.reason} for c in attention.conflicts],
+            "unplaced": list(attention.problems),
         }
 
 
@@ -83,6 +95,10 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
     mail = data["mail"]
     console.print(f"series booked: {data['series']}   mail: {mail['sent']} sent, {mail['queued']} queued, "
                   f"{mail['failed']} failed   quarantined replies: {len(data['quarantined'])}", highlight=False)
+    for hold in data["held"]:
+        console.print(f"[bold red]{escape(hold['message'])}[/]", highlight=False)
+    for problem in data["unplaced"]:
+        console.print(f"[yellow]not placed:[/] {escape(problem)}", highlight=False)
     table = Table(title="Upcoming sessions", header_style="bold", title_justify="left")
     table.add_column(f"start ({cfg.program.timezone})")
     table.add_column("session")
@@ -93,6 +109,7 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
     for title, rows, fields in (("Failed mail", data["failed_mail"], ("to", "kind", "error")),
                                 ("Mail being retried", data["retrying_mail"], ("to", "attempts", "error")),
                                 ("Quarantined replies", data["quarantined"], ("from", "reason", "received")),
+                                ("Conflicts left in place", data["conflicts"], ("series", "start", "reason")),
                                 ("Recent job errors", data["errors"], ("job", "at", "error"))):
         if not rows:
             continue
