@@ -179,6 +179,23 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
         show_status(console, cfg, state_dir(state), as_json)
 
 
+@main.command()
+@config_argument
+@click.argument("hold_id")
+@state_option
+def confirm(config: Path, hold_id: str, state: Path | None) -> None:
+    """Let a held pass of cancellations (HOLD_ID, as `plan` and `status` show it) go ahead."""
+    from daemon.views.confirm import NoSuchHold
+    from daemon.views.confirm import confirm as confirm_hold
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        try:
+            confirm_hold(console, cfg, state_dir(state), hold_id)
+        except NoSuchHold as error:
+            fail(str(error))
+
+
 @contextmanager
 def state_errors_exit() -> Iterator[None]:
     """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""
