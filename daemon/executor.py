@@ -111,6 +111,31 @@ class Executor:
                 pass  # deleted by hand already: the calendar agrees with us
         else:
             program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
+        self._record(series, booked_at, now, ActionLog(key=action.key, program_id=program.id, kind="book",
+                                                       done_at=now, detail={"series": spec.key,
+                                                                            "reason": action.reason}))
+        self.emit(ActionRecord(now, action.key, "book", {
+            "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
+            "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
+        return booked_at
+
+    def adopt(self, series: BookedSeries, now: datetime) -> None:
+        """Record a series as someone changed it by hand in the organizer's calendar (no calendar write)."""
+        spec = series.spec
+        key = f"adopt:{spec.uid}:{series.sequence}"
+        with self.program.store.session() as db:
+            existing = db.get(Series, spec.uid)
+            booked_at = existing.booked_at if existing else now
+        self._record(series, booked_at, now, ActionLog(key=key, program_id=self.program.id, kind="adopt",
+                                                       done_at=now, detail={"series": spec.key}))
+        self.emit(ActionRecord(now, key, "adopt", {
+            "series": spec.key, "uid": spec.uid, "sequence": series.sequence, "cancelled": series.cancelled,
+            "pinned": sum(1 for o in series.overrides if o.pinned), "reason": "changed in the organizer's calendar"}))
+
+    def _record(self, series: BookedSeries, booked_at: datetime, now: datetime, log_row: ActionLog) -> None:
+        """The series, its sessions and the action's key, in one transaction."""
+        spec = series.spec
+        program = self.program
         with program.store.session() as db:
             row = db.get(Series, spec.uid)
             if row is None:
@@ -125,12 +150,8 @@ class Executor:
                 db.add(SessionRow(id=occurrence.session_id, program_id=program.id, series_uid=spec.uid,
                                   kind=spec.kind.value, recurrence_id=occurrence.recurrence_id,
                                   start=occurrence.start, end=occurrence.end, cancelled=occurrence.cancelled))
-            db.add(ActionLog(key=action.key, program_id=program.id, kind="book", done_at=now,
-                             detail={"series": spec.key, "reason": action.reason}))
-        self.emit(ActionRecord(now, action.key, "book", {
-            "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
-            "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
-        return booked_at
+            if db.get(ActionLog, log_row.key) is None:
+                db.add(log_row)
 
     def _queue(self, mail: QueueMail, observed: Observed, now: datetime) -> bool:
         program = self.program

@@ -36,6 +36,8 @@ class ParsedEvent:
     exdates: tuple[datetime, ...]
     overrides: tuple[Override, ...]
     attendees: dict[str, str] = field(default_factory=dict)  # lower-case email -> PARTSTAT
+    # Per occurrence (UTC RECURRENCE-ID) that has its own VEVENT: lower-case email -> PARTSTAT there.
+    occurrence_attendees: dict[datetime, dict[str, str]] = field(default_factory=dict)
     cancelled: bool = False
     summary: str = ""
     kind: str | None = None
@@ -209,10 +211,12 @@ def _parse_group(uid: str, events: list[icalendar.Event]) -> ParsedEvent:
     end = _end(master, start, uid)
     rrule = master.get("RRULE")
     overrides = []
+    occurrence_attendees = {}
     for ev in (ev for ev in events if "RECURRENCE-ID" in ev):
         moved = _when(ev, "DTSTART", uid, zone)
         rid = _when(ev, "RECURRENCE-ID", uid, zone)
         overrides.append(Override(to_utc(rid), to_utc(moved), to_utc(_end(ev, moved, uid)), _cancelled(ev)))
+        occurrence_attendees[to_utc(rid)] = _partstats(ev)
     return ParsedEvent(
         uid=uid,
         sequence=int(master.get("SEQUENCE", 0)),
@@ -223,6 +227,7 @@ def _parse_group(uid: str, events: list[icalendar.Event]) -> ParsedEvent:
         exdates=_exdates(master, uid, zone),
         overrides=tuple(sorted(overrides, key=lambda o: o.recurrence_id)),
         attendees=_partstats(master),
+        occurrence_attendees=occurrence_attendees,
         cancelled=_cancelled(master),
         summary=str(master.get("SUMMARY", "")),
         kind=None if master.get("X-COACHD-KIND") is None else str(master["X-COACHD-KIND"]),

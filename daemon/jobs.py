@@ -11,15 +11,18 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete
 
+from daemon.core.calendar_truth import CalendarView, Decline, adopt
+from daemon.core.calendar_truth import declines as calendar_declines
 from daemon.core.planner import Plan, plan
+from daemon.core.serial import booked_from_row
 from daemon.core.types import UTC, Interval
 from daemon.executor import ActionRecord, Executor
 from daemon.inbox import read_inbox
-from daemon.observe import Observer
+from daemon.observe import DECLINES_META, Observer, declines_from_json, declines_to_json
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program
-from daemon.providers.base import BusySourceError, SyncCursorExpired
-from daemon.store.models import Busy
+from daemon.providers.base import BusySourceError, CalendarEntry, SyncCursorExpired, SyncResult
+from daemon.store.models import Busy, Series
 
 log = logging.getLogger("coachd.jobs")
 
@@ -55,6 +58,10 @@ def program_jobs(program: Program, executor: Executor) -> list[Job]:
         Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
         Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
     ]
+
+
+def _view(entry: CalendarEntry) -> CalendarView:
+    return CalendarView(entry.cancelled, entry.exdates, entry.overrides, entry.attendees, entry.occurrence_attendees)
 
 
 def busy_window(program: Program) -> Interval:
@@ -98,11 +105,53 @@ class CalendarSync:
             result = program.calendar.sync(cursor)  # type: ignore[arg-type]
         except SyncCursorExpired:
             result = program.calendar.sync(None)
+        changed |= self._follow(result, now)
         if result.cursor != cursor:
             self._remember("calendar_cursor", result.cursor)
         if changed:
             self.executor.emit(ActionRecord(now, f"sync:{program.id}/busy", "sync", {"busy": "changed"}))
         return JobOutcome(changed)
+
+    def _follow(self, result: SyncResult, now: datetime) -> bool:
+        """Take in what changed in the organizer's calendar: hand edits become the truth, declines are noted.
+
+        Entries that are our own writes coming back agree with the store and change nothing.
+        """
+        program = self.program
+        cfg = program.cfg
+        people_by_email = {str(p.email).lower(): p.id for p in cfg.people}
+        people_by_email |= {str(a).lower(): p.id for p in cfg.people for a in p.aliases}
+        declines = declines_from_json(self._remembered(DECLINES_META) or {})  # type: ignore[arg-type]
+        before = dict(declines)
+        changed = False
+        gone = set(result.deleted_uids)
+        for entry in result.entries:
+            if entry.key is not None:
+                changed |= self._follow_entry(entry.uid, _view(entry), people_by_email, declines, now)
+        for uid in gone:
+            changed |= self._follow_entry(uid, None, people_by_email, declines, now)
+        if declines != before:
+            self._remember(DECLINES_META, declines_to_json(declines))
+            changed = True
+        return changed
+
+    def _follow_entry(self, uid: str, view: CalendarView | None, people_by_email: dict[str, str],
+                      declines: dict[str, Decline], now: datetime) -> bool:
+        program = self.program
+        with program.store.session() as db:
+            row = db.get(Series, uid)
+            if row is None or row.program_id != program.id:
+                return False
+            booked = booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
+        view = view or CalendarView(True, (), (), {}, {})  # deleted by hand: as good as cancelled
+        for sid in [sid for sid in declines if sid.startswith(f"{uid}/")]:
+            del declines[sid]
+        declines.update(calendar_declines(booked, view, people_by_email, now))
+        adopted = adopt(booked, view)
+        if adopted is None:
+            return False
+        self.executor.adopt(adopted, now)
+        return True
 
     def _store_busy(self, person_id: str, spans: list[Interval], source: str) -> bool:
         if self.last_busy.get(person_id) == spans:

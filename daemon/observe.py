@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from daemon.core.calendar_truth import Decline
 from daemon.core.observed import Booking, Observed, ReplyFact
 from daemon.core.serial import booked_from_row
 from daemon.core.types import Interval
@@ -16,6 +17,16 @@ from daemon.store.models import Busy, Meta, Outbox, Reply, Series
 # Meta names the planner reads: coachee states (set by reply tracking, or by hand) and confirmed holds.
 STATES_META = "coachee_states"
 CONFIRMED_META = "confirmed_holds"
+# Who declined which occurrence, as the calendar sync last read it.
+DECLINES_META = "declines"
+
+
+def declines_to_json(declines: dict[str, Decline]) -> dict[str, dict[str, object]]:
+    return {sid: {"start": d.start.isoformat(), "people": sorted(d.people)} for sid, d in sorted(declines.items())}
+
+
+def declines_from_json(value: dict[str, dict]) -> dict[str, Decline]:
+    return {sid: Decline(datetime.fromisoformat(d["start"]), frozenset(d["people"])) for sid, d in value.items()}
 
 
 class Observer:
@@ -53,11 +64,12 @@ class Observer:
                                                         Reply.status == "handled"))
             ]
             meta = dict(db.execute(select(Meta.name, Meta.value).where(
-                Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META)))).all())
+                Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META, DECLINES_META)))).all())
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
         return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies,
                         states=dict(meta.get(STATES_META) or {}),
-                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()))
+                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()),
+                        declines=declines_from_json(meta.get(DECLINES_META) or {}))
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = db.execute(select(Series.uid, Series.sequence, Series.updated_at)

@@ -107,8 +107,12 @@ def test_stale_mail_is_skipped_not_sent_late(cfg, booked, start):
 def test_a_changed_team_updates_the_series_with_a_new_sequence(cfg, booked, start):
     observed = Observed(bookings={s.spec.key: Booking(s, start) for s in booked})
     team = cfg.teams[0]
-    changed = cfg.model_copy(update={"teams": [team.model_copy(update={"members": team.members[:-1]}),
-                                               *cfg.teams[1:]]})
+    # A year of sessions for the one who leaves: more than the default max_cancellations, so raise it.
+    changed = cfg.model_copy(update={
+        "teams": [team.model_copy(update={"members": team.members[:-1]}), *cfg.teams[1:]],
+        "scheduling": cfg.scheduling.model_copy(update={"max_cancellations": 1000})})
+    held = plan(cfg.model_copy(update={"teams": changed.teams}), observed, start + timedelta(days=1))
+    assert held.held and not [a for a in held.actions if isinstance(a, BookSeries)]
     updates = [a for a in plan(changed, observed, start + timedelta(days=1)).actions if isinstance(a, BookSeries)]
     keys = {a.series.spec.key for a in updates}
     assert f"group:{team.id}" in keys and f"kickoff:{team.id}" in keys

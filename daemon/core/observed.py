@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from daemon.core.calendar_truth import Decline
 from daemon.core.types import BookedSeries, Interval
 
 
@@ -38,6 +39,8 @@ class Observed:
     states: Mapping[str, str] = field(default_factory=dict)
     # Ids of held cancellation passes an admin confirmed (`coachd confirm`).
     confirmed: frozenset[str] = frozenset()
+    # Session id -> who declined that occurrence in the organizer's calendar, and at what time it was then.
+    declines: Mapping[str, Decline] = field(default_factory=dict)
 
     def booked(self) -> list[BookedSeries]:
         return [b.series for b in self.bookings.values()]

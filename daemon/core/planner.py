@@ -125,7 +125,7 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             current = current.bumped(spec=_with_people(current.spec, need))
             timelines.book(current)
             reason = "attendees changed in the config"
-        overrides, found = repair(current, timelines, rules)
+        overrides, found = repair(current, timelines, rules, observed.declines)
         conflicts.extend(found)
         if overrides is not None:
             moved = len(set(overrides) ^ set(current.overrides))

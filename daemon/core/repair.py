@@ -12,12 +12,13 @@ has appeared since: stability matters more to people than optimality.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon.core.calendar_truth import Decline
 from daemon.core.slots import Availability, Candidate, find_slots
 from daemon.core.timelines import Timelines
 from daemon.core.types import UTC, BookedSeries, Interval, Occurrence, Override, to_utc
@@ -63,17 +64,38 @@ def week_of(instant: datetime, zone: ZoneInfo) -> Interval:
                     datetime.combine(monday + timedelta(days=7), time(0), zone).astimezone(UTC))
 
 
-def best_in_week(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules) -> Candidate | None:
-    """The best slot for this occurrence in its own week, as close to where it is as the ranking allows."""
+def best_in_week(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules,
+                 declined_by: frozenset[str] = frozenset()) -> Candidate | None:
+    """The best slot for this occurrence in its own week, as close to where it is as the ranking allows;
+    those who declined it are taken as busy at its current time."""
     spec = series.spec
     week = week_of(occurrence.recurrence_id, spec.zone)
     start = max(week.start, to_utc(rules.earliest))
     end = min(week.end, to_utc(rules.last))
     if start + spec.length > end:
         return None
-    people = tuple(timelines.people(spec.everyone(), spec.key, Interval(start, end)))
+    people = tuple(_declined(p, occurrence.interval) if p.person_id in declined_by else p
+                   for p in timelines.people(spec.everyone(), spec.key, Interval(start, end)))
     return _best_slot(people, Interval(start, end), spec.length, spec.zone, frozenset(rules.blackout),
                       rules.blackout_zone, occurrence.start)
+
+
+def _declined(person: Availability, span: Interval) -> Availability:
+    return Availability(person.person_id, person.zone, person.hours, person.days,
+                        tuple(sorted((*person.busy, span))))
+
+
+def _decliners(series: BookedSeries, occurrence: Occurrence, declines: Mapping[str, Decline]) -> frozenset[str]:
+    """Who declined this occurrence at its current time, when that is reason to move it:
+    the host, or half or more of the attendees."""
+    decline = declines.get(occurrence.session_id)
+    if decline is None or decline.start != occurrence.start:
+        return frozenset()  # no decline, or one of a time it no longer has
+    everyone = {a.person_id for a in series.spec.everyone()}
+    people = decline.people & everyone
+    if series.spec.host.person_id in people or 2 * len(people) >= len(everyone):
+        return frozenset(people)
+    return frozenset()
 
 
 @lru_cache(maxsize=4096)
@@ -107,7 +129,8 @@ def _least_strain(series: BookedSeries, occurrence: Occurrence, timelines: Timel
     return 0 if least is None else least
 
 
-def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
+def repair(series: BookedSeries, timelines: Timelines, rules: Rules,
+           declines: Mapping[str, Decline] | None = None) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
     """New overrides moving every future occurrence that no longer fits (None: nothing moves), and the
     conflicts that remain. The caller books the result into `timelines`, so the next series fits around it."""
     spec = series.spec
@@ -120,13 +143,19 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tu
             break
         if occurrence.cancelled or occurrence.start < rules.earliest:
             continue  # the past, and what is too close to move, stay as they are
+        override = overrides.get(occurrence.recurrence_id)
+        if override is not None and override.pinned:
+            continue  # moved by hand in the calendar: planned around, never moved back
         current = timelines.cost(occurrence.interval, people, spec.key)
+        declined_by = _decliners(series, occurrence, declines or {})
+        if declined_by:
+            current = replace(current, conflicts=tuple(sorted(set(current.conflicts) | declined_by)))
         if current.fits_everyone:
             continue
         fair = _least_strain(series, occurrence, timelines, rules)
         if not current.conflicts and current.strain <= fair:
             continue  # out of someone's hours, but as little as that week allows
-        best = best_in_week(series, occurrence, timelines, rules)
+        best = best_in_week(series, occurrence, timelines, rules, declined_by)
         if current.conflicts:
             # Freeing someone must not push everyone out of hours: no more strain than is fair that week.
             better = best is not None and not best.conflicts and best.strain <= max(fair, current.strain)
@@ -136,7 +165,7 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules) -> tuple[tu
             if current.conflicts:
                 who = ", ".join(current.conflicts)
                 conflicts.append(Conflict(spec.key, occurrence.session_id, occurrence.start, current.conflicts,
-                                          f"{who} busy, and no time that week frees everyone; left in place"))
+                                          f"{who} busy or declined, and no time that week frees everyone; left in place"))
             continue
         assert best is not None
         rid = occurrence.recurrence_id

@@ -45,12 +45,13 @@ def spec_from_dict(d: dict[str, Any]) -> SeriesSpec:
 
 def overrides_to_list(overrides: tuple[Override, ...]) -> list[dict[str, Any]]:
     return [{"rid": o.recurrence_id.isoformat(), "start": o.start.isoformat(), "end": o.end.isoformat(),
-             "cancelled": o.cancelled} for o in overrides]
+             "cancelled": o.cancelled, "pinned": o.pinned} for o in overrides]
 
 
 def overrides_from_list(items: list[dict[str, Any]]) -> tuple[Override, ...]:
     return tuple(Override(datetime.fromisoformat(i["rid"]), datetime.fromisoformat(i["start"]),
-                          datetime.fromisoformat(i["end"]), bool(i["cancelled"])) for i in items)
+                          datetime.fromisoformat(i["end"]), bool(i["cancelled"]), bool(i.get("pinned", False)))
+                 for i in items)
 
 
 def booked_from_row(spec: dict[str, Any], sequence: int, overrides: list[dict[str, Any]],

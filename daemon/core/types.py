@@ -118,12 +118,17 @@ def split_session_id(session_id: str) -> tuple[str, datetime]:
 
 @dataclass(frozen=True)
 class Override:
-    """A change to one occurrence of a series: moved to another time, or cancelled."""
+    """A change to one occurrence of a series: moved to another time, or cancelled.
+
+    `pinned` marks a change someone made by hand in the organizer's calendar: the
+    calendar is the truth, and coachd plans around it instead of moving it again.
+    """
 
     recurrence_id: datetime
     start: datetime
     end: datetime
     cancelled: bool = False
+    pinned: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

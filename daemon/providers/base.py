@@ -90,6 +90,9 @@ class CalendarEntry:
     exdates: tuple[datetime, ...] = ()
     overrides: tuple[Override, ...] = ()
     attendees: Mapping[str, str] = field(default_factory=dict)
+    # Occurrences with their own event (UTC RECURRENCE-ID): lower-case email -> PARTSTAT for that one
+    # (Google: the instance's attendees[].responseStatus; Graph: the exception's attendees).
+    occurrence_attendees: Mapping[datetime, Mapping[str, str]] = field(default_factory=dict)
     key: str | None = None
     kind: str | None = None
     raw: Any = field(default=None, compare=False, repr=False)

@@ -176,6 +176,7 @@ def _entry(parsed: ParsedEvent, raw: bytes) -> CalendarEntry:
         exdates=parsed.exdates,
         overrides=parsed.overrides,
         attendees=dict(parsed.attendees),
+        occurrence_attendees={rid: dict(found) for rid, found in parsed.occurrence_attendees.items()},
         key=parsed.key,
         kind=parsed.kind,
         raw=raw,

@@ -1,0 +1,133 @@
+"""The organizer's calendar is the truth: hand edits are adopted and kept, declines move an occurrence."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import timedelta
+from pathlib import Path
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from daemon.clock import VirtualClock
+from daemon.config import load_config
+from daemon.core.serial import booked_from_row
+from daemon.program import open_program
+from daemon.store.models import Series
+from tests.test_daemon_ticks import EXAMPLE, program_start, tick
+
+
+@pytest.fixture
+def cfg():
+    return load_config(EXAMPLE)
+
+
+def booked(state: Path, cfg, key: str):
+    program = open_program(cfg, state, VirtualClock(program_start(cfg)))
+    try:
+        with program.store.session() as db:
+            row = db.scalars(select(Series).where(Series.key == key)).one()
+            return booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
+    finally:
+        program.close()
+
+
+def edit_occurrence(state: Path, uid_part: str, rid, *, shift: timedelta = timedelta(0),
+                    partstat: dict[str, str] | None = None) -> None:
+    """What a person does in their calendar app: move one occurrence, or answer for it."""
+    path = next((state / "calendar").glob(f"*{uid_part}*"))
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    master = next(e for e in calendar.walk("VEVENT") if "RECURRENCE-ID" not in e)
+    event = icalendar.Event()
+    for name in ("UID", "SUMMARY", "ORGANIZER", "SEQUENCE", "X-COACHD-KEY", "X-COACHD-KIND"):
+        if name in master:
+            event.add(name, master[name])
+    start = rid + shift
+    event.add("recurrence-id", rid)
+    event.add("dtstart", start)
+    event.add("dtend", start + (master["DTEND"].dt - master["DTSTART"].dt))
+    for attendee in master.get("ATTENDEE", []):
+        address = str(attendee)
+        status = (partstat or {}).get(address.lower().removeprefix("mailto:"), "NEEDS-ACTION")
+        event.add("attendee", icalendar.vCalAddress(address), parameters={"PARTSTAT": status})
+    calendar.add_component(event)
+    path.write_bytes(calendar.to_ical())
+
+
+def kinds_to(state: Path, kind: str) -> list[str]:
+    found = []
+    for path in (state / "mail").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Coachd-Kind"] == kind:
+            found.append(str(message["To"]))
+    return found
+
+
+def test_an_occurrence_moved_by_hand_is_adopted_and_never_moved_back(tmp_path, cfg):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    before = booked(tmp_path, cfg, "group:emea")
+    target = before.occurrences()[4]
+    # Lena moves it to 21:00 her time (out of everyone's hours): her choice, and the calendar is the truth.
+    late = target.start.replace(hour=20)
+    edit_occurrence(tmp_path, "group-emea", target.recurrence_id, shift=late - target.start)
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=15))
+    assert any(r.kind == "adopt" and r.detail["series"] == "group:emea" for r in records)
+    after = booked(tmp_path, cfg, "group:emea")
+    moved = next(o for o in after.occurrences() if o.recurrence_id == target.recurrence_id)
+    assert moved.start == late and after.sequence == before.sequence + 1
+    assert [o.pinned for o in after.overrides] == [True]
+    # Later ticks plan around it: it stays where Lena put it, and nothing else moves.
+    records, _ = tick(tmp_path, cfg, now + timedelta(days=1))
+    assert not [r for r in records if r.kind in ("book", "adopt") and r.detail["series"] == "group:emea"]
+    assert booked(tmp_path, cfg, "group:emea").occurrences() == after.occurrences()
+    # Everyone on the series hears of the new time.
+    assert len([t for t in kinds_to(tmp_path, "update") if "northwind.example" in t]) >= 4
+
+
+def test_a_coach_declining_an_occurrence_moves_it_and_tells_everyone(tmp_path, cfg):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    before = booked(tmp_path, cfg, "group:emea")
+    target = before.occurrences()[3]
+    edit_occurrence(tmp_path, "group-emea", target.recurrence_id,
+                    partstat={"lena@northwind.example": "DECLINED"})
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=15))
+    after = booked(tmp_path, cfg, "group:emea")
+    moved = next(o for o in after.occurrences() if o.recurrence_id == target.recurrence_id)
+    assert moved.start != target.start
+    assert moved.start.isocalendar()[:2] == target.start.isocalendar()[:2]  # within its week
+    assert [o for o in after.occurrences() if o.recurrence_id != target.recurrence_id] == \
+        [o for o in before.occurrences() if o.recurrence_id != target.recurrence_id]
+    assert not any(o.pinned for o in after.overrides)
+    updates = kinds_to(tmp_path, "update")
+    assert sum("lena@" in t or "claire@" in t or "javier@" in t or "thandi@" in t for t in updates) >= 4
+    # Settled: the next ticks move nothing more.
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=30))
+    assert not [r for r in records if r.kind in ("book", "adopt")]
+
+
+def test_one_attendee_of_four_declining_does_not_move_the_group(tmp_path, cfg):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    target = booked(tmp_path, cfg, "group:emea").occurrences()[3]
+    edit_occurrence(tmp_path, "group-emea", target.recurrence_id,
+                    partstat={"claire@northwind.example": "DECLINED"})
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=15))
+    assert not [r for r in records if r.kind == "book" and r.detail["series"] == "group:emea"]
+
+
+def test_a_series_deleted_by_hand_is_taken_as_cancelled_and_not_rebooked(tmp_path, cfg):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    tick(tmp_path, cfg, now + timedelta(minutes=5))  # the calendar sync has seen what was booked
+    next((tmp_path / "calendar").glob("*individual-ana*")).unlink()
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=15))
+    assert any(r.kind == "adopt" and r.detail["series"] == "individual:ana" and r.detail["cancelled"]
+               for r in records)
+    assert booked(tmp_path, cfg, "individual:ana").cancelled
+    records, _ = tick(tmp_path, cfg, now + timedelta(days=2))
+    assert not [r for r in records if r.kind == "book" and r.detail["series"] == "individual:ana"]
+    assert not list((tmp_path / "calendar").glob("*individual-ana*"))
