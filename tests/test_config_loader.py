@@ -114,7 +114,7 @@ def test_unknown_keys_are_errors_with_their_path():
     assert problems(text) == [
         "scheduling.max_per_day: unknown key (did you mean 'max_individual_per_day'?) (line 13)",
         "scheduling.colour: unknown key "
-        "(expected one of: notice, buffer, max_individual_per_day, max_cancellations) (line 14)",
+        "(expected one of: notice, buffer, max_individual_per_day, max_cancellations, make_up_blackouts) (line 14)",
     ]
     assert problems(MINIMAL + "teams_extra: []\n") == ["teams_extra: unknown key (did you mean 'teams'?) (line 11)"]
 

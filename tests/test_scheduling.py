@@ -352,3 +352,35 @@ def test_a_conflict_is_not_traded_for_everyone_out_of_hours():
     after, result = book(cfg, now + timedelta(weeks=4), busy, as_bookings(booked, now))
     assert after["group:t"] == booked["group:t"]
     assert [c.session_id for c in result.conflicts if c.series_key == "group:t"] == [target.session_id]
+
+
+def test_a_session_on_a_blackout_day_is_made_up_that_week_or_skipped_when_configured_so():
+    cfg = program(TRANSATLANTIC + [("x1", "UTC", "00:00-23:59"), ("x2", "UTC", "00:00-23:59")],
+                  [("t", "nora", ["liam"]), ("u", "x1", ["x2"])])
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    group = booked["group:t"]
+    holiday = group.occurrences()[5].start.date()  # within the weeks each tick looks ahead
+    closed = cfg.model_copy(update={"program": cfg.program.model_copy(update={"blackout": [holiday]})})
+    # The holiday is added to a running program: that one occurrence moves to another day of its week.
+    later = now + timedelta(weeks=2)
+    after, result = book(closed, later, {}, as_bookings(booked, now))
+    updated = after["group:t"]
+    assert updated.sequence == group.sequence + 1
+    changed = [(a, b) for a, b in zip(group.occurrences(), updated.occurrences()) if a != b]
+    assert len(changed) == 1
+    made_up = changed[0][1]
+    assert made_up.start.date() != holiday and made_up.recurrence_id.date() == holiday
+    assert made_up.start.isocalendar()[:2] == made_up.recurrence_id.isocalendar()[:2]
+    assert out_of_hours(closed, updated) == []
+    _, again = book(closed, later, {}, as_bookings(after, later))
+    assert again.actions == []
+    # Configured not to make up: the occurrence is excluded (EXDATE) instead.
+    skip = closed.model_copy(update={"scheduling": closed.scheduling.model_copy(update={"make_up_blackouts": False})})
+    skipped, _ = book(skip, later, {}, as_bookings(booked, now))
+    assert [d.date() for d in skipped["group:t"].spec.exdates] == [holiday]
+    assert all(o.start.date() != holiday for o in skipped["group:t"].occurrences())
+    # The holiday is dropped again: the excluded occurrence comes back where it was.
+    _, reopened = book(cfg, later, {}, as_bookings(skipped, later))
+    back = [a.series for a in reopened.actions if isinstance(a, BookSeries) and a.series.spec.key == "group:t"]
+    assert back and back[0].spec.exdates == () and back[0].occurrences() == group.occurrences()

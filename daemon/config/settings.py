@@ -183,6 +183,11 @@ class Scheduling(Section):
         ge=0,
         description="A plan that would cancel more future occurrences than this at once waits for an admin.",
     )
+    make_up_blackouts: bool = Field(
+        default=True,
+        description="Move a session that falls on a blackout day to another day of the same week; "
+        "false just skips it.",
+    )
 
 
 class Templates(Section):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
 from daemon.core.observed import Observed
+from daemon.core.blackouts import keep_off_blackouts
 from daemon.core.repair import Conflict, repair
 from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
 
@@ -125,6 +126,11 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             current = current.bumped(spec=_with_people(current.spec, need))
             timelines.book(current)
             reason = "attendees changed in the config"
+        kept_off = keep_off_blackouts(current, timelines, rules, cfg.scheduling.make_up_blackouts)
+        if kept_off is not None:
+            current = kept_off if reason is not None else kept_off.bumped()
+            timelines.book(current)
+            reason = ", ".join(filter(None, (reason, "blackout days changed")))
         overrides, found = repair(current, timelines, rules, observed.declines)
         conflicts.extend(found)
         if overrides is not None:

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from daemon.core.blackouts import keep_off_blackouts
 from daemon.core.repair import LOOKAHEAD, Rules, repair
 from daemon.core.slots import Availability, Candidate, find_slots, rank_key
 from daemon.core.timelines import Timelines
@@ -247,9 +248,14 @@ def _book_placed(cfg: ProgramConfig, need: SeriesNeed, chosen: Candidate, candid
         spec = _skip_one_to_one_weeks(spec, booked)
     series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
     timelines.book(series)
-    overrides, _ = repair(series, timelines, repair_rules(cfg, now, lookahead=None))
+    rules = repair_rules(cfg, now, lookahead=None)
+    made_up = keep_off_blackouts(series, timelines, rules, cfg.scheduling.make_up_blackouts)
+    if made_up is not None:
+        series = made_up
+        timelines.book(series)
+    overrides, _ = repair(series, timelines, rules)
     if overrides is not None:
-        series = BookedSeries(spec, overrides=overrides)
+        series = replace(series, overrides=overrides)
         timelines.book(series)
     return series
 
