@@ -82,6 +82,8 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
 def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
     if mail.subject_ref.endswith("/left"):
         return "you are no longer on this series"
+    if "~" in series.spec.key:
+        return "it continues with a new coach, who will send you a new invitation"
     return "it is no longer part of the program"
 
 

@@ -141,7 +141,7 @@ class Executor:
             if row is None:
                 row = Series(uid=spec.uid, program_id=program.id, key=spec.key, booked_at=booked_at)
                 db.add(row)
-            row.kind, row.title, row.timezone = spec.kind.value, spec.title, spec.timezone
+            row.key, row.kind, row.title, row.timezone = spec.key, spec.kind.value, spec.title, spec.timezone
             row.spec, row.sequence = spec_to_dict(spec), series.sequence
             row.overrides, row.cancelled, row.updated_at = overrides_to_list(series.overrides), series.cancelled, now
             db.flush()

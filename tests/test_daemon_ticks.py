@@ -198,3 +198,20 @@ def test_a_member_leaving_is_held_then_applied_on_confirmation_with_itip_cancels
     events = recurring_ical_events.of(icalendar.Calendar.from_ical(path.read_bytes())).between(
         program_start(cfg) - timedelta(weeks=1), program_start(cfg) + timedelta(weeks=60))
     assert events and all(e["DTSTART"].dt < later for e in events)
+
+
+def test_coaches_swapping_teams_end_the_old_series_and_start_new_ones(tmp_path, cfg, database_url):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now, database_url)
+    americas, apac, emea = cfg.teams
+    swapped = cfg.model_copy(update={"teams": [americas.model_copy(update={"coach": emea.coach}), apac,
+                                               emea.model_copy(update={"coach": americas.coach})]})
+    later = now + timedelta(weeks=3)
+    records, counts = tick(tmp_path, swapped, later, database_url)
+    books = [r for r in records if r.kind == "book"]
+    ended = [r for r in books if "~" in r.detail["series"]]
+    started = [r for r in books if r.detail["series"] in ("group:americas", "group:emea") and r.detail["sequence"] == 0]
+    assert {r.detail["series"].split("~")[0] for r in ended} >= {"group:americas", "group:emea"}
+    assert len(started) == 2 and all(r.detail["uid"].split("@")[0].endswith("-2") for r in started)
+    again, counts_again = tick(tmp_path, swapped, later + timedelta(minutes=5), database_url)
+    assert not [r for r in again if r.kind == "book"] and counts_again["series"] == counts["series"]

@@ -384,3 +384,35 @@ def test_a_session_on_a_blackout_day_is_made_up_that_week_or_skipped_when_config
     _, reopened = book(cfg, later, {}, as_bookings(skipped, later))
     back = [a.series for a in reopened.actions if isinstance(a, BookSeries) and a.series.spec.key == "group:t"]
     assert back and back[0].spec.exdates == () and back[0].occurrences() == group.occurrences()
+
+
+def test_a_new_coach_takes_over_the_future_sessions_and_the_past_stays_with_the_old():
+    people = TRANSATLANTIC + [("olga", "Europe/Berlin", "09:00-17:00"), ("x1", "UTC", "00:00-23:59"),
+                              ("x2", "UTC", "00:00-23:59")]
+    cfg = program(people, [("t", "nora", ["liam"]), ("u", "x1", ["x2"])])
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    handed_over = program(people, [("t", "olga", ["liam"]), ("u", "x1", ["x2"])])
+    later = now + timedelta(weeks=10)
+    result = plan(handed_over, Observed(bookings=as_bookings(booked, now)), later, program_mail=False)
+    books = [a.series for a in result.actions if isinstance(a, BookSeries)]
+    by_key = {s.spec.key: s for s in books}
+    old, new = by_key[next(k for k in by_key if k.startswith("group:t~"))], by_key["group:t"]
+    # The old series ends, its past untouched, with Nora; the new one is Olga's, under a new UID.
+    assert old.spec.ended and old.spec.uid == booked["group:t"].spec.uid and old.spec.host.person_id == "nora"
+    assert old.occurrences() == [o for o in booked["group:t"].occurrences() if o.start < later]
+    assert new.spec.host.person_id == "olga" and new.spec.uid != old.spec.uid and new.sequence == 0
+    assert new.occurrences()[0].start >= later + handed_over.scheduling.notice
+    assert out_of_hours(handed_over, new) == []
+    assert result.held == []  # a hand-over is not a cancellation to hold
+    # The old series gives up its key before the new one takes it: the order the executor applies.
+    keys = [s.spec.key for s in books]
+    assert keys.index(old.spec.key) < keys.index("group:t")
+    mails = {(a.kind, a.recipient.person_id) for a in result.actions
+             if not isinstance(a, BookSeries) and a.series_key in ("group:t", old.spec.key)}
+    assert {("cancellation", "liam"), ("invitation", "liam"), ("invitation", "olga")} <= mails
+    # Applied, nothing more happens.
+    after = {**booked, **by_key}  # the archived series under their new keys, the new ones under the old
+    again = plan(handed_over, Observed(bookings=as_bookings(after, later)), later,
+                 session_mail=False, program_mail=False)
+    assert again.actions == []

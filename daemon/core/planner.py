@@ -91,7 +91,9 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
                 actions.append(mail)
         elif next_due is None or mail.due < next_due:
             next_due = mail.due
-    actions.sort(key=lambda a: (0, a.key) if isinstance(a, BookSeries) else (1, a.due, a.key))
+    # Bookings keep the planner's order (an ending series gives up its key before its successor takes
+    # it); mail goes by due time. The sort is stable.
+    actions.sort(key=lambda a: (0, "", "") if isinstance(a, BookSeries) else (1, a.due, a.key))
     return Plan(actions, next_due, problems, conflicts, held)
 
 
@@ -112,6 +114,18 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
         current = bookings.get(need.key)
         if current is not None and (current.cancelled or current.spec.ended):
             continue  # ended once (its team left, say): it stays ended
+        if current is not None and _coach_changed(current, need, now):
+            # The old coach's series ends here, history intact; the new coach's starts like a new one.
+            archived = _ended(current, now)
+            if archived is not None:
+                archived = replace(archived, spec=replace(archived.spec, key=f"{need.key}~{ical_utc(now)}"))
+                del bookings[need.key]
+                bookings[archived.spec.key] = archived
+                placed = [archived if s.spec.key == need.key else s for s in placed]
+                timelines.book(archived)
+                yield BookSeries(archived, f"coach changed to {need.host.person_id}: the series continues "
+                                           "with the new coach")
+                current = None
         if current is None:
             result = series_mod.place(cfg, need, timelines, placed, now)
             if isinstance(result, series_mod.Unplaced):
@@ -177,11 +191,15 @@ def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedS
         if booked.cancelled or booked.spec.ended:
             continue
         if key in wanted:
+            # People leaving a series that goes on; a hand-over (someone joins as someone leaves) is not
+            # a loss of sessions, so only the net departures count.
             staying = {a.person_id for a in wanted[key].everyone()}
-            leaving = sorted(a.person_id for a in booked.spec.everyone() if a.person_id not in staying)
+            current = {a.person_id for a in booked.spec.everyone()}
+            leaving = sorted(current - staying)
+            lost = len(leaving) - len(staying - current)
             future = sum(1 for o in booked.occurrences() if o.start >= now and not o.cancelled)
-            if leaving and future:
-                departures.append((key, ",".join(leaving), future * len(leaving)))
+            if lost > 0 and future:
+                departures.append((key, ",".join(leaving), future * lost))
             continue
         ended = _ended(booked, now)
         if ended is None:
@@ -223,6 +241,18 @@ def _with_people(spec: SeriesSpec, need: series_mod.SeriesNeed) -> SeriesSpec:
     former = {a.person_id: a for a in (*spec.former, *spec.everyone()) if a.person_id not in staying}
     return replace(spec, host=need.host, attendees=need.attendees, title=need.title,
                    former=tuple(former[k] for k in sorted(former)))
+
+
+def _coach_changed(current: BookedSeries, need: series_mod.SeriesNeed, now: datetime) -> bool:
+    """A team's coach changed on a recurring team series that has already met: a case for a new series.
+
+    Its times suit the old coach's week and zone, and its past belongs to the old coach; a series
+    that has not met yet (or the circle, whose host is only whoever comes first) just changes people.
+    """
+    spec = current.spec
+    return (spec.kind in (SessionKind.GROUP, SessionKind.INDIVIDUAL, SessionKind.CHECK_IN)
+            and spec.host.person_id != need.host.person_id
+            and any(o.start < now for o in current.occurrences()))
 
 
 def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:

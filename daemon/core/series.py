@@ -229,6 +229,18 @@ def place(
     return Unplaced(need.key, f"no slot in {weeks} of the program (before {need.last_day.isoformat()})")
 
 
+def _free_uid(uid: str, taken: set[str]) -> str:
+    """`uid`, or `uid` with a generation number when an earlier series of the same need still holds it
+    (a coach change ends the old series and starts a new one: a UID is never reused for other events)."""
+    if uid not in taken:
+        return uid
+    local, _, domain = uid.partition("@")
+    generation = 2
+    while f"{local}-{generation}@{domain}" in taken:
+        generation += 1
+    return f"{local}-{generation}@{domain}"
+
+
 def _skip_one_to_one_weeks(spec: SeriesSpec, booked: Sequence[BookedSeries]) -> SeriesSpec:
     """A check-in in a week that already has the coachee's one-to-one is excluded (EXDATE): they meet anyway."""
     coachee = {a.person_id for a in spec.attendees}
@@ -244,6 +256,7 @@ def _book_placed(cfg: ProgramConfig, need: SeriesNeed, chosen: Candidate, candid
     """The series starting at `chosen`, with turns taken and its whole life repaired, recorded in `timelines`."""
     earliest = now + cfg.scheduling.notice
     spec = _spec(cfg, need, chosen.start)
+    spec = replace(spec, uid=_free_uid(spec.uid, {b.spec.uid for b in booked}))
     if need.kind is SessionKind.CHECK_IN:
         spec = _skip_one_to_one_weeks(spec, booked)
     series = BookedSeries(spec, overrides=_rotation(spec, chosen, candidates, timelines, earliest))
