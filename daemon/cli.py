@@ -82,7 +82,18 @@ def check(config: Path, state: Path | None) -> None:
     from daemon.config import summary_text
     from daemon.mail import Composer
 
+    from daemon.providers.registry import unavailable
+
     cfg = load_or_exit(config)
+    organizer = cfg.organizer
+    provider_problems = unavailable(organizer.calendar.provider, organizer.send.provider,
+                                    organizer.receive.provider)
+    if provider_problems:
+        err_console.print(f"[bold red]{config}[/]: {len(provider_problems)} problem(s): `coachd run` would refuse "
+                          "this config (`coachd simulate` runs it on the embedded providers)", highlight=False)
+        for field, message in provider_problems:
+            err_console.print(f"  {field}: {message}", highlight=False, markup=False)
+        sys.exit(EXIT_USAGE)
     folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     template_problems = Composer(folder).check()
     if template_problems:
@@ -162,8 +173,13 @@ def simulate(config: Path, until: str, out: Path, start: str | None, replies: Pa
     until_day = parse_day(until, "--until")
     start_day = parse_day(start, "--from")
     assert until_day is not None
+    from daemon.simulate import SimulationError
+
     with state_errors_exit():
-        run_simulate_command(console, cfg, out, until_day, start_day, replies)
+        try:
+            run_simulate_command(console, cfg, out, until_day, start_day, replies, err_console)
+        except SimulationError as error:
+            fail(str(error))
 
 
 @main.command()

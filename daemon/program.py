@@ -17,7 +17,7 @@ from daemon.mail import Composer
 from daemon.providers import registry
 from daemon.providers.base import BusySource, CalendarProvider, Inbox, MailSender
 from daemon.providers.busy_ics import IcsBusySource
-from daemon.store.db import Store, database_url
+from daemon.store.db import Store, database_url, sqlite_url
 from daemon.store.models import Meta
 
 log = logging.getLogger("coachd")
@@ -89,15 +89,21 @@ def lock_state(state_dir: Path) -> IO[bytes]:
     return handle
 
 
-def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock) -> Program:
-    """Lock the state, open the store (migrating it) and the providers the config names."""
+def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False) -> Program:
+    """Lock the state, open the store (migrating it) and the providers the config names.
+
+    `embedded` (what `coachd simulate` uses) ignores the configured providers and database: the
+    local calendar, file sender and maildir inbox, and SQLite, all inside `state_dir`, so that a
+    simulation never books in a real calendar, mails real people or writes to a shared database.
+    """
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         lock = lock_state(state_dir)
     except OSError as error:
         raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
     try:
-        store = Store.open(database_url(state_dir, cfg.store.url))
+        url = sqlite_url(state_dir) if embedded else database_url(state_dir, cfg.store.url)
+        store = Store.open(url)
     except (OSError, SQLAlchemyError) as error:
         lock.close()
         reason = getattr(error, "orig", None) or error
@@ -112,10 +118,10 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock) -> Program:
             cfg=cfg,
             state_dir=state_dir,
             store=store,
-            calendar=registry.calendar_provider(organizer.calendar.provider, state_dir),
+            calendar=registry.calendar_provider("local" if embedded else organizer.calendar.provider, state_dir),
             busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
-            sender=registry.mail_sender(organizer.send.provider, state_dir),
-            inbox=registry.inbox(organizer.receive.provider, state_dir),
+            sender=registry.mail_sender("file" if embedded else organizer.send.provider, state_dir),
+            inbox=registry.inbox("maildir" if embedded else organizer.receive.provider, state_dir),
             composer=Composer(template_folder),
             clock=clock,
         )

@@ -35,21 +35,28 @@ class SimulationError(Exception):
     pass
 
 
-def load_replies(folder: Path) -> list[Delivery]:
-    """Every .eml in `folder` with a valid Date header, in the order they arrive."""
+def load_replies(folder: Path) -> tuple[list[Delivery], list[str]]:
+    """Every .eml in `folder` with a valid Date header, in the order they arrive, and a line per
+    file that cannot be delivered (unreadable, or no date with a zone), which is skipped."""
     deliveries = []
+    problems = []
     for path in sorted(folder.glob("*.eml")):
-        raw = path.read_bytes()
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        date_header = message.get("Date")
         try:
+            raw = path.read_bytes()
+        except OSError as error:
+            problems.append(f"{path}: cannot read it ({error.strerror or error}); skipped")
+            continue
+        try:
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            date_header = message.get("Date")
             at = email.utils.parsedate_to_datetime(str(date_header)) if date_header else None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             at = None
         if at is None or at.tzinfo is None:
-            raise SimulationError(f"{path}: no usable Date header (needs a date with a zone, RFC 5322)")
+            problems.append(f"{path}: no usable Date header (a date with a zone, as RFC 5322 has it); skipped")
+            continue
         deliveries.append(Delivery(at, path.name, raw))
-    return sorted(deliveries, key=lambda d: (d.at, d.name))
+    return sorted(deliveries, key=lambda d: (d.at, d.name)), problems
 
 
 class ActionsFile:

@@ -41,6 +41,19 @@ _SENDERS: dict[str, Callable[..., MailSender]] = {"file": _file}
 _INBOXES: dict[str, Callable[..., Inbox]] = {"maildir": _maildir}
 
 
+def unavailable(calendar: str, send: str, receive: str) -> list[tuple[str, str]]:
+    """(config field, message) for each named provider this version cannot run: `check` reports
+    what `run` would refuse, before anyone starts the daemon."""
+    problems = []
+    for field, name, factories in (("organizer.calendar.provider", calendar, _CALENDARS),
+                                   ("organizer.send.provider", send, _SENDERS),
+                                   ("organizer.receive.provider", receive, _INBOXES)):
+        if name not in factories:
+            problems.append((field, f"{name!r} is not available in this version of coachd; "
+                                    f"available: {', '.join(sorted(factories))}"))
+    return problems
+
+
 def calendar_provider(name: str, state_dir: Path, **options: Any) -> CalendarProvider:
     """The calendar named by `organizer.calendar.provider`; `local` keeps files in <state_dir>/calendar."""
     return _build("calendar", name, CALENDAR_PROVIDERS, _CALENDARS, state_dir, options)

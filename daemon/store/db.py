@@ -26,6 +26,11 @@ def database_url(state_dir: Path, configured: str | None) -> str:
     url = os.environ.get(ENV_URL) or configured
     if url:
         return url
+    return sqlite_url(state_dir)
+
+
+def sqlite_url(state_dir: Path) -> str:
+    """The embedded default: SQLite in the state directory (created if missing)."""
     state_dir = Path(state_dir).expanduser()
     state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state_dir.resolve() / 'coachd.sqlite'}"

@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
@@ -23,17 +24,20 @@ from daemon.store.models import JobRun, Outbox, Reply, Series, SessionRow
 
 
 def run_simulate_command(console: Console, cfg: ProgramConfig, out: Path, until_day: date,
-                         start_day: date | None, replies: Path | None) -> None:
+                         start_day: date | None, replies: Path | None, errors: Console | None = None) -> None:
+    errors = errors or console
     zone = cfg.program.zone
     until = datetime.combine(until_day, time(0), zone).astimezone(UTC)
-    first = datetime.combine(start_day or cfg.program.starts, time(0), zone).astimezone(UTC)
-    try:
-        deliveries = load_replies(replies) if replies else []
-    except SimulationError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
-        raise SystemExit(2) from error
+    first_day = start_day or cfg.program.starts
+    first = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+    if until_day <= first_day:
+        what = "--from" if start_day else "the program's start"
+        raise SimulationError(f"--until {until_day.isoformat()} is not after {what} ({first_day.isoformat()})")
+    deliveries, problems = load_replies(replies) if replies else ([], [])
+    for problem in problems:
+        errors.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False)
     clock = VirtualClock(first)
-    program = open_program(cfg, out, clock)
+    program = open_program(cfg, out, clock, embedded=True)
     actions = ActionsFile(out / "actions.jsonl")
     try:
         executor = Executor(program, actions)
