@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 from alembic import command
@@ -116,6 +117,17 @@ class Store:
             engine.dispose()
             raise
         return cls(engine)
+
+    @classmethod
+    def open_readonly(cls, url: str) -> Store:
+        """For commands that only look (`status`, `plan`): no migration, and SQLite opened read-only,
+        so looking never creates, upgrades or takes over files that belong to the daemon's user."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            path = Path(parsed.database).resolve()
+            ro = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
+            return cls(create_engine(ro, connect_args={"timeout": 5}))
+        return cls(create_store_engine(url))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

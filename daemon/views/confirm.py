@@ -31,7 +31,7 @@ def held_now(cfg: ProgramConfig, store: Store) -> list[Hold]:
 
 
 def confirm(console: Console, cfg: ProgramConfig, state: Path, hold_id: str) -> None:
-    with existing_store(cfg, state) as store:
+    with existing_store(cfg, state, readonly=False) as store:
         if store is None:
             raise StateUnavailable(f"nothing is booked in {state}: there is nothing to confirm")
         holds = {h.id: h for h in held_now(cfg, store)}

@@ -26,8 +26,9 @@ def store_exists(url: str) -> bool:
 
 
 @contextmanager
-def existing_store(cfg: ProgramConfig, state: Path) -> Iterator[Store | None]:
-    """The program's store if it exists, without creating a state directory for a dry run."""
+def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) -> Iterator[Store | None]:
+    """The program's store if it exists, without creating a state directory for a dry run;
+    read-only (no migration, no new files) unless the command must write."""
     if "COACHD_DATABASE_URL" not in os.environ and not cfg.store.url and not state.exists():
         yield None
         return
@@ -36,7 +37,7 @@ def existing_store(cfg: ProgramConfig, state: Path) -> Iterator[Store | None]:
         yield None
         return
     try:
-        store = Store.open(url)
+        store = Store.open_readonly(url) if readonly else Store.open(url)
     except (OSError, SQLAlchemyError) as error:
         reason = getattr(error, "orig", None) or error
         raise StateUnavailable(f"cannot open the database for {state}: {reason}") from error
