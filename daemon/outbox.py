@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from daemon.executor import ActionRecord, Executor
 from daemon.mail.headers import UNFOLDED as WIRE_POLICY
@@ -20,6 +20,19 @@ log = logging.getLogger("coachd.outbox")
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
+# A claimed email is someone's to send for this long; if they crash, it is retried after it.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def claim(program: Program, row_id: int, now: datetime) -> bool:
+    """Take one queued email for sending, atomically: of several drainers (replicas sharing a
+    database, or a crash and its restart) exactly one gets it. The lease is the row's next
+    attempt time, so a drainer that dies holding it only delays the email by the lease."""
+    with program.store.session() as db:
+        result = db.execute(update(Outbox)
+                            .where(Outbox.id == row_id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
+                            .values(next_attempt_at=now + CLAIM_LEASE))
+        return result.rowcount == 1
 
 
 def backoff(attempts: int) -> timedelta:
@@ -40,6 +53,8 @@ def drain(program: Program, executor: Executor, now: datetime, batch: int = 200)
         if not rows:
             return sent
         for row_id, key, raw, kind, recipient, attempts in rows:
+            if not claim(program, row_id, now):
+                continue  # another drainer has it
             message = email.message_from_bytes(raw, policy=WIRE_POLICY)
             assert isinstance(message, EmailMessage)
             try:
