@@ -131,3 +131,25 @@ def test_a_series_deleted_by_hand_is_taken_as_cancelled_and_not_rebooked(tmp_pat
     records, _ = tick(tmp_path, cfg, now + timedelta(days=2))
     assert not [r for r in records if r.kind == "book" and r.detail["series"] == "individual:ana"]
     assert not list((tmp_path / "calendar").glob("*individual-ana*"))
+
+
+def test_one_occurrence_cancelled_by_hand_is_adopted_pinned_and_left_cancelled():
+    from datetime import datetime
+
+    from daemon.core.calendar_truth import CalendarView, adopt
+    from daemon.core.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind
+
+    coach = Attendee("lena", "Lena", "lena@example.org", "Europe/Berlin", Role.COACH)
+    spec = SeriesSpec("group:t", "uid-1@example.org", SessionKind.GROUP, "Group", "Europe/Berlin",
+                      datetime(2027, 1, 11, 10, tzinfo=UTC), timedelta(hours=1), coach, (), timedelta(weeks=1),
+                      datetime(2027, 3, 1, tzinfo=UTC))
+    series = BookedSeries(spec, sequence=2)
+    rid = series.occurrences()[3].recurrence_id
+    gone = Override(rid, rid, rid + timedelta(hours=1), cancelled=True)
+    answered = Override(series.occurrences()[4].recurrence_id, series.occurrences()[4].start,
+                        series.occurrences()[4].end)  # an exception at the same time: only an answer
+    adopted = adopt(series, CalendarView(False, (), (gone, answered), {}, {}))
+    assert adopted is not None and adopted.sequence == 3
+    assert [(o.recurrence_id, o.cancelled, o.pinned) for o in adopted.overrides] == [(rid, True, True)]
+    assert [o.cancelled for o in adopted.occurrences()].count(True) == 1
+    assert adopt(adopted, CalendarView(False, (), (gone, answered), {}, {})) is None
