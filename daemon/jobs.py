@@ -13,6 +13,7 @@ from sqlalchemy import delete
 
 from daemon.core.calendar_truth import CalendarView, Decline, adopt
 from daemon.core.calendar_truth import declines as calendar_declines
+from daemon.core.actions import BookSeries
 from daemon.core.planner import Plan, plan
 from daemon.core.serial import booked_from_row
 from daemon.core.types import UTC, Interval
@@ -188,7 +189,7 @@ def plan_and_book(program: Program, executor: Executor, now: datetime, observer:
     result = plan(program.cfg, observed, now, program_mail=False)
     _report(result, reported if reported is not None else set())
     applied = executor.apply(result.actions, observed, now)
-    if applied:
+    if applied and any(isinstance(a, BookSeries) for a in result.actions):
         # Bookings change what mail is due: plan again on what was just recorded.
         observed = observer.observe()
         again = plan(program.cfg, observed, now, program_mail=False)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import email
 import logging
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from sqlalchemy import func, select, update
 
 from daemon.executor import ActionRecord, Executor
-from daemon.mail.headers import UNFOLDED as WIRE_POLICY
 from daemon.program import Program
 from daemon.providers.base import PermanentSendError
 from daemon.store.models import Outbox
@@ -55,10 +52,8 @@ def drain(program: Program, executor: Executor, now: datetime, batch: int = 200)
         for row_id, key, raw, kind, recipient, attempts in rows:
             if not claim(program, row_id, now):
                 continue  # another drainer has it
-            message = email.message_from_bytes(raw, policy=WIRE_POLICY)
-            assert isinstance(message, EmailMessage)
             try:
-                program.sender.send(message, key)
+                program.sender.send_raw(raw, key)
             except PermanentSendError as error:
                 _record_failure(program, row_id, attempts + 1, now, str(error), permanent=True)
                 executor.emit(ActionRecord(now, key, "send-failed", {"kind": kind, "to": recipient,

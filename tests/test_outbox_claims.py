@@ -12,12 +12,13 @@ from daemon.executor import Executor
 from daemon.jobs import program_jobs
 from daemon.outbox import CLAIM_LEASE, claim, drain
 from daemon.program import open_program
+from daemon.providers.base import MailSender
 from daemon.runner import JobRunner
 from daemon.store.models import Outbox
 from tests.test_daemon_ticks import EXAMPLE, program_start
 
 
-class CountingSender:
+class CountingSender(MailSender):
     def __init__(self, during_first_send=None):
         self.sent: list[str] = []
         self.during_first_send = during_first_send

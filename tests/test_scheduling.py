@@ -16,7 +16,7 @@ from daemon.config import load_config_text
 from daemon.core.actions import BookSeries
 from daemon.core.observed import Booking, Observed
 from daemon.core.planner import plan
-from daemon.core.types import UTC, BookedSeries, Interval, SessionKind
+from daemon.core.types import UTC, BookedSeries, Interval
 
 BASE = """
 program: {{id: p1, name: Test Program, timezone: {zone}, starts: {starts}, ends: {ends}}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import email.policy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -194,6 +195,13 @@ class MailSender(Protocol):
         Raises PermanentSendError when retrying cannot help, TransientSendError when it may.
         """
         ...
+
+    def send_raw(self, raw: bytes, key: str) -> None:
+        """Send the outbox's stored RFC 5322 bytes, as they are. Senders that hand bytes on (a file,
+        SMTP's DATA, Gmail's raw, Graph's MIME) override this to skip re-parsing the message."""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        self.send(message, key)
 
 
 @runtime_checkable
