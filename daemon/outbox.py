@@ -38,7 +38,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def drain(program: Program, executor: Executor, now: datetime, batch: int = 200) -> int:
-    """Send every queued email whose next attempt is due; returns how many were sent."""
+    """Send every queued email whose next attempt is due, over one connection where the sender keeps
+    one (it is closed at the end); returns how many were sent."""
+    try:
+        return _drain(program, executor, now, batch)
+    finally:
+        program.sender.close()
+
+
+def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> int:
     sent = 0
     while True:
         with program.store.session() as db:

@@ -68,6 +68,15 @@ class Program:
                 row.value = value
 
 
+def send_options(cfg: ProgramConfig) -> dict[str, object]:
+    """What the configured sender needs from `organizer.send`, beyond its name."""
+    send = cfg.organizer.send
+    if send.provider == "smtp":
+        return {"host": send.host, "port": send.effective_port, "tls": send.tls, "username": send.username,
+                "password_env": send.password_env}
+    return {}
+
+
 class StateUnavailable(Exception):
     """The state directory or database cannot be used: in use by another coachd, unwritable, unreachable."""
 
@@ -120,7 +129,8 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
             store=store,
             calendar=registry.calendar_provider("local" if embedded else organizer.calendar.provider, state_dir),
             busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
-            sender=registry.mail_sender("file" if embedded else organizer.send.provider, state_dir),
+            sender=registry.mail_sender("file" if embedded else organizer.send.provider, state_dir,
+                                        **({} if embedded else send_options(cfg))),
             inbox=registry.inbox("maildir" if embedded else organizer.receive.provider, state_dir),
             composer=Composer(template_folder),
             clock=clock,

@@ -203,6 +203,9 @@ class MailSender(Protocol):
         assert isinstance(message, email.message.EmailMessage)
         self.send(message, key)
 
+    def close(self) -> None:
+        """The end of a batch: release a connection kept open across its sends (SMTP). Default: nothing."""
+
 
 @runtime_checkable
 class Inbox(Protocol):

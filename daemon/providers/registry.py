@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from daemon.providers.base import (
 from daemon.providers.file_sender import FileSender
 from daemon.providers.local_calendar import LocalCalendar
 from daemon.providers.maildir_inbox import MaildirInbox
+from daemon.providers.smtp_sender import SmtpSender
 
 # Every name the config may use, implemented or not (config validation can offer these).
 CALENDAR_PROVIDERS = ("local", "google", "outlook")
@@ -36,8 +38,19 @@ def _maildir(state_dir: Path, path: str | Path | None = None) -> MaildirInbox:
     return MaildirInbox(Path(path) if path else Path(state_dir) / "inbox")
 
 
+def _smtp(state_dir: Path, host: str, port: int | None = None, tls: str = "starttls",
+          username: str | None = None, password_env: str | None = None) -> SmtpSender:
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise ProviderUnavailable(f"send provider 'smtp': the environment variable {password_env} "
+                                      "(organizer.send.password_env) is not set")
+    return SmtpSender(host, port, tls=tls, username=username, password=password)  # type: ignore[arg-type]
+
+
 _CALENDARS: dict[str, Callable[..., CalendarProvider]] = {"local": _local}
-_SENDERS: dict[str, Callable[..., MailSender]] = {"file": _file}
+_SENDERS: dict[str, Callable[..., MailSender]] = {"file": _file, "smtp": _smtp}
 _INBOXES: dict[str, Callable[..., Inbox]] = {"maildir": _maildir}
 
 
