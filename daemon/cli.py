@@ -78,31 +78,36 @@ def main() -> None:
 @config_argument
 @state_option
 def check(config: Path, state: Path | None) -> None:
-    """Validate CONFIG and its templates; exit 2 listing every problem."""
+    """Validate CONFIG, its templates and its providers; exit 2 listing every problem."""
     from daemon.config import summary_text
     from daemon.mail import Composer
-
-    from daemon.providers.registry import unavailable
+    from daemon.program import provider_problems, unused_provider_options
 
     cfg = load_or_exit(config)
-    organizer = cfg.organizer
-    provider_problems = unavailable(organizer.calendar.provider, organizer.send.provider,
-                                    organizer.receive.provider)
-    if provider_problems:
-        err_console.print(f"[bold red]{config}[/]: {len(provider_problems)} problem(s): `coachd run` would refuse "
-                          "this config (`coachd simulate` runs it on the embedded providers)", highlight=False)
-        for field, message in provider_problems:
-            err_console.print(f"  {field}: {message}", highlight=False, markup=False)
-        sys.exit(EXIT_USAGE)
+    # What `run` would refuse is a problem here, not at start-up; the two lists are told apart
+    # because a provider problem does not stop `simulate`, which runs on the embedded ones.
+    refused = provider_problems(cfg)
     folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     template_problems = Composer(folder).check()
+    if refused:
+        print_problems(f"{config}: {len(refused)} problem(s) `coachd run` would refuse "
+                       "(`coachd simulate` runs on the embedded providers whatever the config names)",
+                       [f"{field}: {message}" for field, message in refused])
     if template_problems:
-        err_console.print(f"[bold red]{config}[/]: {len(template_problems)} template problem(s)", highlight=False)
-        for problem in template_problems:
-            err_console.print(f"  {problem}", highlight=False, markup=False)
+        print_problems(f"{config}: {len(template_problems)} template problem(s)", template_problems)
+    if refused or template_problems:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
+    for field, note in unused_provider_options(cfg):
+        console.print(f"note: {field}: {note}; it is kept but ignored", highlight=False, markup=False,
+                      soft_wrap=True)
     console.print("OK: the config is valid.", style="green")
+
+
+def print_problems(title: str, problems: list[str]) -> None:
+    err_console.print(title, style="bold red", highlight=False, markup=False)
+    for problem in problems:
+        err_console.print(f"  {problem}", highlight=False, markup=False)
 
 
 @main.command()

@@ -22,14 +22,22 @@ CLAIM_LEASE = timedelta(minutes=10)
 
 
 def claim(program: Program, row_id: int, now: datetime) -> bool:
-    """Take one queued email for sending, atomically: of several drainers (replicas sharing a
-    database, or a crash and its restart) exactly one gets it. The lease is the row's next
-    attempt time, so a drainer that dies holding it only delays the email by the lease."""
+    """Take one queued email for sending (see `claim_many`)."""
+    return row_id in claim_many(program, [row_id], now)
+
+
+def claim_many(program: Program, row_ids: list[int], now: datetime) -> set[int]:
+    """Take queued emails for sending, atomically: of several drainers (replicas sharing a database,
+    or a crash and its restart) exactly one gets each. The lease is the row's next attempt time, so
+    a drainer that dies holding some only delays them by the lease."""
+    if not row_ids:
+        return set()
     with program.store.session() as db:
-        result = db.execute(update(Outbox)
-                            .where(Outbox.id == row_id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
-                            .values(next_attempt_at=now + CLAIM_LEASE))
-        return result.rowcount == 1
+        claimed = db.execute(update(Outbox)
+                             .where(Outbox.id.in_(row_ids), Outbox.status == "queued", Outbox.next_attempt_at <= now)
+                             .values(next_attempt_at=now + CLAIM_LEASE)
+                             .returning(Outbox.id))
+        return set(claimed.scalars())
 
 
 def backoff(attempts: int) -> timedelta:
@@ -37,7 +45,7 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
 
 
-def drain(program: Program, executor: Executor, now: datetime, batch: int = 200) -> int:
+def drain(program: Program, executor: Executor, now: datetime, batch: int = 50) -> int:
     """Send every queued email whose next attempt is due, over one connection where the sender keeps
     one (it is closed at the end); returns how many were sent."""
     try:
@@ -57,8 +65,10 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> i
             ).all()
         if not rows:
             return sent
+        # Claimed a batch at a time: one write for many, and a crash holds back at most a batch.
+        mine = claim_many(program, [row[0] for row in rows], now)
         for row_id, key, raw, kind, recipient, attempts in rows:
-            if not claim(program, row_id, now):
+            if row_id not in mine:
                 continue  # another drainer has it
             try:
                 program.sender.send_raw(raw, key)
@@ -72,10 +82,10 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> i
                                 permanent=attempts + 1 >= MAX_ATTEMPTS)
                 log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
                 continue
+            # Recorded at once, each on its own: the window for a duplicate after a crash is one email.
             with program.store.session() as db:
-                row = db.get(Outbox, row_id)
-                assert row is not None
-                row.status, row.sent_at, row.attempts = "sent", now, attempts + 1
+                db.execute(update(Outbox).where(Outbox.id == row_id)
+                           .values(status="sent", sent_at=now, attempts=attempts + 1))
             executor.emit(ActionRecord(now, key, "send", {"kind": kind, "to": recipient}))
             sent += 1
         if len(rows) < batch:

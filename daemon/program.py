@@ -5,9 +5,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,7 +16,7 @@ from daemon.clock import Clock
 from daemon.config import ProgramConfig
 from daemon.mail import Composer
 from daemon.providers import registry
-from daemon.providers.base import BusySource, CalendarProvider, Inbox, MailSender
+from daemon.providers.base import BusySource, CalendarProvider, Inbox, MailSender, ProviderError
 from daemon.providers.busy_ics import IcsBusySource
 from daemon.store.db import Store, database_url, sqlite_url
 from daemon.store.models import Meta
@@ -68,13 +69,76 @@ class Program:
                 row.value = value
 
 
-def send_options(cfg: ProgramConfig) -> dict[str, object]:
-    """What the configured sender needs from `organizer.send`, beyond its name."""
-    send = cfg.organizer.send
-    if send.provider == "smtp":
-        return {"host": send.host, "port": send.effective_port, "tls": send.tls, "username": send.username,
-                "password_env": send.password_env}
-    return {}
+# The organizer's provider blocks (organizer.calendar, .send, .receive) and what `simulate` runs
+# instead of whatever they name.
+ROLES = ("calendar", "send", "receive")
+EMBEDDED = {"calendar": "local", "send": "file", "receive": "maildir"}
+# Options holding a file name, which the config gives relative to itself.
+PATH_OPTIONS = frozenset({"credentials"})
+
+
+def provider_options(cfg: ProgramConfig, role: str) -> dict[str, object]:
+    """The settings of `organizer.<role>` that its provider takes, under the factory's parameter
+    names (the config's own): every option of the block reaches the provider that can use it."""
+    section = getattr(cfg.organizer, role)
+    accepted = registry.accepted_options(role, section.provider) or frozenset()
+    options: dict[str, object] = {}
+    for name in sorted(accepted & set(type(section).model_fields)):
+        value = section.effective_port if name == "port" else getattr(section, name)
+        if name in PATH_OPTIONS and value:
+            value = cfg.resolve(value)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def unused_provider_options(cfg: ProgramConfig) -> list[tuple[str, str]]:
+    """(field, note) for each option set in an organizer block that its provider does not use (an
+    imap `folder` under maildir, say): kept in the config, but worth a word from `coachd check`."""
+    notes = []
+    for role in ROLES:
+        section = getattr(cfg.organizer, role)
+        accepted = registry.accepted_options(role, section.provider)
+        if accepted is None:  # not available at all: `check` reports that instead
+            continue
+        for name in sorted(section.model_fields_set - accepted - {"provider"}):
+            notes.append((f"organizer.{role}.{name}", f"not used by the {section.provider!r} provider"))
+    return notes
+
+
+def build_provider(cfg: ProgramConfig, role: str, state_dir: Path, *, embedded: bool = False) -> Any:
+    """The provider of `organizer.<role>` with its options, as `run` uses it; with `embedded`,
+    the embedded one for that role in `state_dir` whatever the config names."""
+    if embedded:
+        return registry.provider(role, EMBEDDED[role], state_dir)
+    return registry.provider(role, getattr(cfg.organizer, role).provider, state_dir,
+                             **provider_options(cfg, role))
+
+
+def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
+    """(field, message) for everything in the organizer's providers that `run` would refuse.
+
+    Each provider is built exactly as `open_program` builds it, in a scratch directory, so that
+    checking writes nothing to the state and connects to nothing (providers connect on first use).
+    """
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="coachd-check-") as scratch:
+        for role in ROLES:
+            try:
+                provider = build_provider(cfg, role, Path(scratch))
+            except registry.ProviderRefused as error:
+                problems.append((error.field, error.reason))
+            except (ProviderError, ValueError) as error:
+                problems.append((f"organizer.{role}", str(error)))
+            else:
+                _close(provider)
+    return problems
+
+
+def _close(provider: object) -> None:
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
 
 
 class StateUnavailable(Exception):
@@ -99,7 +163,7 @@ def lock_state(state_dir: Path) -> IO[bytes]:
 
 
 def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False) -> Program:
-    """Lock the state, open the store (migrating it) and the providers the config names.
+    """Lock the state, open the providers the config names and the store (migrating it).
 
     `embedded` (what `coachd simulate` uses) ignores the configured providers and database: the
     local calendar, file sender and maildir inbox, and SQLite, all inside `state_dir`, so that a
@@ -110,14 +174,21 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
         lock = lock_state(state_dir)
     except OSError as error:
         raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
+    # Providers before the store: a provider `run` refuses stops it before any database is
+    # created or migrated.
+    try:
+        calendar, sender, inbox = (build_provider(cfg, role, state_dir, embedded=embedded) for role in ROLES)
+    except Exception:
+        lock.close()
+        raise
     try:
         url = sqlite_url(state_dir) if embedded else database_url(state_dir, cfg.store.url)
         store = Store.open(url)
     except (OSError, SQLAlchemyError) as error:
+        _close(sender)
         lock.close()
         reason = getattr(error, "orig", None) or error
         raise StateUnavailable(f"cannot open the database for {state_dir}: {reason}") from error
-    organizer = cfg.organizer
     sources = {p.id: p.busy for p in cfg.people if p.busy}
     zones = {p.id: p.timezone for p in cfg.people}
     template_folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
@@ -127,15 +198,15 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
             cfg=cfg,
             state_dir=state_dir,
             store=store,
-            calendar=registry.calendar_provider("local" if embedded else organizer.calendar.provider, state_dir),
+            calendar=calendar,
             busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
-            sender=registry.mail_sender("file" if embedded else organizer.send.provider, state_dir,
-                                        **({} if embedded else send_options(cfg))),
-            inbox=registry.inbox("maildir" if embedded else organizer.receive.provider, state_dir),
+            sender=sender,
+            inbox=inbox,
             composer=Composer(template_folder),
             clock=clock,
         )
     except Exception:
         store.dispose()
+        _close(sender)
         lock.close()
         raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email
 import email.policy
 import email.utils
 import json
@@ -10,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from daemon.clock import VirtualClock
@@ -36,27 +36,57 @@ class SimulationError(Exception):
 
 
 def load_replies(folder: Path) -> tuple[list[Delivery], list[str]]:
-    """Every .eml in `folder` with a valid Date header, in the order they arrive, and a line per
-    file that cannot be delivered (unreadable, or no date with a zone), which is skipped."""
-    deliveries = []
-    problems = []
-    for path in sorted(folder.glob("*.eml")):
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            problems.append(f"{path}: cannot read it ({error.strerror or error}); skipped")
-            continue
-        try:
-            message = email.message_from_bytes(raw, policy=email.policy.default)
-            date_header = message.get("Date")
-            at = email.utils.parsedate_to_datetime(str(date_header)) if date_header else None
-        except (TypeError, ValueError, IndexError):
-            at = None
-        if at is None or at.tzinfo is None:
-            problems.append(f"{path}: no usable Date header (a date with a zone, as RFC 5322 has it); skipped")
-            continue
-        deliveries.append(Delivery(at, path.name, raw))
+    """Every reply in `folder`, in the order they arrive, and a line naming each file that cannot
+    be delivered and why. Such a file is skipped: one bad file should neither stop a simulation
+    nor vanish without a word. Hidden files (.DS_Store and the like) are not replies."""
+    try:
+        entries = sorted(path for path in folder.iterdir() if not path.name.startswith("."))
+    except OSError as error:
+        raise SimulationError(f"--replies {folder}: cannot read the folder ({error.strerror or error})") from error
+    deliveries: list[Delivery] = []
+    problems: list[str] = []
+    for path in entries:
+        outcome = _delivery(path)
+        if isinstance(outcome, Delivery):
+            deliveries.append(outcome)
+        else:
+            problems.append(f"{path}: {outcome}; skipped")
     return sorted(deliveries, key=lambda d: (d.at, d.name)), problems
+
+
+def _delivery(path: Path) -> Delivery | str:
+    """The reply in the file at `path`, or why it cannot be delivered."""
+    if path.is_dir():
+        return "a folder (replies are read from the --replies folder itself, not from folders in it)"
+    if path.suffix.lower() != ".eml":
+        return "not an .eml file (only .eml files are delivered as replies)"
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return f"cannot read it ({error.strerror or error})"
+    at = _arrival(raw)
+    return Delivery(at, path.name, raw) if isinstance(at, datetime) else at
+
+
+def _arrival(raw: bytes) -> datetime | str:
+    """When the message in `raw` arrives (its Date, with its zone), or why it cannot be told.
+
+    Only the headers are read, as plain strings, so that a bad header is a reason to give rather
+    than an exception from deep inside the email package."""
+    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    if headers.get("From") is None and headers.get("Date") is None:
+        return "not an email message (no From or Date header, which RFC 5322 requires)"
+    value = headers.get("Date")
+    if value is None:
+        return "no Date header (each reply is delivered at its Date)"
+    value = " ".join(str(value).split())
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return f"its Date header {value!r} is not a date (like 'Tue, 05 Jan 2027 10:00:00 -0300')"
+    if at.tzinfo is None:
+        return f"its Date header {value!r} has no time zone (like -0300 or +0100)"
+    return at
 
 
 class ActionsFile:

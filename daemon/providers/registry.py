@@ -26,6 +26,16 @@ SEND_PROVIDERS = ("file", "smtp", "gmail", "outlook")
 RECEIVE_PROVIDERS = ("maildir", "imap", "gmail", "outlook")
 
 
+class ProviderRefused(ProviderUnavailable):
+    """A provider `coachd run` cannot start, naming the setting of `organizer.<role>` at fault
+    (`provider` itself, or an option), so that `coachd check` reports it as `field.path: message`."""
+
+    def __init__(self, role: str, option: str, reason: str) -> None:
+        self.field = f"organizer.{role}.{option}"
+        self.reason = reason
+        super().__init__(f"{self.field}: {reason}")
+
+
 def _local(state_dir: Path, folder: str | Path | None = None) -> LocalCalendar:
     return LocalCalendar(Path(folder) if folder else Path(state_dir) / "calendar")
 
@@ -44,27 +54,39 @@ def _smtp(state_dir: Path, host: str, port: int | None = None, tls: str = "start
     if password_env:
         password = os.environ.get(password_env)
         if password is None:
-            raise ProviderUnavailable(f"send provider 'smtp': the environment variable {password_env} "
-                                      "(organizer.send.password_env) is not set")
+            raise ProviderRefused("send", "password_env", f"the environment variable {password_env} is not set "
+                                  "in this environment; the smtp sender reads its password from it")
     return SmtpSender(host, port, tls=tls, username=username, password=password)  # type: ignore[arg-type]
 
 
 _CALENDARS: dict[str, Callable[..., CalendarProvider]] = {"local": _local}
 _SENDERS: dict[str, Callable[..., MailSender]] = {"file": _file, "smtp": _smtp}
 _INBOXES: dict[str, Callable[..., Inbox]] = {"maildir": _maildir}
+# By the organizer block that names them: organizer.calendar, organizer.send, organizer.receive.
+_ROLES: dict[str, tuple[tuple[str, ...], dict[str, Callable[..., Any]]]] = {
+    "calendar": (CALENDAR_PROVIDERS, _CALENDARS),
+    "send": (SEND_PROVIDERS, _SENDERS),
+    "receive": (RECEIVE_PROVIDERS, _INBOXES),
+}
 
 
-def unavailable(calendar: str, send: str, receive: str) -> list[tuple[str, str]]:
-    """(config field, message) for each named provider this version cannot run: `check` reports
-    what `run` would refuse, before anyone starts the daemon."""
-    problems = []
-    for field, name, factories in (("organizer.calendar.provider", calendar, _CALENDARS),
-                                   ("organizer.send.provider", send, _SENDERS),
-                                   ("organizer.receive.provider", receive, _INBOXES)):
-        if name not in factories:
-            problems.append((field, f"{name!r} is not available in this version of coachd; "
-                                    f"available: {', '.join(sorted(factories))}"))
-    return problems
+def provider(role: str, name: str, state_dir: Path, **options: Any) -> Any:
+    """The provider `organizer.<role>.provider` names, built with `options`.
+
+    Factories only check and keep their settings: they open no connection (a provider connects
+    when first used), which is what lets `coachd check` build them to see what `run` would refuse.
+    """
+    known, factories = _ROLES[role]
+    return _build(role, name, known, factories, state_dir, options)
+
+
+def accepted_options(role: str, name: str) -> frozenset[str] | None:
+    """The options the `name` provider for `role` takes (beyond the state directory); None when
+    this version has no such provider."""
+    factory = _ROLES[role][1].get(name)
+    if factory is None:
+        return None
+    return frozenset(list(inspect.signature(factory).parameters)[1:])
 
 
 def calendar_provider(name: str, state_dir: Path, **options: Any) -> CalendarProvider:
@@ -93,9 +115,9 @@ def _build(
     factory = factories.get(name)
     if factory is None:
         if name in known:
-            raise ProviderUnavailable(
-                f"{role} provider {name!r} is not available in this version of coachd; "
-                f"available: {', '.join(sorted(factories))}"
+            raise ProviderRefused(
+                role, "provider",
+                f"{name!r} is not available in this version of coachd; available: {', '.join(sorted(factories))}",
             )
         raise UnknownProvider(f"unknown {role} provider {name!r}; known: {', '.join(known)}")
     # Check options against the factory's signature, so a typo is reported as such and a

@@ -6,11 +6,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,18 +24,20 @@ BUSY_TIMEOUT_MS = 5000
 PG_MIGRATION_LOCK = 0x636F61636864  # "coachd"
 
 
-def database_url(state_dir: Path, configured: str | None) -> str:
+def database_url(state_dir: Path, configured: str | None, *, create: bool = True) -> str:
     """The URL to use: $COACHD_DATABASE_URL, else the configured one, else SQLite in state_dir."""
     url = os.environ.get(ENV_URL) or configured
     if url:
         return url
-    return sqlite_url(state_dir)
+    return sqlite_url(state_dir, create=create)
 
 
-def sqlite_url(state_dir: Path) -> str:
-    """The embedded default: SQLite in the state directory (created if missing)."""
+def sqlite_url(state_dir: Path, *, create: bool = True) -> str:
+    """The embedded default: SQLite in the state directory, which is created unless `create` is
+    false (commands that only look must not leave a directory behind)."""
     state_dir = Path(state_dir).expanduser()
-    state_dir.mkdir(parents=True, exist_ok=True)
+    if create:
+        state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state_dir.resolve() / 'coachd.sqlite'}"
 
 
@@ -45,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # WAL lets readers (the CLI) run while the daemon writes; the setting persists in the file.
         cursor.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL is safe against a crash of the process (what the crash tests do); it can
+        # lose the last commits on power loss, which the level-triggered planner re-plans.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         # SQLite leaves foreign keys off unless asked, per connection.
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
@@ -100,6 +107,40 @@ def migrate(engine: Engine) -> None:
         connection.commit()
 
 
+def head_revision() -> str | None:
+    """The newest migration this version of coachd knows: what `Store.open` upgrades to."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _sqlite_readonly_url(path: Path) -> str:
+    """A read-only URI for the SQLite file at `path` that creates no file beside it.
+
+    A read-only connection to a WAL database still creates `-wal` and `-shm` files when they are
+    missing, and leaves them behind; run as root (an admin looking at the service's state), those
+    would belong to root and lock the daemon's own user out. They are missing only when no
+    connection is open, i.e. every change is already in the main file: then `immutable=1` reads
+    that file alone, with no lock and no side file. Should the daemon start during that read, its
+    writes go to a new `-wal` first, so the file read stays as it was unless a checkpoint lands in
+    those milliseconds. With a `-wal` present the daemon may be writing, so the normal read-only
+    mode shares its locks through the existing `-shm`.
+    """
+    path = path.resolve()
+    wal = path.with_name(path.name + "-wal")
+    quiet = "" if wal.exists() else "&immutable=1"
+    return f"sqlite:///file:{quote(str(path))}?mode=ro{quiet}&uri=true"
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL: every transaction on this connection is read-only, so a look cannot write."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    finally:
+        cursor.close()
+    # Committed, or the pool's reset-on-return rollback would undo the setting.
+    dbapi_connection.commit()
+
+
 class Store:
     """An engine with its schema up to date and a session factory."""
 
@@ -120,14 +161,19 @@ class Store:
 
     @classmethod
     def open_readonly(cls, url: str) -> Store:
-        """For commands that only look (`status`, `plan`): no migration, and SQLite opened read-only,
-        so looking never creates, upgrades or takes over files that belong to the daemon's user."""
+        """For commands that only look (`status`, `plan`): no migration, no writes, no new files, so
+        looking never creates, upgrades or takes over files that belong to the daemon's user."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
-            path = Path(parsed.database).resolve()
-            ro = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
-            return cls(create_engine(ro, connect_args={"timeout": 5}))
-        return cls(create_store_engine(url))
+            return cls(create_engine(_sqlite_readonly_url(Path(parsed.database)), connect_args={"timeout": 5}))
+        engine = create_store_engine(url)
+        event.listen(engine, "connect", _read_only_session)
+        return cls(engine)
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at; None when coachd never created its tables there."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -14,7 +14,7 @@ from daemon.config import ProgramConfig
 from daemon.core.observed import Observed
 from daemon.observe import observe
 from daemon.program import StateUnavailable
-from daemon.store.db import Store, database_url
+from daemon.store.db import Store, database_url, head_revision
 
 
 def store_exists(url: str) -> bool:
@@ -27,24 +27,50 @@ def store_exists(url: str) -> bool:
 
 @contextmanager
 def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) -> Iterator[Store | None]:
-    """The program's store if it exists, without creating a state directory for a dry run;
-    read-only (no migration, no new files) unless the command must write."""
+    """The program's store, or None when nothing was ever stored (no state directory, no database
+    file, no coachd tables), without creating anything; read-only (no migration, no writes, no new
+    files) unless the command must write."""
     if "COACHD_DATABASE_URL" not in os.environ and not cfg.store.url and not state.exists():
         yield None
         return
-    url = database_url(state, cfg.store.url)
+    url = database_url(state, cfg.store.url, create=False)
     if not store_exists(url):
         yield None
         return
+    store = _open(url, state, readonly)
     try:
-        store = Store.open_readonly(url) if readonly else Store.open(url)
-    except (OSError, SQLAlchemyError) as error:
-        reason = getattr(error, "orig", None) or error
-        raise StateUnavailable(f"cannot open the database for {state}: {reason}") from error
-    try:
-        yield store
+        yield store if not readonly or _has_schema(store, state) else None
     finally:
         store.dispose()
+
+
+def _open(url: str, state: Path, readonly: bool) -> Store:
+    try:
+        return Store.open_readonly(url) if readonly else Store.open(url)
+    except (OSError, SQLAlchemyError) as error:
+        raise _unavailable(state, error) from error
+
+
+def _has_schema(store: Store, state: Path) -> bool:
+    """Whether the database holds this version's tables; a read-only look cannot migrate, so a
+    database at another revision is the admin's to sort out rather than a traceback."""
+    try:
+        revision = store.schema_revision()
+    except SQLAlchemyError as error:
+        raise _unavailable(state, error) from error
+    if revision is None:
+        return False
+    head = head_revision()
+    if revision != head:
+        raise StateUnavailable(
+            f"the database for {state} is at schema revision {revision!r}, this version of coachd reads {head!r}: "
+            "`coachd run` upgrades an older database (looking never does); a newer one needs a newer coachd")
+    return True
+
+
+def _unavailable(state: Path, error: Exception) -> StateUnavailable:
+    reason = getattr(error, "orig", None) or error
+    return StateUnavailable(f"cannot open the database for {state}: {reason}")
 
 
 def read_observed(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:

@@ -1,0 +1,119 @@
+"""Render and send 5,000 emails through coachd's outbox to a local SMTP server (aiosmtpd).
+
+Prints emails per second for coachd (render with the Jinja2 templates, store in the outbox, drain
+over SMTP) and for the floor: the same pre-rendered messages sent with plain smtplib over one
+connection. Target: coachd at least 0.5 of the floor.
+Run: .venv/bin/python benchmarks/bench_outbox.py [--emails 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from daemon.clock import VirtualClock  # noqa: E402
+from daemon.config import load_config_text  # noqa: E402
+from daemon.executor import Executor  # noqa: E402
+from daemon.mail import Composer, Envelope  # noqa: E402
+from daemon.mail.samples import sample_context  # noqa: E402
+from daemon.outbox import drain  # noqa: E402
+from daemon.program import open_program  # noqa: E402
+from daemon.store.models import Outbox  # noqa: E402
+
+TARGET = 0.5
+NOW = datetime(2027, 1, 11, 9, tzinfo=timezone.utc)
+KINDS = ("agenda", "summary", "feedback-request", "notes-request")
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def render_and_queue(program, composer: Composer, emails: int) -> list[bytes]:
+    """Render `emails` messages as the executor does and put them in the outbox; returns their bytes."""
+    raws = []
+    with program.store.session() as db:
+        for n in range(emails):
+            kind = KINDS[n % len(KINDS)]
+            context = sample_context(kind)
+            recipient = context["recipient"]
+            envelope = Envelope(key=f"bench/{n}", sender_name="Office", sender_email="office@northwind.example",
+                                date=NOW, session_id=context.get("session", {}).get("id"))
+            message = composer.compose(kind, recipient, context, envelope)
+            raw = message.as_bytes()
+            raws.append(raw)
+            db.add(Outbox(key=f"bench/{n}", program_id=program.id, kind=kind, recipient=recipient.person_id,
+                          to_addr=recipient.email, subject=str(message["Subject"]), message=raw,
+                          message_id=str(message["Message-ID"]), status="queued", attempts=0, due_at=NOW,
+                          next_attempt_at=NOW, created_at=NOW))
+    return raws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=5000)
+    args = parser.parse_args()
+    counter = Counter()
+    port = free_port()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        text = (ROOT / "config" / "example.yaml").read_text().replace(
+            "send: {provider: file}", f"send: {{provider: smtp, host: 127.0.0.1, port: {port}, tls: none}}")
+        cfg = load_config_text(text, ROOT / "config" / "example.yaml")
+        with tempfile.TemporaryDirectory() as state:
+            program = open_program(cfg, Path(state), VirtualClock(NOW))
+            try:
+                started = time.perf_counter()
+                raws = render_and_queue(program, program.composer, args.emails)
+                rendered = time.perf_counter()
+                drain(program, Executor(program), NOW, batch=500)
+                coachd = time.perf_counter() - started
+                render_time = rendered - started
+            finally:
+                program.close()
+        assert counter.count == args.emails, (counter.count, args.emails)
+
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as connection:
+            for n, raw in enumerate(raws):
+                connection.sendmail("office@northwind.example", [f"p{n}@northwind.example"], raw)
+        floor = time.perf_counter() - started
+        assert counter.count == 2 * args.emails
+    finally:
+        controller.stop()
+    coachd_rate, floor_rate = args.emails / coachd, args.emails / floor
+    ratio = coachd_rate / floor_rate
+    print(f"emails:                  {args.emails}")
+    print(f"coachd render+send:      {coachd:.1f} s ({coachd_rate:.0f}/s; rendering {render_time:.1f} s of it)")
+    print(f"smtplib floor:           {floor:.1f} s ({floor_rate:.0f}/s, pre-rendered, one connection)")
+    print(f"ratio to the floor:      {ratio:.2f} (target at least {TARGET})")
+
+
+if __name__ == "__main__":
+    main()
