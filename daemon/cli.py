@@ -202,6 +202,31 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
 
 @main.command()
 @config_argument
+@click.argument("kind")
+@state_option
+@click.option("--session", "session_id", help="Session id (UID/RECURRENCE-ID); default: the next session.")
+@click.option("--to", "person_id", help="Person id of the recipient; default: a typical reader of KIND.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the HTML part to this file, to open in a browser.")
+@click.option("--at", "at", help="As of this date (default: now).")
+def preview(config: Path, kind: str, state: Path | None, session_id: str | None, person_id: str | None,
+            html_out: Path | None, at: str | None) -> None:
+    """Show the email of KIND (agenda, summary, invitation, digest, ...) as it would be sent."""
+    from daemon.views.preview import PreviewError
+    from daemon.views.preview import preview as show_preview
+
+    cfg = load_or_exit(config)
+    day = parse_day(at, "--at")
+    now = datetime.combine(day, time(9), cfg.program.zone) if day else None
+    with state_errors_exit():
+        try:
+            show_preview(console, cfg, state_dir(state), kind, session_id, person_id, html_out, now)
+        except PreviewError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
 @click.argument("hold_id")
 @state_option
 def confirm(config: Path, hold_id: str, state: Path | None) -> None:
