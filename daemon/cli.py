@@ -227,6 +227,23 @@ def preview(config: Path, kind: str, state: Path | None, session_id: str | None,
 
 @main.command()
 @config_argument
+@click.argument("session")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@state_option
+def notes(config: Path, session: str, file: Path, state: Path | None) -> None:
+    """Record a coach's notes for SESSION (its id, UID/RECURRENCE-ID) from FILE; the summary uses them."""
+    from daemon.views.notes import NotesError, record_notes
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        try:
+            record_notes(console, cfg, state_dir(state), session, file)
+        except NotesError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
 @click.argument("hold_id")
 @state_option
 def confirm(config: Path, hold_id: str, state: Path | None) -> None:

@@ -221,3 +221,42 @@ def test_database_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert database_url(state, "postgresql+psycopg://h/db") == "postgresql+psycopg://h/db"
     monkeypatch.setenv("COACHD_DATABASE_URL", "sqlite:///elsewhere.sqlite")
     assert database_url(state, "postgresql+psycopg://h/db") == "sqlite:///elsewhere.sqlite"
+
+
+def _empty(database_url: str) -> None:
+    """Make the database exist with nothing of coachd's in it (PostgreSQL's fixture schema already does)."""
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).touch()
+
+
+def test_read_only_store_reports_no_schema_then_the_head(database_url: str) -> None:
+    from daemon.store.db import head_revision
+
+    _empty(database_url)
+    with Store.open_readonly(database_url) as looking:
+        assert looking.schema_revision() is None
+    with Store.open(database_url) as opened:
+        assert opened.schema_revision() == head_revision() is not None
+
+
+def test_read_only_store_refuses_writes_on_every_backend(database_url: str) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    Store.open(database_url).dispose()
+    with Store.open_readonly(database_url) as looking:
+        with pytest.raises(DBAPIError, match="(?i)read-?only"):
+            with looking.session() as db:
+                db.add(Meta(program_id="p1", name="n", value=1))
+        # The pool hands the same connections out again: still read-only after that rollback.
+        with pytest.raises(DBAPIError, match="(?i)read-?only"):
+            with looking.session() as db:
+                db.execute(insert(Meta).values(program_id="p1", name="m", value=2))
+    with Store.open(database_url) as opened, opened.session() as db:
+        assert db.scalars(select(Meta)).all() == []
+
+
+def test_database_url_for_a_look_creates_no_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COACHD_DATABASE_URL", raising=False)
+    state = tmp_path / "never"
+    assert database_url(state, None, create=False).endswith("/never/coachd.sqlite")
+    assert not state.exists()
