@@ -7,8 +7,8 @@ from typing import Any
 
 from daemon.config import ProgramConfig
 from daemon.core.actions import QueueMail
-from daemon.core.agenda import CONTRACTS, FEEDBACK_QUESTIONS, focus_for, questions_for
-from daemon.core.observed import Observed
+from daemon.core.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, questions_for
+from daemon.core.observed import Observed, ReplyFact
 from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS
 from daemon.core.types import BookedSeries, Occurrence, SessionKind
 from daemon.metrics import digest_figures
@@ -87,6 +87,15 @@ def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
     return "it is no longer part of the program"
 
 
+AGENDA_KINDS = frozenset({"agenda"})
+
+
+def _topic(cfg: ProgramConfig, reply: ReplyFact) -> dict[str, str]:
+    person = cfg.people_by_id.get(reply.person_id)
+    text = " ".join(str(reply.payload.get("text", "")).split())
+    return {"text": text[:300], "from_name": person.name if person else reply.person_id}
+
+
 def _period_label(day: date) -> str:
     return day.strftime("%B %Y")
 
@@ -102,14 +111,19 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
     if kind == "agenda":
         purpose, reason, importance = CONTRACTS[series.spec.kind]
         open_actions = []
+        topics: list[dict[str, str]] = []
         if previous is not None:
             notes = observed.replies_to(previous.session_id, NOTES_KINDS, host)
             if notes:
                 open_actions = list(notes[-1].payload.get("actions", []))
+            # What people sent back on the last agenda is on this one.
+            topics = [_topic(cfg, reply) for reply in observed.replies_to(previous.session_id, AGENDA_KINDS)
+                      if reply.person_id != host and str(reply.payload.get("text", "")).strip()]
+        bank = tuple(cfg.mail.agenda.questions) or DEFAULT_QUESTIONS
         context |= {
             "purpose": purpose, "reason": reason, "importance": importance,
             "goals": list(cfg.program.outcomes), "open_actions": [_action(a) for a in open_actions],
-            "topics": [], "questions": questions_for(index), "focus": focus_for(index),
+            "topics": topics, "questions": questions_for(index, bank), "focus": focus_for(index),
             "asks_for_topics": series.spec.kind is SessionKind.GROUP,
             "previous_session": session_dict(cfg, series, previous) if previous else None,
         }

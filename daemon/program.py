@@ -16,7 +16,13 @@ from daemon.clock import Clock
 from daemon.config import ProgramConfig
 from daemon.mail import Composer
 from daemon.providers import registry
-from daemon.providers.base import BusySource, CalendarProvider, Inbox, MailSender, ProviderError
+from daemon.providers.base import (
+    BusySource,
+    CalendarProvider,
+    Inbox,
+    MailSender,
+    ProviderError,
+)
 from daemon.providers.busy_ics import IcsBusySource
 from daemon.store.db import Store, database_url, sqlite_url
 from daemon.store.models import Meta
@@ -95,7 +101,7 @@ def provider_options(cfg: ProgramConfig, role: str) -> dict[str, object]:
 def unused_provider_options(cfg: ProgramConfig) -> list[tuple[str, str]]:
     """(field, note) for each option set in an organizer block that its provider does not use (an
     imap `folder` under maildir, say): kept in the config, but worth a word from `coachd check`."""
-    notes = []
+    notes: list[tuple[str, str]] = []
     for role in ROLES:
         section = getattr(cfg.organizer, role)
         accepted = registry.accepted_options(role, section.provider)
@@ -121,7 +127,7 @@ def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
     Each provider is built exactly as `open_program` builds it, in a scratch directory, so that
     checking writes nothing to the state and connects to nothing (providers connect on first use).
     """
-    problems = []
+    problems: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="coachd-check-") as scratch:
         for role in ROLES:
             try:

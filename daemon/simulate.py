@@ -76,10 +76,10 @@ def _arrival(raw: bytes) -> datetime | str:
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     if headers.get("From") is None and headers.get("Date") is None:
         return "not an email message (no From or Date header, which RFC 5322 requires)"
-    value = headers.get("Date")
-    if value is None:
+    header = headers.get("Date")
+    if header is None:
         return "no Date header (each reply is delivered at its Date)"
-    value = " ".join(str(value).split())
+    value = " ".join(str(header).split())
     try:
         at = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

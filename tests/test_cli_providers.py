@@ -3,7 +3,7 @@ options in the config reach the provider; `simulate` runs on the embedded ones w
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -80,7 +80,7 @@ def test_smtp_options_in_the_config_reach_the_sender(tmp_path, monkeypatch):
     config = config_with(tmp_path, send=f"{{provider: smtp, host: relay.example, port: 2525, tls: none, "
                                         f"username: coaching, password_env: {UNSET}}}")
     program = open_program(load_config(config), tmp_path / "state",
-                           VirtualClock(datetime(2027, 1, 1, tzinfo=timezone.utc)))
+                           VirtualClock(datetime(2027, 1, 1, tzinfo=UTC)))
     try:
         sender = program.sender
         assert (sender.host, sender.port, sender.tls, sender.username, sender.password) == (

@@ -57,3 +57,22 @@ def test_every_config_name_is_listed() -> None:
     assert CALENDAR_PROVIDERS == ("local", "google", "outlook")
     assert SEND_PROVIDERS == ("file", "smtp", "gmail", "outlook")
     assert RECEIVE_PROVIDERS == ("maildir", "imap", "gmail", "outlook")
+
+
+def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
+    from daemon.providers.registry import ProviderRefused, provider
+
+    with pytest.raises(ProviderRefused) as refused:
+        provider("receive", "imap", tmp_path)
+    assert refused.value.field == "organizer.receive.provider"
+    assert str(refused.value) == ("organizer.receive.provider: 'imap' is not available in this version of "
+                                  "coachd; available: maildir")
+
+
+def test_accepted_options_are_what_each_factory_takes() -> None:
+    from daemon.providers.registry import accepted_options
+
+    assert accepted_options("calendar", "local") == {"folder"}
+    assert accepted_options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}
+    assert accepted_options("receive", "maildir") == {"path"}
+    assert accepted_options("receive", "imap") is None

@@ -244,13 +244,11 @@ def test_read_only_store_refuses_writes_on_every_backend(database_url: str) -> N
 
     Store.open(database_url).dispose()
     with Store.open_readonly(database_url) as looking:
-        with pytest.raises(DBAPIError, match="(?i)read-?only"):
-            with looking.session() as db:
-                db.add(Meta(program_id="p1", name="n", value=1))
+        with pytest.raises(DBAPIError, match="(?i)read-?only"), looking.session() as db:
+            db.add(Meta(program_id="p1", name="n", value=1))
         # The pool hands the same connections out again: still read-only after that rollback.
-        with pytest.raises(DBAPIError, match="(?i)read-?only"):
-            with looking.session() as db:
-                db.execute(insert(Meta).values(program_id="p1", name="m", value=2))
+        with pytest.raises(DBAPIError, match="(?i)read-?only"), looking.session() as db:
+            db.execute(insert(Meta).values(program_id="p1", name="m", value=2))
     with Store.open(database_url) as opened, opened.session() as db:
         assert db.scalars(select(Meta)).all() == []
 

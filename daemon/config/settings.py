@@ -87,6 +87,10 @@ class AgendaMail(Section):
     """The agenda sent before each session."""
 
     before: Duration = Field(default=_d("24h"), description="How long before a session to send it.")
+    questions: list[str] = Field(
+        default_factory=list,
+        description="Accountability questions to rotate through, three per agenda. Default: coachd's own bank.",
+    )
 
 
 class NotesMail(Section):
