@@ -58,10 +58,12 @@ class Observer:
             for row_id, key in rows:
                 self._queued.add(key)
                 self._outbox_high = max(self._outbox_high, row_id)
+            # Only what the planner reads: never the raw messages, which can be large.
             replies = [
-                ReplyFact(r.kind or "", r.session_id, r.person_id or "", r.received_at, r.rating, r.payload or {})
-                for r in db.scalars(select(Reply).where(Reply.program_id == self.program_id,
-                                                        Reply.status == "handled"))
+                ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {})
+                for kind, session_id, person_id, received_at, rating, payload in db.execute(
+                    select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
+                           Reply.payload).where(Reply.program_id == self.program_id, Reply.status == "handled"))
             ]
             meta = dict(db.execute(select(Meta.name, Meta.value).where(
                 Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META, DECLINES_META)))).all())
