@@ -416,3 +416,41 @@ def test_a_new_coach_takes_over_the_future_sessions_and_the_past_stays_with_the_
     again = plan(handed_over, Observed(bookings=as_bookings(after, later)), later,
                  session_mail=False, program_mail=False)
     assert again.actions == []
+
+
+def test_check_ins_come_back_when_the_coachee_is_under_stress_again():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    stress = timedelta(weeks=6)
+    first = plan(cfg, Observed(bookings=as_bookings(booked, now), states={"x2": "stress"}), now + stress,
+                 session_mail=False, program_mail=False)
+    booked |= {a.series.spec.key: a.series for a in first.actions if isinstance(a, BookSeries)}
+    calm = plan(cfg, Observed(bookings=as_bookings(booked, now), states={"x2": "steady"}), now + 2 * stress,
+                session_mail=False, program_mail=False)
+    booked |= {a.series.spec.key: a.series for a in calm.actions if isinstance(a, BookSeries)}
+    assert booked["check_in:x2:1w"].spec.ended
+    again = plan(cfg, Observed(bookings=as_bookings(booked, now), states={"x2": "stress"}), now + 3 * stress,
+                 session_mail=False, program_mail=False)
+    books = {a.series.spec.key: a for a in again.actions if isinstance(a, BookSeries)}
+    old = next(a for k, a in books.items() if k.startswith("check_in:x2:1w~"))
+    new = books["check_in:x2:1w"].series
+    assert old.series.sequence == booked["check_in:x2:1w"].sequence  # filed away, not re-announced
+    assert new.sequence == 0 and new.spec.uid != old.series.spec.uid
+    assert new.occurrences()[0].start >= now + 3 * stress
+    # Applied, the same input plans nothing more.
+    after = {**booked, **{k: a.series for k, a in books.items()}}
+    assert plan(cfg, Observed(bookings=as_bookings(after, now), states={"x2": "stress"}), now + 3 * stress,
+                session_mail=False, program_mail=False).actions == []
+
+
+def test_a_series_cancelled_by_hand_stays_cancelled():
+    people, teams = two_teams()
+    cfg = program(people, teams)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    booked["group:t"] = booked["group:t"].bumped(cancelled=True)  # as adopted from the calendar
+    result = plan(cfg, Observed(bookings=as_bookings(booked, now)), now + timedelta(weeks=3),
+                  session_mail=False, program_mail=False)
+    assert not [a for a in result.actions if isinstance(a, BookSeries) and "group:t" in a.series.spec.key]

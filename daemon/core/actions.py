@@ -14,10 +14,13 @@ class BookSeries:
 
     series: BookedSeries
     reason: str
+    # Distinguishes a bookkeeping change that keeps the SEQUENCE (an ended series filed under another
+    # key) from the booking of that sequence itself.
+    tag: str = ""
 
     @property
     def key(self) -> str:
-        return f"book:{self.series.spec.uid}:{self.series.sequence}"
+        return f"book:{self.series.spec.uid}:{self.series.sequence}" + (f":{self.tag}" if self.tag else "")
 
     def describe(self) -> str:
         spec = self.series.spec

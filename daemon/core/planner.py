@@ -112,8 +112,17 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
     rules = series_mod.repair_rules(cfg, now)
     for need in wanted:
         current = bookings.get(need.key)
-        if current is not None and (current.cancelled or current.spec.ended):
-            continue  # ended once (its team left, say): it stays ended
+        if current is not None and current.spec.ended:
+            # Ended by coachd (its team left, a coachee's check-ins stopped) and wanted again: that
+            # series keeps its history under another key; a new one is booked under a new UID.
+            archived = replace(current, spec=replace(current.spec, key=f"{need.key}~{current.sequence}"))
+            del bookings[need.key]
+            bookings[archived.spec.key] = archived
+            placed = [archived if s.spec.key == need.key else s for s in placed]
+            yield BookSeries(archived, "ended earlier; a new series replaces it", tag=f"filed:{need.key}")
+            current = None
+        elif current is not None and current.cancelled:
+            continue  # cancelled by hand in the organizer's calendar: the calendar is the truth
         if current is not None and _coach_changed(current, need, now):
             # The old coach's series ends here, history intact; the new coach's starts like a new one.
             archived = _ended(current, now)
@@ -229,7 +238,7 @@ def _ended(booked: BookedSeries, now: datetime) -> BookedSeries | None:
         return None
     past = [o.recurrence_id for o in occurrences if o.start < now]
     if not past:
-        return booked.bumped(cancelled=True)
+        return booked.bumped(cancelled=True, spec=replace(booked.spec, ended=True))
     last = max(past)
     spec = replace(booked.spec, until=last, ended=True)
     return booked.bumped(spec=spec, overrides=tuple(o for o in booked.overrides if o.recurrence_id <= last))
