@@ -215,3 +215,27 @@ def test_coaches_swapping_teams_end_the_old_series_and_start_new_ones(tmp_path, 
     assert len(started) == 2 and all(r.detail["uid"].split("@")[0].endswith("-2") for r in started)
     again, counts_again = tick(tmp_path, swapped, later + timedelta(minutes=5), database_url)
     assert not [r for r in again if r.kind == "book"] and counts_again["series"] == counts["series"]
+
+
+def test_check_ins_follow_the_coachees_state_through_the_store(tmp_path, cfg, database_url):
+    from daemon.observe import STATES_META
+
+    def set_state(value: dict, at: datetime) -> None:
+        store_cfg = cfg if not database_url else cfg.model_copy(
+            update={"store": cfg.store.model_copy(update={"url": database_url})})
+        program = open_program(store_cfg, tmp_path, VirtualClock(at))
+        program.set_meta(STATES_META, value)
+        program.close()
+
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now, database_url)
+    for weeks, state in ((4, "stress"), (8, "steady"), (12, "stress")):
+        at = now + timedelta(weeks=weeks)
+        set_state({"ana": state}, at)
+        records, _ = tick(tmp_path, cfg, at, database_url)
+        books = [r for r in records if r.kind == "book" and r.detail["series"].startswith("check_in:ana")]
+        assert books, (weeks, state)
+    again, _ = tick(tmp_path, cfg, at + timedelta(minutes=5), database_url)
+    assert not [r for r in again if r.kind == "book"]
+    check_in_files = list((tmp_path / "calendar").glob("*check-in-ana*"))
+    assert len(check_in_files) == 2  # the first stress period's series (ended) and the second's
