@@ -9,6 +9,7 @@ Run: .venv/bin/python benchmarks/bench_outbox.py [--emails 5000]
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import smtplib
 import socket
 import sys
@@ -48,6 +49,18 @@ class Counter:
         return "250 OK"
 
 
+def serve(port: int, ready, stop, counted) -> None:  # type: ignore[no-untyped-def]
+    """The SMTP server in a process of its own, as a real one would be: it does not compete with
+    the sender for the interpreter lock."""
+    counter = Counter()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+    counted.value = counter.count
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -78,10 +91,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=5000)
     args = parser.parse_args()
-    counter = Counter()
     port = free_port()
-    controller = Controller(counter, hostname="127.0.0.1", port=port)
-    controller.start()
+    ready, stop, counted = multiprocessing.Event(), multiprocessing.Event(), multiprocessing.Value("i", 0)
+    server = multiprocessing.Process(target=serve, args=(port, ready, stop, counted), daemon=True)
+    server.start()
+    ready.wait(10)
     try:
         text = (ROOT / "config" / "example.yaml").read_text().replace(
             "send: {provider: file}", f"send: {{provider: smtp, host: 127.0.0.1, port: {port}, tls: none}}")
@@ -97,16 +111,16 @@ def main() -> None:
                 render_time = rendered - started
             finally:
                 program.close()
-        assert counter.count == args.emails, (counter.count, args.emails)
 
         started = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port) as connection:
             for n, raw in enumerate(raws):
                 connection.sendmail("office@northwind.example", [f"p{n}@northwind.example"], raw)
         floor = time.perf_counter() - started
-        assert counter.count == 2 * args.emails
     finally:
-        controller.stop()
+        stop.set()
+        server.join(10)
+    assert counted.value == 2 * args.emails, (counted.value, 2 * args.emails)
     coachd_rate, floor_rate = args.emails / coachd, args.emails / floor
     ratio = coachd_rate / floor_rate
     print(f"emails:                  {args.emails}")
