@@ -77,12 +77,11 @@ def render_and_queue(program, composer: Composer, emails: int) -> list[bytes]:
             recipient = context["recipient"]
             envelope = Envelope(key=f"bench/{n}", sender_name="Office", sender_email="office@northwind.example",
                                 date=NOW, session_id=context.get("session", {}).get("id"))
-            message = composer.compose(kind, recipient, context, envelope)
-            raw = message.as_bytes()
-            raws.append(raw)
+            composed = composer.compose_bytes(kind, recipient, context, envelope)  # as the executor does
+            raws.append(composed.raw)
             db.add(Outbox(key=f"bench/{n}", program_id=program.id, kind=kind, recipient=recipient.person_id,
-                          to_addr=recipient.email, subject=str(message["Subject"]), message=raw,
-                          message_id=str(message["Message-ID"]), status="queued", attempts=0, due_at=NOW,
+                          to_addr=recipient.email, subject=composed.subject, message=composed.raw,
+                          message_id=composed.message_id, status="queued", attempts=0, due_at=NOW,
                           next_attempt_at=NOW, created_at=NOW))
     return raws
 

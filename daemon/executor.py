@@ -170,12 +170,11 @@ class Executor:
             thread_key=f"series:{series_uid}" if series_uid else None, ics=ics, ics_method=method,
         )
         context = contexts.build(cfg, observed, mail, now)
-        message = program.composer.compose(mail.kind, mail.recipient, context, envelope)
+        composed = program.composer.compose_bytes(mail.kind, mail.recipient, context, envelope)
         row = Outbox(key=mail.key, program_id=program.id, kind=mail.kind, session_id=mail.session_id,
                      series_uid=series_uid, recipient=mail.recipient.person_id, to_addr=mail.recipient.email,
-                     subject=str(message["Subject"]), message=message.as_bytes(),
-                     message_id=str(message["Message-ID"]), status="queued", attempts=0, due_at=mail.due,
-                     next_attempt_at=now, created_at=now)
+                     subject=composed.subject, message=composed.raw, message_id=composed.message_id,
+                     status="queued", attempts=0, due_at=mail.due, next_attempt_at=now, created_at=now)
         try:
             with program.store.session() as db:
                 db.add(row)

@@ -14,7 +14,7 @@ from jinja2 import select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from daemon.mail.filters import FILTERS
-from daemon.mail.headers import Envelope, Recipient, assemble
+from daemon.mail.headers import Envelope, Recipient, assemble, assemble_bytes, domain_of, message_id
 from daemon.mail.samples import sample_contexts
 
 KINDS = (
@@ -24,6 +24,15 @@ KINDS = (
 PARTS = ("subject.txt", "body.txt", "body.html")
 _BUILTIN_LABEL = "templates/email"
 
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A rendered email on the wire, with what the outbox records beside it."""
+
+    raw: bytes
+    subject: str
+    message_id: str
 
 class UnknownKind(ValueError):
     """A kind coachd does not send."""
@@ -95,6 +104,13 @@ class Composer:
     def compose(self, kind: str, recipient: Recipient, context: Mapping[str, Any], envelope: Envelope) -> EmailMessage:
         rendered = self.render(kind, recipient, context)
         return assemble(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope)
+
+    def compose_bytes(self, kind: str, recipient: Recipient, context: Mapping[str, Any],
+                      envelope: Envelope) -> Composed:
+        """The email as the outbox stores and the sender sends it, without building an EmailMessage."""
+        rendered = self.render(kind, recipient, context)
+        raw = assemble_bytes(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope)
+        return Composed(raw, rendered.subject, message_id(envelope.key, domain_of(envelope.sender_email)))
 
     def check(self) -> list[str]:
         """Compile every template and render every kind against the sample contexts."""
