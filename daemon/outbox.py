@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from daemon.executor import ActionRecord, Executor
 from daemon.program import Program
@@ -19,6 +19,11 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 # A claimed email is someone's to send for this long; if they crash, it is retried after it.
 CLAIM_LEASE = timedelta(minutes=10)
+
+
+# Built once: this runs for every email sent.
+MARK_SENT = (update(Outbox).where(Outbox.id == bindparam("row_id"))
+             .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts")))
 
 
 def claim(program: Program, row_id: int, now: datetime) -> bool:
@@ -83,9 +88,8 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> i
                 log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
                 continue
             # Recorded at once, each on its own: the window for a duplicate after a crash is one email.
-            with program.store.session() as db:
-                db.execute(update(Outbox).where(Outbox.id == row_id)
-                           .values(status="sent", sent_at=now, attempts=attempts + 1))
+            with program.store.engine.begin() as connection:
+                connection.execute(MARK_SENT, {"row_id": row_id, "sent_at": now, "attempts": attempts + 1})
             executor.emit(ActionRecord(now, key, "send", {"kind": kind, "to": recipient}))
             sent += 1
         if len(rows) < batch:

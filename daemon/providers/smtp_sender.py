@@ -51,7 +51,8 @@ class SmtpSender(MailSender):
 
     def send_raw(self, raw: bytes, key: str) -> None:
         # SMTP lines end in CRLF; a bare LF is refused by careful servers (it is how smuggling works).
-        raw = BARE_LF.sub(b"\r\n", raw)
+        if raw.count(b"\n") != raw.count(b"\r\n"):
+            raw = BARE_LF.sub(b"\r\n", raw)
         sender, recipients = envelope(raw)
         if not recipients:
             raise PermanentSendError(f"{key}: the message has no recipient (To, Cc or Bcc)")
@@ -130,7 +131,9 @@ class SmtpSender(MailSender):
 
 def envelope(raw: bytes) -> tuple[str, list[str]]:
     """The SMTP envelope from a message's headers: its From address, and every To, Cc and Bcc."""
-    headers = BytesHeaderParser().parsebytes(raw)  # compat32: enough for addresses, and fast
+    end = raw.find(b"\r\n\r\n")
+    block = raw if end < 0 else raw[:end + 2]  # the header block is all the envelope needs
+    headers = BytesHeaderParser().parsebytes(block)  # compat32: enough for addresses, and fast
     sender = parseaddr(str(headers.get("From", "")))[1]
     fields = [str(value) for name in ("To", "Cc", "Bcc") for value in headers.get_all(name, [])]
     recipients = []
