@@ -320,3 +320,23 @@ def test_the_sandbox_refuses_unsafe_attributes_in_admin_templates(tmp_path: Path
         composer.compose("agenda", PRIYA, sample_context("agenda"), envelope())
     assert isinstance(caught.value.__cause__, SecurityError)
     assert any(p.startswith(f"{tmp_path.resolve()}/agenda/body.txt:2:") for p in composer.check())
+
+
+def test_a_line_break_in_a_header_value_is_refused() -> None:
+    from datetime import datetime, timezone
+
+    from daemon.core.types import Attendee, Role
+    from daemon.mail.headers import Envelope, assemble_bytes
+
+    envelope = Envelope(key="k", sender_name="Office", sender_email="office@example.org",
+                        date=datetime(2027, 1, 11, tzinfo=timezone.utc), session_id="u/1\r\nBcc: victim@example.org")
+    person = Attendee("zoe", "Zoë", "zoe@example.org", "UTC", Role.COACHEE)
+    with pytest.raises(ValueError, match="line break"):
+        assemble_bytes("agenda", person, "Subject", "text", "<p>html</p>", envelope)
+    long_subject = "Agenda: Négociation " * 8  # folded into several encoded words: allowed
+    raw = assemble_bytes("agenda", person, long_subject, "text", "<p>html</p>",
+                         Envelope(key="k", sender_name="Office", sender_email="office@example.org",
+                                  date=datetime(2027, 1, 11, tzinfo=timezone.utc)))
+    import email
+    import email.policy
+    assert str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]) == long_subject

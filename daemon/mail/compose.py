@@ -82,6 +82,9 @@ class Composer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates are read once per process: checking every file's mtime on each of thousands
+            # of renders costs more than the rendering. Restart coachd after editing templates.
+            auto_reload=False,
         )
         self.env.filters.update(FILTERS)
 
