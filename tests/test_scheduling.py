@@ -243,11 +243,17 @@ def two_teams():
     return people, [("t", "nora", ["liam"]), ("u", "x1", ["x2", "x3"])]
 
 
-def test_dropping_a_team_ends_its_series_keeping_the_past_and_holds_a_big_pass():
+def booked_two_teams():
+    """The two-team program, booked from before its start: (people, teams, cfg, now, booked)."""
     people, teams = two_teams()
     cfg = program(people, teams)
     now = start_of(cfg)
     booked, _ = book(cfg, now)
+    return people, teams, cfg, now, booked
+
+
+def test_dropping_a_team_ends_its_series_keeping_the_past_and_holds_a_big_pass():
+    people, teams, cfg, now, booked = booked_two_teams()
     smaller = program(people, teams[:1])
     later = now + timedelta(weeks=10)
     _, result = book(smaller, later, {}, as_bookings(booked, now))
@@ -276,10 +282,7 @@ def test_dropping_a_team_ends_its_series_keeping_the_past_and_holds_a_big_pass()
 
 
 def test_a_small_removal_is_applied_without_waiting_and_the_person_told():
-    people, teams = two_teams()
-    cfg = program(people, teams)
-    now = start_of(cfg)
-    booked, _ = book(cfg, now)
+    people, teams, cfg, now, booked = booked_two_teams()
     later = now + timedelta(weeks=47)  # late in the year: few sessions left to cancel
     without_x3 = program(people, [teams[0], ("u", "x1", ["x2"])])
     result = plan(without_x3, Observed(bookings=as_bookings(booked, now)), later, program_mail=False)
@@ -294,10 +297,7 @@ def test_a_small_removal_is_applied_without_waiting_and_the_person_told():
 
 
 def test_listing_people_in_another_order_changes_nothing():
-    people, teams = two_teams()
-    cfg = program(people, teams)
-    now = start_of(cfg)
-    booked, _ = book(cfg, now)
+    people, teams, cfg, now, booked = booked_two_teams()
     reordered = program(list(reversed(people)), [teams[0], ("u", "x1", ["x3", "x2"])])
     result = plan(reordered, Observed(bookings=as_bookings(booked, now)), now + timedelta(days=1),
                   session_mail=False, program_mail=False)
@@ -305,10 +305,7 @@ def test_listing_people_in_another_order_changes_nothing():
 
 
 def test_a_coachee_under_stress_gets_weekly_check_ins_between_one_to_ones_until_the_state_changes():
-    people, teams = two_teams()
-    cfg = program(people, teams)
-    now = start_of(cfg)
-    booked, _ = book(cfg, now)
+    people, teams, cfg, now, booked = booked_two_teams()
     later = now + timedelta(weeks=6)
     observed = Observed(bookings=as_bookings(booked, now), states={"x2": "stress", "x3": "momentum"})
     result = plan(cfg, observed, later, program_mail=False)
@@ -419,10 +416,7 @@ def test_a_new_coach_takes_over_the_future_sessions_and_the_past_stays_with_the_
 
 
 def test_check_ins_come_back_when_the_coachee_is_under_stress_again():
-    people, teams = two_teams()
-    cfg = program(people, teams)
-    now = start_of(cfg)
-    booked, _ = book(cfg, now)
+    people, teams, cfg, now, booked = booked_two_teams()
     stress = timedelta(weeks=6)
     first = plan(cfg, Observed(bookings=as_bookings(booked, now), states={"x2": "stress"}), now + stress,
                  session_mail=False, program_mail=False)
@@ -446,10 +440,7 @@ def test_check_ins_come_back_when_the_coachee_is_under_stress_again():
 
 
 def test_a_series_cancelled_by_hand_stays_cancelled():
-    people, teams = two_teams()
-    cfg = program(people, teams)
-    now = start_of(cfg)
-    booked, _ = book(cfg, now)
+    people, teams, cfg, now, booked = booked_two_teams()
     booked["group:t"] = booked["group:t"].bumped(cancelled=True)  # as adopted from the calendar
     result = plan(cfg, Observed(bookings=as_bookings(booked, now)), now + timedelta(weeks=3),
                   session_mail=False, program_mail=False)
