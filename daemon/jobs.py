@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete
 
-from daemon.core.calendar_truth import CalendarView, Decline, adopt
+from daemon.core.calendar_truth import CalendarView, Decline, adopt, series_decliners
 from daemon.core.calendar_truth import declines as calendar_declines
 from daemon.core.actions import BookSeries
 from daemon.core.planner import Plan, plan
@@ -145,9 +145,13 @@ class CalendarSync:
                 return False
             booked = booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
         view = view or CalendarView(True, (), (), {}, {})  # deleted by hand: as good as cancelled
-        for sid in [sid for sid in declines if sid.startswith(f"{uid}/")]:
+        for sid in [sid for sid in declines if sid == uid or sid.startswith(f"{uid}/")]:
             del declines[sid]
         declines.update(calendar_declines(booked, view, people_by_email, now))
+        # A decline of the whole series is kept under its UID: reported to the admin, not acted on.
+        whole = series_decliners(view, people_by_email)
+        if whole and not view.cancelled:
+            declines[uid] = Decline(booked.spec.start, whole)
         adopted = adopt(booked, view)
         if adopted is None:
             return False

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import icalendar
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from daemon.cli import main
 from daemon.clock import VirtualClock
 from daemon.config import load_config
 from daemon.core.serial import booked_from_row
@@ -153,3 +156,24 @@ def test_one_occurrence_cancelled_by_hand_is_adopted_pinned_and_left_cancelled()
     assert [(o.recurrence_id, o.cancelled, o.pinned) for o in adopted.overrides] == [(rid, True, True)]
     assert [o.cancelled for o in adopted.occurrences()].count(True) == 1
     assert adopt(adopted, CalendarView(False, (), (gone, answered), {}, {})) is None
+
+
+def test_a_whole_series_declined_is_reported_not_moved(tmp_path, cfg):
+    now = program_start(cfg) + timedelta(days=3)
+    tick(tmp_path, cfg, now)
+    tick(tmp_path, cfg, now + timedelta(minutes=5))  # the calendar sync has seen what was booked
+    path = next((tmp_path / "calendar").glob("*individual-ben*"))
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    master = next(e for e in calendar.walk("VEVENT") if "RECURRENCE-ID" not in e)
+    for attendee in master.get("ATTENDEE", []):
+        if "ben@" in str(attendee):
+            attendee.params["PARTSTAT"] = "DECLINED"
+    path.write_bytes(calendar.to_ical())
+    before = booked(tmp_path, cfg, "individual:ben")
+    records, _ = tick(tmp_path, cfg, now + timedelta(minutes=20))
+    assert not [r for r in records if r.kind in ("book", "adopt") and r.detail["series"] == "individual:ben"]
+    assert booked(tmp_path, cfg, "individual:ben") == before
+    status = CliRunner().invoke(main, ["status", str(EXAMPLE), "--state", str(tmp_path), "--json"])
+    conflicts = json.loads(status.output)["conflicts"]
+    assert any(c["series"] == "individual:ben" and "declined the whole series" in c["reason"]
+               and c["people"] == ["ben"] for c in conflicts)

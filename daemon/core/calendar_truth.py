@@ -82,3 +82,9 @@ def declines(booked: BookedSeries, calendar: CalendarView, people_by_email: Mapp
         if people:
             found[occurrence.session_id] = Decline(occurrence.start, people)
     return found
+
+
+def series_decliners(calendar: CalendarView, people_by_email: Mapping[str, str]) -> frozenset[str]:
+    """Who declined the series as a whole (their answer on the master event)."""
+    return frozenset(people_by_email[email] for email, status in calendar.attendees.items()
+                     if status == "DECLINED" and email in people_by_email)

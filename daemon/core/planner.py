@@ -156,6 +156,12 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             reason = ", ".join(filter(None, (reason, "blackout days changed")))
         overrides, found = repair(current, timelines, rules, observed.declines)
         conflicts.extend(found)
+        whole = observed.declines.get(current.spec.uid)
+        if whole is not None and whole.people & {a.person_id for a in current.spec.everyone()}:
+            who = ", ".join(sorted(whole.people))
+            conflicts.append(Conflict(need.key, current.spec.uid, current.spec.start, tuple(sorted(whole.people)),
+                                      f"{who} declined the whole series in their calendar; coachd moves single "
+                                      "occurrences, not a series: this needs a conversation"))
         if overrides is not None:
             moved = len(set(overrides) ^ set(current.overrides))
             current = current.bumped(overrides=overrides) if reason is None else replace(current, overrides=overrides)
