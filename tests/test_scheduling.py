@@ -445,3 +445,25 @@ def test_a_series_cancelled_by_hand_stays_cancelled():
     result = plan(cfg, Observed(bookings=as_bookings(booked, now)), now + timedelta(weeks=3),
                   session_mail=False, program_mail=False)
     assert not [a for a in result.actions if isinstance(a, BookSeries) and "group:t" in a.series.spec.key]
+
+
+def test_moved_one_to_ones_still_respect_the_coachs_daily_limit():
+    members = [f"c{n}" for n in range(8)]
+    cfg = program([("coach", "Europe/Berlin", "09:00-17:00")] + [(m, "Europe/Paris", "09:00-17:00") for m in members],
+                  [("t", "coach", members[:4]), ("u", "coach", members[4:])], per_day=2)
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
+    # Several coachees are away on the day of their one-to-one in the coming weeks: each must move.
+    busy = {}
+    for m in members:
+        for occurrence in booked[f"individual:{m}"].occurrences()[1:3]:
+            day = occurrence.start.date()
+            busy[m] = busy.get(m, []) + [Interval(datetime.combine(day, time(0), UTC),
+                                                  datetime.combine(day + timedelta(days=1), time(0), UTC))]
+    after, result = book(cfg, now + timedelta(days=1), busy, as_bookings(booked, now))
+    moved = sum(1 for m in members for a, b in zip(booked[f"individual:{m}"].occurrences(),
+                                                    after[f"individual:{m}"].occurrences()) if a != b)
+    assert moved >= 8
+    per_day = Counter(o.start.astimezone(ZoneInfo("Europe/Berlin")).date()
+                      for m in members for o in after[f"individual:{m}"].occurrences())
+    assert max(per_day.values()) <= 2, per_day.most_common(3)

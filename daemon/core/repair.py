@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from daemon.core.calendar_truth import Decline
 from daemon.core.slots import Availability, Candidate, find_slots
 from daemon.core.timelines import Timelines
-from daemon.core.types import UTC, BookedSeries, Interval, Occurrence, Override, to_utc
+from daemon.core.types import UTC, BookedSeries, Interval, Occurrence, Override, SessionKind, to_utc
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class Rules:
     blackout: Collection[date]
     blackout_zone: ZoneInfo
     horizon: datetime | None = None
+    # At most this many one-to-ones a day for one coach (scheduling.max_individual_per_day).
+    max_individual_per_day: int | None = None
 
 
 def week_of(instant: datetime, zone: ZoneInfo) -> Interval:
@@ -76,8 +78,32 @@ def best_in_week(series: BookedSeries, occurrence: Occurrence, timelines: Timeli
         return None
     people = tuple(_declined(p, occurrence.interval) if p.person_id in declined_by else p
                    for p in timelines.people(spec.everyone(), spec.key, Interval(start, end)))
+    if spec.kind is SessionKind.INDIVIDUAL and rules.max_individual_per_day:
+        full = _full_days(timelines, spec.host.person_id, spec.key, Interval(start, end), spec.zone,
+                          rules.max_individual_per_day)
+        people = tuple(_busy_during(p, full) if p.person_id == spec.host.person_id else p for p in people)
     return _best_slot(people, Interval(start, end), spec.length, spec.zone, frozenset(rules.blackout),
                       rules.blackout_zone, occurrence.start)
+
+
+def _full_days(timelines: Timelines, coach: str, exclude: str, window: Interval, zone: ZoneInfo,
+               limit: int) -> list[Interval]:
+    """The days (in the coach's zone) that already hold `limit` of the coach's one-to-ones."""
+    per_day: dict[date, int] = {}
+    for start, _, key in timelines.sessions_in(coach, window):
+        if key.startswith("individual:") and key != exclude:
+            day = (start + timelines.buffer).astimezone(zone).date()
+            per_day[day] = per_day.get(day, 0) + 1
+    return [Interval(datetime.combine(day, time(0), zone).astimezone(UTC),
+                     datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC))
+            for day, count in sorted(per_day.items()) if count >= limit]
+
+
+def _busy_during(person: Availability, spans: list[Interval]) -> Availability:
+    if not spans:
+        return person
+    return Availability(person.person_id, person.zone, person.hours, person.days,
+                        tuple(sorted((*person.busy, *spans))))
 
 
 def _declined(person: Availability, span: Interval) -> Availability:

@@ -174,7 +174,8 @@ def repair_rules(cfg: ProgramConfig, now: datetime, lookahead: timedelta | None 
     last = datetime.combine(cfg.program.ends + timedelta(days=1), time(0), cfg.program.zone)
     earliest = now + cfg.scheduling.notice
     horizon = None if lookahead is None else earliest + lookahead
-    return Rules(earliest, last, frozenset(cfg.program.blackout_days()), cfg.program.zone, horizon)
+    return Rules(earliest, last, frozenset(cfg.program.blackout_days()), cfg.program.zone, horizon,
+                 cfg.scheduling.max_individual_per_day)
 
 
 def week_index(cfg: ProgramConfig, instant: datetime) -> int:

@@ -72,6 +72,10 @@ class Timelines:
             return True
         return self._sessions_of(person_id).hits(span, exclude)
 
+    def sessions_in(self, person_id: str, window: Interval) -> list[tuple[datetime, datetime, str]]:
+        """(start, end, series key) of the person's booked sessions around `window`, buffers included."""
+        return list(self._sessions_of(person_id)._around(window))
+
     def busy_in(self, person_id: str, window: Interval, exclude: str | None = None) -> list[Interval]:
         """Busy spans overlapping `window`, sessions of `exclude` left out."""
         external = self._external.get(person_id)
