@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config/example.yaml
 STATE ?= var
 
-.PHONY: run test check plan simulate status bench clean
+.PHONY: run test test-servers check plan simulate status bench clean
 
 # Reinstall whenever pyproject.toml changes; the stamp records that the install finished.
 $(VENV)/.installed: pyproject.toml
@@ -17,8 +17,22 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/coachd run $(CONFIG) --state $(STATE)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed test-servers
 	$(BIN)/pytest
+
+# The IMAP tests run against a real Dovecot, which they start themselves on free loopback ports.
+# Installed when this is root with apt (nothing to do when it is there already); otherwise those
+# tests are skipped. The package's own service, if it started, is stopped and disabled: it would
+# hold ports 143/993 for nothing.
+test-servers:
+	@command -v dovecot >/dev/null || [ -x /usr/sbin/dovecot ] || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null 2>&1; }; } && \
+	  { systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1; \
+	    doveadm stop >/dev/null 2>&1; true; }; \
+	} || echo "dovecot not installed: the IMAP tests will be skipped (install dovecot-imapd)"
 
 check: $(VENV)/.installed
 	$(BIN)/coachd check $(CONFIG)

@@ -39,7 +39,7 @@ def config_with(tmp_path: Path, *, calendar: str = "{provider: local}", send: st
 SERVERS = {
     "calendar": "{provider: google, credentials: google.json}",
     "send": f"{{provider: smtp, host: smtp.northwind.example, username: coaching, password_env: {UNSET}}}",
-    "receive": "{provider: imap, host: imap.northwind.example}",
+    "receive": "{provider: gmail}",
 }
 
 
@@ -50,8 +50,8 @@ def test_check_lists_every_provider_problem_run_would_refuse_by_field(tmp_path, 
     assert result.exit_code == 2
     assert "organizer.calendar.provider: 'google' is not available in this version of coachd; available: local" \
         in result.stderr
-    assert "organizer.receive.provider: 'imap' is not available in this version of coachd; available: maildir" \
-        in result.stderr
+    assert ("organizer.receive.provider: 'gmail' is not available in this version of coachd; "
+            "available: imap, maildir") in result.stderr
     assert f"organizer.send.password_env: the environment variable {UNSET} is not set" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "state").exists(), "check builds the providers away from the state"

@@ -130,7 +130,10 @@ MALFORMED = b"\xff\xfe\x00not: really\r\nheaders\r\n\r\n\x80\x81 body with \x00 
 
 
 class InboxContract:
-    """Behaviour every Inbox must have. Subclasses provide an empty `inbox`."""
+    """Behaviour every Inbox must have. Subclasses provide an empty `inbox`, and may set `malformed` to
+    the broken message their mail system can carry byte for byte."""
+
+    malformed = MALFORMED
 
     @pytest.fixture
     def inbox(self) -> Inbox:
@@ -143,9 +146,9 @@ class InboxContract:
         assert list(inbox.fetch()) == []
 
     def test_delivered_messages_are_fetched_byte_for_byte(self, inbox: Inbox) -> None:
-        refs = [inbox.deliver(REPLY), inbox.deliver(MALFORMED)]
+        refs = [inbox.deliver(REPLY), inbox.deliver(self.malformed)]
         got = {m.ref: m.raw for m in inbox.fetch()}
-        assert got == dict(zip(refs, [REPLY, MALFORMED]))
+        assert got == dict(zip(refs, [REPLY, self.malformed]))
 
     def test_processed_messages_are_not_fetched_again(self, inbox: Inbox) -> None:
         first, second = inbox.deliver(REPLY), inbox.deliver(REPLY + b"again\r\n")

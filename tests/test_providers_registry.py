@@ -38,7 +38,7 @@ def test_options_can_move_the_folders(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("factory", "name"),
     [(calendar_provider, "google"), (calendar_provider, "outlook"), (mail_sender, "gmail"),
-     (mail_sender, "outlook"), (inbox, "imap"), (inbox, "gmail"), (inbox, "outlook")],
+     (mail_sender, "outlook"), (inbox, "gmail"), (inbox, "outlook")],
 )
 def test_known_but_unimplemented_providers_say_so_by_name(tmp_path: Path, factory, name: str) -> None:
     with pytest.raises(ProviderUnavailable, match=f"'{name}'"):
@@ -63,10 +63,10 @@ def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
     from daemon.providers.registry import ProviderRefused, provider
 
     with pytest.raises(ProviderRefused) as refused:
-        provider("receive", "imap", tmp_path)
+        provider("receive", "gmail", tmp_path)
     assert refused.value.field == "organizer.receive.provider"
-    assert str(refused.value) == ("organizer.receive.provider: 'imap' is not available in this version of "
-                                  "coachd; available: maildir")
+    assert str(refused.value) == ("organizer.receive.provider: 'gmail' is not available in this version of "
+                                  "coachd; available: imap, maildir")
 
 
 def test_accepted_options_are_what_each_factory_takes() -> None:
@@ -75,4 +75,6 @@ def test_accepted_options_are_what_each_factory_takes() -> None:
     assert accepted_options("calendar", "local") == {"folder"}
     assert accepted_options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}
     assert accepted_options("receive", "maildir") == {"path"}
-    assert accepted_options("receive", "imap") is None
+    assert accepted_options("receive", "imap") == {"host", "port", "tls", "username", "password_env", "folder",
+                                                   "processed_folder", "ca_file"}
+    assert accepted_options("receive", "gmail") is None

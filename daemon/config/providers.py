@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import EmailStr, Field, ValidationInfo, field_validator
@@ -80,15 +81,40 @@ class ReceiveProvider(Section):
     port: int | None = Field(
         default=None, ge=1, le=65535, description="imap: the server's port. Default: 993, or 143 without implicit TLS."
     )
-    username: str | None = Field(default=None, description="imap: the login.")
-    password_env: str | None = Field(default=None, description="imap: environment variable holding the password.")
-    tls: TLS = Field(default="implicit", description="imap: implicit (TLS from the start), starttls or none.")
+    username: str | None = Field(default=None, description="imap: the login (required).")
+    password_env: str | None = Field(
+        default=None, description="imap: environment variable holding the password (required)."
+    )
+    tls: TLS = Field(
+        default="implicit",
+        description="imap: implicit (TLS from the start), starttls, or none (a server on this machine only).",
+    )
+    ca_file: str | None = Field(
+        default=None,
+        description="imap: PEM file of the certificate authorities to trust for the server, relative to this "
+        "file. Default: the system's trust store.",
+    )
     folder: str = Field(default="INBOX", description="imap/gmail/outlook: the folder to read replies from.")
+    processed_folder: str | None = Field(
+        default=None,
+        description="imap: move processed replies to this folder (created when missing). Default: leave them "
+        "in `folder`, flagged \\Seen and $CoachdProcessed.",
+    )
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _need_host(value, info, ("imap",))
+
+    @field_validator("ca_file")
+    @classmethod
+    def _beside_the_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Like busy: files, relative to the config file; resolved here because the provider is
+        # built far from the file it was written in.
+        source = (info.context or {}).get("source")
+        if value is None or source is None:
+            return value
+        return str(Path(source).absolute().parent / Path(value).expanduser())
 
     @property
     def effective_port(self) -> int | None:

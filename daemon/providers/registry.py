@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from daemon.providers.base import (
     UnknownProvider,
 )
 from daemon.providers.file_sender import FileSender
+from daemon.providers.imap_inbox import ImapInbox
 from daemon.providers.local_calendar import LocalCalendar
 from daemon.providers.maildir_inbox import MaildirInbox
 from daemon.providers.smtp_sender import SmtpSender
@@ -59,9 +61,41 @@ def _smtp(state_dir: Path, host: str, port: int | None = None, tls: str = "start
     return SmtpSender(host, port, tls=tls, username=username, password=password)  # type: ignore[arg-type]
 
 
+def _imap(state_dir: Path, host: str, port: int | None = None, tls: str = "implicit", username: str | None = None,
+          password_env: str | None = None, folder: str = "INBOX", processed_folder: str | None = None,
+          ca_file: str | Path | None = None) -> ImapInbox:
+    # IMAP has no anonymous reading: a login is part of the config, not an option.
+    if not username:
+        raise ProviderRefused("receive", "username", "required: the imap inbox logs in with it")
+    if not password_env:
+        raise ProviderRefused("receive", "password_env", "required: the environment variable holding the "
+                              "imap password")
+    password = os.environ.get(password_env)
+    if password is None:
+        raise ProviderRefused("receive", "password_env", f"the environment variable {password_env} is not set "
+                              "in this environment; the imap inbox reads its password from it")
+    if tls == "none" and not _loopback(host):
+        raise ProviderRefused("receive", "tls", f"none would send the password to {host} in clear; it is only "
+                              "for a server on this machine (localhost, 127.0.0.1, ::1)")
+    if processed_folder is not None and processed_folder == folder:
+        raise ProviderRefused("receive", "processed_folder", f"must differ from folder ({folder})")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ProviderRefused("receive", "ca_file", f"file not found: {ca_file}")
+    return ImapInbox(host, port, tls=tls, username=username, password=password,  # type: ignore[arg-type]
+                     state_dir=Path(state_dir), folder=folder, processed_folder=processed_folder,
+                     ca_file=Path(ca_file) if ca_file else None)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 _CALENDARS: dict[str, Callable[..., CalendarProvider]] = {"local": _local}
 _SENDERS: dict[str, Callable[..., MailSender]] = {"file": _file, "smtp": _smtp}
-_INBOXES: dict[str, Callable[..., Inbox]] = {"maildir": _maildir}
+_INBOXES: dict[str, Callable[..., Inbox]] = {"maildir": _maildir, "imap": _imap}
 # By the organizer block that names them: organizer.calendar, organizer.send, organizer.receive.
 _ROLES: dict[str, tuple[tuple[str, ...], dict[str, Callable[..., Any]]]] = {
     "calendar": (CALENDAR_PROVIDERS, _CALENDARS),
@@ -100,7 +134,8 @@ def mail_sender(name: str, state_dir: Path, **options: Any) -> MailSender:
 
 
 def inbox(name: str, state_dir: Path, **options: Any) -> Inbox:
-    """The inbox named by `organizer.receive.provider`; `maildir` reads <state_dir>/inbox."""
+    """The inbox named by `organizer.receive.provider`; `maildir` reads <state_dir>/inbox, `imap` keeps
+    the folder's last UIDVALIDITY in <state_dir>/imap-<hash>.json."""
     return _build("receive", name, RECEIVE_PROVIDERS, _INBOXES, state_dir, options)
 
 
