@@ -139,17 +139,27 @@ def plan(config: Path, state: Path | None, at: str | None, occurrences: int) -> 
 def run(config: Path, state: Path | None, log_level: str) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     from daemon.clock import SystemClock
+    from daemon.dispatcher import MailDispatcher
     from daemon.executor import Executor
-    from daemon.jobs import program_jobs
+    from daemon.jobs import JobOutcome, program_jobs
     from daemon.runner import Daemon, JobRunner
 
     setup_logging(log_level)
     cfg = load_or_exit(config)
     program = open_or_exit(cfg, state_dir(state), SystemClock())
-    executor = Executor(program)
+    # Started after the store is open (and migrated): the sender opens the same store.
+    sender = MailDispatcher(cfg, program.state_dir, cfg.daemon.send, log_level)
+    executor = Executor(program, sender.on_action)
+
+    def watch_sender(now: datetime) -> JobOutcome:
+        sender.watch(now)
+        return JobOutcome()
+
     try:
-        Daemon(JobRunner(program, program_jobs(program, executor))).serve()
+        sender.start()
+        Daemon(JobRunner(program, program_jobs(program, executor, send=watch_sender))).serve()
     finally:
+        sender.stop()
         program.close()
 
 

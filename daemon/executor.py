@@ -56,6 +56,11 @@ def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
     return None
 
 
+# Emails rendered, then stored in one transaction: one commit for many, where each commit competes
+# with the mail sender's for SQLite's single writer.
+QUEUE_BATCH = 50
+
+
 class Executor:
     def __init__(self, program: Program, listener: ActionListener | None = None) -> None:
         self.program = program
@@ -65,19 +70,24 @@ class Executor:
         """Apply the actions not yet done; returns how many were applied."""
         done = self._done_keys([a.key for a in actions])
         applied = 0
+        pending: list[QueueMail] = []
         for action in actions:
             if action.key in done:
                 continue
             if isinstance(action, BookSeries):
+                applied += self._queue_all(pending, observed, now)
+                pending = []
                 booked_at = self._book(action, now)
                 # Mail planned in the same pass (the invitations) reads the series from here.
                 observed = replace(observed, bookings={**observed.bookings,
                                                        action.series.spec.key: Booking(action.series, booked_at)})
+                applied += 1
             else:
-                if not self._queue(action, observed, now):
-                    continue
-            applied += 1
-        return applied
+                pending.append(action)
+                if len(pending) == QUEUE_BATCH:
+                    applied += self._queue_all(pending, observed, now)
+                    pending = []
+        return applied + self._queue_all(pending, observed, now)
 
     def emit(self, record: ActionRecord) -> None:
         log.info("%s %s %s", record.kind, record.key,
@@ -153,7 +163,38 @@ class Executor:
             if db.get(ActionLog, log_row.key) is None:
                 db.add(log_row)
 
-    def _queue(self, mail: QueueMail, observed: Observed, now: datetime) -> bool:
+    def _queue_all(self, mails: Sequence[QueueMail], observed: Observed, now: datetime) -> int:
+        """Render `mails` and store them in the outbox in one transaction (each email with its
+        action record, so either both are there or neither); returns how many were new."""
+        if not mails:
+            return 0
+        rows = [self._render(mail, observed, now) for mail in mails]
+        try:
+            with self.program.store.session() as db:
+                db.add_all(row for pair in rows for row in pair)
+        except IntegrityError:
+            # Another replica (or an earlier crash after commit) queued some: store one at a time.
+            queued = [mail for mail, pair in zip(mails, rows) if self._store_one(pair)]
+        else:
+            queued = list(mails)
+        for mail in queued:
+            self.emit(ActionRecord(now, mail.key, "queue", {
+                "kind": mail.kind, "to": mail.recipient.person_id, "session": mail.session_id,
+                "due": mail.due.isoformat()}))
+        return len(queued)
+
+    def _store_one(self, rows: tuple[Outbox, ActionLog]) -> bool:
+        outbox, action = rows
+        try:
+            with self.program.store.session() as db:
+                # Fresh copies: the failed batch's objects belong to a rolled-back session.
+                db.add(Outbox(**{c.key: getattr(outbox, c.key) for c in Outbox.__table__.columns if c.key != "id"}))
+                db.add(ActionLog(**{c.key: getattr(action, c.key) for c in ActionLog.__table__.columns}))
+        except IntegrityError:
+            return False
+        return True
+
+    def _render(self, mail: QueueMail, observed: Observed, now: datetime) -> tuple[Outbox, ActionLog]:
         program = self.program
         cfg = program.cfg
         booking = observed.bookings.get(mail.series_key) if mail.series_key else None
@@ -175,15 +216,6 @@ class Executor:
                      series_uid=series_uid, recipient=mail.recipient.person_id, to_addr=mail.recipient.email,
                      subject=composed.subject, message=composed.raw, message_id=composed.message_id,
                      status="queued", attempts=0, due_at=mail.due, next_attempt_at=now, created_at=now)
-        try:
-            with program.store.session() as db:
-                db.add(row)
-                db.add(ActionLog(key=mail.key, program_id=program.id, kind="queue", done_at=now,
-                                 detail={"kind": mail.kind, "to": mail.recipient.person_id}))
-        except IntegrityError:
-            # Another replica (or an earlier crash after commit) queued it: nothing to do.
-            return False
-        self.emit(ActionRecord(now, mail.key, "queue", {
-            "kind": mail.kind, "to": mail.recipient.person_id, "session": mail.session_id,
-            "due": mail.due.isoformat()}))
-        return True
+        action = ActionLog(key=mail.key, program_id=program.id, kind="queue", done_at=now,
+                           detail={"kind": mail.kind, "to": mail.recipient.person_id})
+        return row, action

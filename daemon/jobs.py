@@ -47,7 +47,10 @@ class Job:
 WHEN_CHANGED = datetime.max.replace(tzinfo=UTC)
 
 
-def program_jobs(program: Program, executor: Executor) -> list[Job]:
+def program_jobs(program: Program, executor: Executor,
+                 send: Callable[[datetime], JobOutcome] | None = None) -> list[Job]:
+    """The daemon's jobs. `send` replaces sending in this process (`coachd run` has a sender
+    process of its own, see daemon/dispatcher.py; the simulator sends in line, on its clock)."""
     intervals = program.cfg.daemon
     sync = CalendarSync(program, executor)
     observer = Observer(program.store, program.id)
@@ -57,7 +60,7 @@ def program_jobs(program: Program, executor: Executor) -> list[Job]:
         Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
         Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer, reported)),
         Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
-        Job("send", intervals.send, lambda now: send_due_mail(program, executor, now)),
+        Job("send", intervals.send, send or (lambda now: send_due_mail(program, executor, now))),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, update
@@ -50,21 +51,35 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
 
 
-def drain(program: Program, executor: Executor, now: datetime, batch: int = 50) -> int:
+def drain(program: Program, executor: Executor, now: datetime, batch: int = 50,
+          stopping: Callable[[], bool] = lambda: False) -> int:
     """Send every queued email whose next attempt is due, over one connection where the sender keeps
-    one (it is closed at the end); returns how many were sent."""
+    one (it is closed at the end); returns how many were sent. `stopping` is asked between emails:
+    once it says yes, the emails claimed but not sent are handed back at once."""
     try:
-        return _drain(program, executor, now, batch)
+        return _drain(program, executor, now, batch, stopping)
     finally:
         program.sender.close()
 
 
-def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> int:
+def release(program: Program, row_ids: list[int], now: datetime) -> None:
+    """Hand back claimed emails that were not sent, so they need not wait out the lease."""
+    if row_ids:
+        with program.store.session() as db:
+            db.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "queued")
+                       .values(next_attempt_at=now))
+
+
+def _drain(program: Program, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool]) -> int:
     sent = 0
+    # Every email is from the organizer to the one person its row names: the envelope is known
+    # without reading the message's headers again.
+    organizer = str(program.cfg.organizer.email)
     while True:
         with program.store.session() as db:
             rows = db.execute(
-                select(Outbox.id, Outbox.key, Outbox.message, Outbox.kind, Outbox.recipient, Outbox.attempts)
+                select(Outbox.id, Outbox.key, Outbox.message, Outbox.kind, Outbox.recipient, Outbox.to_addr,
+                       Outbox.attempts)
                 .where(Outbox.program_id == program.id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
                 .order_by(Outbox.due_at, Outbox.id).limit(batch)
             ).all()
@@ -72,11 +87,14 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int) -> i
             return sent
         # Claimed a batch at a time: one write for many, and a crash holds back at most a batch.
         mine = claim_many(program, [row[0] for row in rows], now)
-        for row_id, key, raw, kind, recipient, attempts in rows:
+        for index, (row_id, key, raw, kind, recipient, to_addr, attempts) in enumerate(rows):
             if row_id not in mine:
                 continue  # another drainer has it
+            if stopping():
+                release(program, [row[0] for row in rows[index:] if row[0] in mine], now)
+                return sent
             try:
-                program.sender.send_raw(raw, key)
+                program.sender.send_raw(raw, key, (organizer, [to_addr]))
             except PermanentSendError as error:
                 _record_failure(program, row_id, attempts + 1, now, str(error), permanent=True)
                 executor.emit(ActionRecord(now, key, "send-failed", {"kind": kind, "to": recipient,

@@ -168,8 +168,11 @@ def lock_state(state_dir: Path) -> IO[bytes]:
     return handle
 
 
-def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False) -> Program:
+def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False,
+                 locked: bool = True) -> Program:
     """Lock the state, open the providers the config names and the store (migrating it).
+
+    `locked=False` is for a process the daemon holding the lock started itself (its mail sender).
 
     `embedded` (what `coachd simulate` uses) ignores the configured providers and database: the
     local calendar, file sender and maildir inbox, and SQLite, all inside `state_dir`, so that a
@@ -177,7 +180,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     """
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        lock = lock_state(state_dir)
+        lock = lock_state(state_dir) if locked else None
     except OSError as error:
         raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
     # Providers before the store: a provider `run` refuses stops it before any database is
@@ -185,14 +188,14 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     try:
         calendar, sender, inbox = (build_provider(cfg, role, state_dir, embedded=embedded) for role in ROLES)
     except Exception:
-        lock.close()
+        _close(lock)
         raise
     try:
         url = sqlite_url(state_dir) if embedded else database_url(state_dir, cfg.store.url)
         store = Store.open(url)
     except (OSError, SQLAlchemyError) as error:
         _close(sender)
-        lock.close()
+        _close(lock)
         reason = getattr(error, "orig", None) or error
         raise StateUnavailable(f"cannot open the database for {state_dir}: {reason}") from error
     sources = {p.id: p.busy for p in cfg.people if p.busy}
@@ -214,5 +217,5 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     except Exception:
         store.dispose()
         _close(sender)
-        lock.close()
+        _close(lock)
         raise

@@ -26,6 +26,14 @@ class Section(BaseModel):
             copied.__dict__.pop(name, None)
         return copied
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # Pickled (for `coachd run`'s sender process) without the cached lookups: some are
+        # read-only mapping views, which cannot be pickled, and all are recomputed on use.
+        state = super().__getstate__()
+        cached = _cached_names(type(self))
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k not in cached}
+        return state
+
 
 @cache
 def _cached_names(model: type) -> tuple[str, ...]:

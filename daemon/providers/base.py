@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.message
 import email.policy
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -184,6 +184,10 @@ class BusySource(Protocol):
         return {person_id: self.busy(person_id, window) for person_id in person_ids}
 
 
+# (envelope sender, envelope recipients): SMTP's MAIL FROM and RCPT TO.
+SmtpEnvelope = tuple[str, Sequence[str]]
+
+
 @runtime_checkable
 class MailSender(Protocol):
     """Hands finished messages to a mail system (a folder of .eml files, SMTP, Gmail, Graph sendMail)."""
@@ -196,9 +200,13 @@ class MailSender(Protocol):
         """
         ...
 
-    def send_raw(self, raw: bytes, key: str) -> None:
+    def send_raw(self, raw: bytes, key: str, envelope: SmtpEnvelope | None = None) -> None:
         """Send the outbox's stored RFC 5322 bytes, as they are. Senders that hand bytes on (a file,
-        SMTP's DATA, Gmail's raw, Graph's MIME) override this to skip re-parsing the message."""
+        SMTP's DATA, Gmail's raw, Graph's MIME) override this to skip re-parsing the message.
+
+        `envelope` is the sender and recipients the outbox recorded when it queued the message, as
+        a mail queue keeps them beside the message; without it an SMTP sender reads them from the
+        headers (From; To, Cc and Bcc)."""
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, email.message.EmailMessage)
         self.send(message, key)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from daemon.core.types import UTC
 from daemon.providers import atomic_write
-from daemon.providers.base import MailSender, PermanentSendError, TransientSendError
+from daemon.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
 
 
 def key_digest(key: str) -> str:
@@ -41,7 +41,7 @@ class FileSender(MailSender):
             raise PermanentSendError(f"cannot serialise message for {key}: {exc}") from exc
         self._write_once(self.path_for(message, key), data, key)
 
-    def send_raw(self, raw: bytes, key: str) -> None:
+    def send_raw(self, raw: bytes, key: str, envelope: SmtpEnvelope | None = None) -> None:
         # The headers name the file; the bytes go out as the outbox stored them.
         self._write_once(self.path_for(BytesHeaderParser().parsebytes(raw), key), raw, key)
 

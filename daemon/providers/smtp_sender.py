@@ -19,7 +19,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Literal
 
 from daemon.mail.headers import UNFOLDED
-from daemon.providers.base import MailSender, PermanentSendError, TransientSendError
+from daemon.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
 
 log = logging.getLogger("coachd.smtp")
 
@@ -49,11 +49,12 @@ class SmtpSender(MailSender):
     def send(self, message: email.message.EmailMessage, key: str) -> None:
         self.send_raw(message.as_bytes(policy=UNFOLDED), key)
 
-    def send_raw(self, raw: bytes, key: str) -> None:
+    def send_raw(self, raw: bytes, key: str, envelope: SmtpEnvelope | None = None) -> None:
         # SMTP lines end in CRLF; a bare LF is refused by careful servers (it is how smuggling works).
         if raw.count(b"\n") != raw.count(b"\r\n"):
             raw = BARE_LF.sub(b"\r\n", raw)
-        sender, recipients = envelope(raw)
+        sender, recipients = envelope if envelope is not None else envelope_of(raw)
+        recipients = list(recipients)
         if not recipients:
             raise PermanentSendError(f"{key}: the message has no recipient (To, Cc or Bcc)")
         for attempt in (1, 2):
@@ -129,7 +130,7 @@ class SmtpSender(MailSender):
             self._connection = None
 
 
-def envelope(raw: bytes) -> tuple[str, list[str]]:
+def envelope_of(raw: bytes) -> tuple[str, list[str]]:
     """The SMTP envelope from a message's headers: its From address, and every To, Cc and Bcc."""
     end = raw.find(b"\r\n\r\n")
     block = raw if end < 0 else raw[:end + 2]  # the header block is all the envelope needs

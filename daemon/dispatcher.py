@@ -1,0 +1,136 @@
+"""The daemon's mail sender: a process of its own that drains the outbox as soon as mail is queued.
+
+Sending waits on a mail server for most of its time (four round trips an email), and a slow or
+unreachable server would otherwise hold up calendar sync, planning and the inbox for as long as it
+takes. In its own process the sender also runs on another core while the scheduler renders the
+next emails. Both processes work on the same store: the outbox's claims (see `outbox.claim_many`)
+already make any number of drainers send each email once, so nothing here needs to coordinate more
+than "there is mail now".
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import traceback
+from datetime import datetime, timedelta
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from daemon.clock import SystemClock
+from daemon.config import ProgramConfig
+from daemon.executor import ActionRecord, Executor
+from daemon.outbox import drain, next_attempt
+from daemon.program import Program, open_program
+from daemon.store.models import JobRun
+
+log = logging.getLogger("coachd.sender")
+
+# How long a stop waits for the email in flight before the sender is killed; a killed sender at
+# worst sends that one email again (the outbox's crash window).
+STOP_GRACE_SECONDS = 60.0
+# Never sleep less than this between drains, so a mail server failing at once is not spun on.
+SHORTEST_WAIT = timedelta(seconds=1)
+
+
+class MailDispatcher:
+    """Starts, wakes, watches and stops the sender process (`spawn`ed: it shares no open connection
+    or lock with the daemon, and opens the store and the configured sender itself)."""
+
+    def __init__(self, cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: str = "info") -> None:
+        self.cfg = cfg
+        self.state_dir = state_dir
+        self.interval = interval
+        self.log_level = log_level
+        self._context = multiprocessing.get_context("spawn")
+        self._wake: Event = self._context.Event()
+        self._stop: Event = self._context.Event()
+        self._process: SpawnProcess | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._process = self._context.Process(
+            target=serve, name="coachd-sender", daemon=True,
+            args=(self.cfg, self.state_dir, self.interval, self.log_level, self._wake, self._stop))
+        self._process.start()
+        log.info("mail sender started (pid %s)", self._process.pid)
+
+    def wake(self) -> None:
+        """There may be mail to send now."""
+        self._wake.set()
+
+    def on_action(self, record: ActionRecord) -> None:
+        """Executor listener: an email queued is an email to send."""
+        if record.kind == "queue":
+            self._wake.set()
+
+    def watch(self, now: datetime) -> None:
+        """The scheduler's `send` job: restart a sender that died (logged; its claims expire and
+        another drain sends what it held), then wake it in case a retry has come due."""
+        if self._process is not None and not self._process.is_alive() and not self._stop.is_set():
+            log.error("mail sender (pid %s) exited with %s at %s; starting it again", self._process.pid,
+                      self._process.exitcode, now.isoformat())
+            self.restarts += 1
+            self.start()
+        self.wake()
+
+    def stop(self) -> None:
+        """Let the sender finish the email in flight and exit."""
+        self._stop.set()
+        self._wake.set()
+        if self._process is None:
+            return
+        self._process.join(STOP_GRACE_SECONDS)
+        if self._process.is_alive():
+            log.warning("mail sender did not stop within %.0f s; killing it", STOP_GRACE_SECONDS)
+            self._process.kill()
+            self._process.join()
+
+
+def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: str, wake: Event,
+          stop: Event) -> None:
+    """The sender process: drain, then sleep until woken, the next retry is due, or `interval`."""
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Ctrl-C reaches the whole process group: the daemon decides when its sender stops. A SIGTERM
+    # sent to every process of the service (systemd's default) stops it the same way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    program = open_program(cfg, state_dir, SystemClock(), locked=False)
+    executor = Executor(program)
+    try:
+        while not stop.is_set():
+            wake.clear()  # before draining: a wake-up that comes during the drain is not lost
+            now = program.clock.now()
+            _drain_logged(program, executor, now, stop)
+            wake.wait(_seconds_until_next(program, now, interval))
+    finally:
+        program.sender.close()
+        program.close()
+
+
+def _drain_logged(program: Program, executor: Executor, now: datetime, stop: Event) -> None:
+    try:
+        drain(program, executor, now, stopping=stop.is_set)
+    except Exception as error:  # noqa: BLE001 - a failing drain is retried, never fatal
+        log.error("sending failed at %s (program %s): %s: %s; retrying", now.isoformat(), program.id,
+                  type(error).__name__, error, exc_info=True)
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        try:
+            with program.store.session() as db:
+                db.add(JobRun(program_id=program.id, job="send", started_at=now, finished_at=now, ok=False,
+                              error=text))
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            log.exception("could not record the failure of the mail sender")
+
+
+def _seconds_until_next(program: Program, now: datetime, interval: timedelta) -> float:
+    try:
+        due = next_attempt(program)
+    except Exception:  # noqa: BLE001 - an unreachable store is retried after the interval
+        due = None
+    wait = interval if due is None else min(interval, max(due - now, SHORTEST_WAIT))
+    return wait.total_seconds()
+
