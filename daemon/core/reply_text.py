@@ -1,95 +1,93 @@
-"""Reading what a person wrote in a reply: the new text, a rating, coach notes."""
+"""Reading what a person wrote in a reply: its text, the new part of it, a rating, notes, topics, responses."""
+
+# Every function here is pure and never raises, whatever the message: body text is bounded, MIME
+# trees are walked without recursion, and charsets that are missing, unknown or lying fall back to
+# readable text. The work is done in the reply_* modules beside this one.
 
 from __future__ import annotations
 
-import html
-import re
-from email.message import EmailMessage
+from datetime import date
+from email.message import EmailMessage, Message
 from typing import Any
 
-_QUOTE_HEADER = re.compile(
-    r"^(On .+ wrote:|Le .+ a écrit ?:|Am .+ schrieb .+:|El .+ escribió:|-{2,} ?Original Message ?-{2,}|"
-    r"From: .+|De ?: .+|Von: .+|_{10,})\s*$", re.IGNORECASE)
-_SIGNATURE = re.compile(r"^(-- ?|Sent from my .+|Envoyé de mon .+)$")
-_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-_RATING = re.compile(r"(?<![\d.])([1-5])(?:\s*/\s*5)?(?![\d.])")
-_STARS = re.compile(r"^\s*(\*{1,5}|★{1,5})\s*$", re.MULTILINE)
-_ACTION = re.compile(r"^[-*•]?\s*(?P<owner>[^:]{1,60}):\s*(?P<text>.+?)(?:\s+(?:by|due)\s+(?P<due>\d{4}-\d{2}-\d{2}))?\s*$")
+from daemon.core import reply_mime
+from daemon.core.reply_feedback import feedback as _feedback
+from daemon.core.reply_html import html_to_text
+from daemon.core.reply_itip import itip_reply
+from daemon.core.reply_notes import coach_notes as _coach_notes
+from daemon.core.reply_notes import topics as _topics
+from daemon.core.reply_quotes import new_text as _new_text
+
+__all__ = ["parse_message", "body_text", "new_text", "feedback", "rating", "coach_notes", "topics", "itip_reply"]
 
 
-def body_text(message: EmailMessage) -> str:
-    """The plain text of a message, from its text part or, failing that, its HTML made plain."""
-    part = message.get_body(preferencelist=("plain",))
-    if part is not None:
-        return _decoded(part)
-    part = message.get_body(preferencelist=("html",))
-    if part is None:
-        return ""
-    text = re.sub(r"(?is)<(script|style).*?</\1>", "", _decoded(part))
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
+def parse_message(raw: bytes) -> EmailMessage:
+    """Bytes as a message, like email.message_from_bytes but never raising, even on MIME nested 1,000 deep."""
+    return reply_mime.parse(raw)
 
 
-def _decoded(part: EmailMessage) -> str:
-    """A text part's content; an unknown or lying charset falls back to UTF-8 with replacements."""
+def body_text(message: Message) -> str:
+    """The plain text of a message: its first text/plain body part or, failing that, its HTML made plain."""
     try:
-        return str(part.get_content())
-    except (LookupError, UnicodeError, ValueError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload or "")
+        plain, markup = _body_parts(message)
+        if plain is not None:
+            text = plain.text()
+            if text.strip():
+                return reply_mime.unflow(text) if plain.params.get("format", "").lower() == "flowed" else text
+        if markup is not None:
+            return html_to_text(markup.text())[: reply_mime.MAX_TEXT]
+    except Exception:  # the readers are written not to raise; this keeps the promise if one still does
+        pass
+    return ""
+
+
+def _body_parts(message: Message) -> tuple[reply_mime.Leaf | None, reply_mime.Leaf | None]:
+    """The first inline text/plain and text/html parts; attachments and forwarded messages are skipped."""
+    plain = markup = None
+    for leaf in reply_mime.walk(message):
+        if leaf.attachment:
+            continue
+        if leaf.content_type == "text/plain" and plain is None:
+            plain = leaf
+        elif leaf.content_type == "text/html" and markup is None:
+            markup = leaf
+        if plain is not None and markup is not None:
+            break
+    return plain, markup
 
 
 def new_text(text: str) -> str:
-    """Drop quoted history and signatures: what the person wrote this time."""
-    kept: list[str] = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if _QUOTE_HEADER.match(line.strip()) or _SIGNATURE.match(line.rstrip()):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    return "\n".join(kept).strip()
+    """Drop quoted history and signatures: what the person wrote this time (inline answers kept)."""
+    try:
+        return _new_text(text)
+    except Exception:  # the parsers are written not to raise; this keeps the inbox's promise if one does
+        return text[: reply_mime.MAX_TEXT].strip()
+
+
+def feedback(text: str) -> dict[str, Any]:
+    """{"rating": 1-5 or None, "answers": {"1","2","3"}, "repeat", "avoid"} from a feedback reply's text."""
+    try:
+        return _feedback(text)
+    except Exception:
+        return {"rating": None, "answers": {"1": "", "2": "", "3": ""}, "repeat": "", "avoid": ""}
 
 
 def rating(text: str) -> int | None:
-    """A 1-5 rating written as 4, 4/5, four or ****; the first one found wins."""
-    stars = _STARS.search(text)
-    if stars:
-        return len(stars.group(1))
-    for line in text.splitlines():
-        lowered = line.lower()
-        for word, value in _WORDS.items():
-            if re.search(rf"\b{word}\b", lowered):
-                return value
-        match = _RATING.search(line)
-        if match:
-            return int(match.group(1))
-    return None
+    """A 1-5 rating written as 4, 4/5, four, vier, ****, ★★★★☆ or 4 stars; a "Rating:" line wins."""
+    return feedback(text)["rating"]  # type: ignore[no-any-return]
 
 
-def coach_notes(text: str) -> dict[str, Any]:
-    """Conclusions and action items in the forgiving format the notes request explains."""
-    conclusions: list[str] = []
-    actions: list[dict[str, str]] = []
-    section = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        heading = line.rstrip(":").lower()
-        if heading in ("conclusions", "conclusion"):
-            section = "conclusions"
-            continue
-        if heading in ("actions", "action items", "action"):
-            section = "actions"
-            continue
-        if not line:
-            continue
-        if section == "conclusions":
-            conclusions.append(line.lstrip("-*• ").strip())
-        elif section == "actions":
-            match = _ACTION.match(line)
-            if match:
-                actions.append({"owner": match.group("owner").strip(), "text": match.group("text").strip(),
-                                "due": match.group("due") or ""})
-            else:
-                actions.append({"owner": "", "text": line.lstrip("-*• "), "due": ""})
-    return {"conclusions": conclusions, "actions": actions}
+def coach_notes(text: str, *, today: date | None = None) -> dict[str, Any]:
+    """{"conclusions": [str], "actions": [{"owner", "text", "due"}], "notes": str} from a coach's notes."""
+    try:
+        return _coach_notes(text, today=today)
+    except Exception:
+        return {"conclusions": [], "actions": [], "notes": ""}
+
+
+def topics(text: str) -> list[str]:
+    """Up to five topics (each at most 200 characters) a coachee sent in for the next agenda."""
+    try:
+        return _topics(text)
+    except Exception:
+        return []
