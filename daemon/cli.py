@@ -269,6 +269,52 @@ def confirm(config: Path, hold_id: str, state: Path | None) -> None:
             fail(str(error))
 
 
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--assign", "assign_id", type=int, metavar="ID", help="Take quarantined reply ID as an answer.")
+@click.option("--person", "person_id", help="With --assign: whose answer it is (person id).")
+@click.option("--session", "session_id", help="With --assign: the session it is about (default: their latest request).")
+@click.option("--kind", "kind", help="With --assign: the kind of request it answers (feedback-request, ...).")
+@click.option("--dismiss", "dismiss_id", type=int, metavar="ID", help="Set quarantined reply ID aside (kept).")
+def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None, person_id: str | None,
+          session_id: str | None, kind: str | None, dismiss_id: int | None) -> None:
+    """Quarantined replies with the reason; assign one to the request it answers, or dismiss it."""
+    from daemon.views.replies import ReplyCommandError, assign, dismiss, show_inbox
+
+    cfg = load_or_exit(config)
+    if assign_id is not None and dismiss_id is not None:
+        fail("--assign and --dismiss: one reply at a time")
+    if assign_id is None and (person_id or session_id or kind):
+        fail("--person, --session and --kind go with --assign ID")
+    if assign_id is not None and not person_id:
+        fail("--assign needs --person: whose answer the reply is")
+    with state_errors_exit():
+        try:
+            if assign_id is not None:
+                assign(console, cfg, state_dir(state), assign_id, person_id or "", session_id, kind)
+            elif dismiss_id is not None:
+                dismiss(console, cfg, state_dir(state), dismiss_id)
+            else:
+                show_inbox(console, cfg, state_dir(state), as_json)
+        except ReplyCommandError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def feedback(config: Path, state: Path | None, as_json: bool) -> None:
+    """Every feedback reply: session, person, rating, answers, the coachee's state, when received."""
+    from daemon.views.replies import show_feedback
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        show_feedback(console, cfg, state_dir(state), as_json)
+
+
 @contextmanager
 def state_errors_exit() -> Iterator[None]:
     """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""

@@ -90,10 +90,13 @@ def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
 AGENDA_KINDS = frozenset({"agenda"})
 
 
-def _topic(cfg: ProgramConfig, reply: ReplyFact) -> dict[str, str]:
+def _topics(cfg: ProgramConfig, reply: ReplyFact) -> list[dict[str, str]]:
+    """The topics one person sent back on an agenda: as the reply parser split them, else the whole text."""
     person = cfg.people_by_id.get(reply.person_id)
-    text = " ".join(str(reply.payload.get("text", "")).split())
-    return {"text": text[:300], "from_name": person.name if person else reply.person_id}
+    name = person.name if person else reply.person_id
+    found = [str(t) for t in reply.payload.get("topics", ()) or ()]  # type: ignore[union-attr]
+    texts = found or [str(reply.payload.get("text", ""))]
+    return [{"text": " ".join(text.split())[:300], "from_name": name} for text in texts if text.strip()]
 
 
 def _period_label(day: date) -> str:
@@ -117,8 +120,8 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
             if notes:
                 open_actions = list(notes[-1].payload.get("actions", []))
             # What people sent back on the last agenda is on this one.
-            topics = [_topic(cfg, reply) for reply in observed.replies_to(previous.session_id, AGENDA_KINDS)
-                      if reply.person_id != host and str(reply.payload.get("text", "")).strip()]
+            topics = [topic for reply in observed.replies_to(previous.session_id, AGENDA_KINDS)
+                      if reply.person_id != host for topic in _topics(cfg, reply)]
         bank = tuple(cfg.mail.agenda.questions) or DEFAULT_QUESTIONS
         context |= {
             "purpose": purpose, "reason": reason, "importance": importance,

@@ -18,6 +18,7 @@ from daemon.core.types import BookedSeries
 from daemon.core.serial import overrides_to_list, spec_to_dict
 from daemon.ical import series_calendar
 from daemon.mail import Envelope
+from daemon.mail.reply_token import EXPECTS_ANSWER, reply_address, token_for
 from daemon.program import Program
 from daemon.providers.base import SeriesNotFound
 from daemon.store.models import ActionLog, Outbox, Series, SessionRow
@@ -205,8 +206,12 @@ class Executor:
             ics = series_calendar(booking.series, organizer_name=cfg.organizer.name,
                                   organizer_email=str(cfg.organizer.email), method=method,
                                   dtstamp=booking.booked_at)
+        token = None
+        if mail.kind in EXPECTS_ANSWER:
+            token = token_for(program.reply_secret(), program.id, mail.key)
         envelope = Envelope(
             key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,
+            reply_to=reply_address(str(cfg.organizer.email), token) if token else None,
             series_uid=series_uid, session_id=mail.session_id,
             thread_key=f"series:{series_uid}" if series_uid else None, ics=ics, ics_method=method,
         )
@@ -215,7 +220,8 @@ class Executor:
         row = Outbox(key=mail.key, program_id=program.id, kind=mail.kind, session_id=mail.session_id,
                      series_uid=series_uid, recipient=mail.recipient.person_id, to_addr=mail.recipient.email,
                      subject=composed.subject, message=composed.raw, message_id=composed.message_id,
-                     status="queued", attempts=0, due_at=mail.due, next_attempt_at=now, created_at=now)
+                     reply_token=token, status="queued", attempts=0, due_at=mail.due, next_attempt_at=now,
+                     created_at=now)
         action = ActionLog(key=mail.key, program_id=program.id, kind="queue", done_at=now,
                            detail={"kind": mail.kind, "to": mail.recipient.person_id})
         return row, action

@@ -22,6 +22,7 @@ from daemon.inbox import read_inbox
 from daemon.observe import DECLINES_META, Observer, declines_from_json, declines_to_json
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program
+from daemon.states import refresh_states
 from daemon.providers.base import BusySourceError, CalendarEntry, SyncCursorExpired, SyncResult
 from daemon.store.models import Busy, Series
 
@@ -57,7 +58,7 @@ def program_jobs(program: Program, executor: Executor,
     reported: set[str] = set()
     return [
         Job("sync", intervals.sync, sync.run),
-        Job("inbox", intervals.inbox, lambda now: JobOutcome(read_inbox(program, executor, now) > 0)),
+        Job("inbox", intervals.inbox, lambda now: read_replies(program, executor, now)),
         Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer, reported)),
         Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
         Job("send", intervals.send, send or (lambda now: send_due_mail(program, executor, now))),
@@ -222,6 +223,13 @@ def program_mail(program: Program, executor: Executor, now: datetime, observer: 
     result = plan(program.cfg, observed, now, booking=False, session_mail=False)
     applied = executor.apply(result.actions, observed, now)
     return JobOutcome(applied > 0, result.next_due or WHEN_CHANGED)
+
+
+def read_replies(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+    new = read_inbox(program, executor, now)
+    # Judged every run, not only with new replies: an admin may have assigned one, and evidence ages out.
+    changed = refresh_states(program, executor, now)
+    return JobOutcome(new > 0 or changed)
 
 
 def send_due_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from daemon.core.calendar_truth import Decline
 from daemon.core.observed import Booking, Observed, ReplyFact
+from daemon.core.rsvp import merge_declines, rsvp_declines
 from daemon.core.serial import booked_from_row
 from daemon.core.types import Interval
 from daemon.store.db import Store
@@ -68,10 +69,11 @@ class Observer:
             meta = dict(db.execute(select(Meta.name, Meta.value).where(
                 Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META, DECLINES_META)))).all())
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
+        declines = merge_declines(declines_from_json(meta.get(DECLINES_META) or {}),
+                                  rsvp_declines(replies, bookings))
         return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies,
                         states=dict(meta.get(STATES_META) or {}),
-                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()),
-                        declines=declines_from_json(meta.get(DECLINES_META) or {}))
+                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()), declines=declines)
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = db.execute(select(Series.uid, Series.sequence, Series.updated_at)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from daemon.clock import Clock
 from daemon.config import ProgramConfig
 from daemon.mail import Composer
+from daemon.mail.reply_token import load_or_create_secret
 from daemon.providers import registry
 from daemon.providers.base import (
     BusySource,
@@ -50,10 +51,17 @@ class Program:
     composer: Composer
     clock: Clock
     lock: IO[bytes] | None = None
+    _reply_secret: bytes | None = None
 
     @property
     def id(self) -> str:
         return self.cfg.program.id
+
+    def reply_secret(self) -> bytes:
+        """The secret reply tokens are signed with, created in the state directory on first use."""
+        if self._reply_secret is None:
+            self._reply_secret = load_or_create_secret(self.state_dir)
+        return self._reply_secret
 
     def close(self) -> None:
         self.store.dispose()

@@ -98,7 +98,8 @@ def test_headers(composer: Composer) -> None:
     msg = reparse(composer.compose("agenda", PRIYA, sample_context("agenda"), env))
     assert msg["From"].addresses[0].display_name == "Northwind Coaching Office"
     assert msg["From"].addresses[0].addr_spec == "coaching@northwind.example"
-    assert msg["Reply-To"] == "coaching+t0k3n@northwind.example"
+    assert msg["Reply-To"].addresses[0].addr_spec == "coaching+t0k3n@northwind.example"
+    assert msg["Reply-To"].addresses[0].display_name == "Northwind Coaching Office"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Auto-Response-Suppress"] == "OOF, AutoReply"
     assert msg["X-Coachd-Kind"] == "agenda"

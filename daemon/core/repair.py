@@ -67,16 +67,16 @@ def week_of(instant: datetime, zone: ZoneInfo) -> Interval:
 
 
 def best_in_week(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules,
-                 declined_by: frozenset[str] = frozenset()) -> Candidate | None:
+                 declined_by: frozenset[str] = frozenset(), declined_at: Interval | None = None) -> Candidate | None:
     """The best slot for this occurrence in its own week, as close to where it is as the ranking allows;
-    those who declined it are taken as busy at its current time."""
+    those who declined it are taken as busy at the time they declined (default: its current time)."""
     spec = series.spec
     week = week_of(occurrence.recurrence_id, spec.zone)
     start = max(week.start, to_utc(rules.earliest))
     end = min(week.end, to_utc(rules.last))
     if start + spec.length > end:
         return None
-    people = tuple(_declined(p, occurrence.interval) if p.person_id in declined_by else p
+    people = tuple(_declined(p, declined_at or occurrence.interval) if p.person_id in declined_by else p
                    for p in timelines.people(spec.everyone(), spec.key, Interval(start, end)))
     if spec.kind is SessionKind.INDIVIDUAL and rules.max_individual_per_day:
         full = _full_days(timelines, spec.host.person_id, spec.key, Interval(start, end), spec.zone,
@@ -117,6 +117,20 @@ def _decliners(series: BookedSeries, occurrence: Occurrence, declines: Mapping[s
     decline = declines.get(occurrence.session_id)
     if decline is None or decline.start != occurrence.start:
         return frozenset()  # no decline, or one of a time it no longer has
+    return _counting(series, decline)
+
+
+def _declined_earlier(series: BookedSeries, occurrence: Occurrence,
+                      declines: Mapping[str, Decline]) -> tuple[frozenset[str], Interval | None]:
+    """Who declined this occurrence at a time it has since been moved from, and that time: a later
+    repair must not move it back there (the answer still stands for that time)."""
+    decline = declines.get(occurrence.session_id)
+    if decline is None or decline.start == occurrence.start:
+        return frozenset(), None
+    return _counting(series, decline), Interval(decline.start, decline.start + series.spec.length)
+
+
+def _counting(series: BookedSeries, decline: Decline) -> frozenset[str]:
     everyone = {a.person_id for a in series.spec.everyone()}
     people = decline.people & everyone
     if series.spec.host.person_id in people or 2 * len(people) >= len(everyone):
@@ -173,15 +187,17 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules,
         if override is not None and override.pinned:
             continue  # moved by hand in the calendar: planned around, never moved back
         current = timelines.cost(occurrence.interval, people, spec.key)
-        declined_by = _decliners(series, occurrence, declines or {})
+        declined_by, declined_at = _decliners(series, occurrence, declines or {}), None
         if declined_by:
             current = replace(current, conflicts=tuple(sorted(set(current.conflicts) | declined_by)))
+        else:
+            declined_by, declined_at = _declined_earlier(series, occurrence, declines or {})
         if current.fits_everyone:
             continue
         fair = _least_strain(series, occurrence, timelines, rules)
         if not current.conflicts and current.strain <= fair:
             continue  # out of someone's hours, but as little as that week allows
-        best = best_in_week(series, occurrence, timelines, rules, declined_by)
+        best = best_in_week(series, occurrence, timelines, rules, declined_by, declined_at)
         if current.conflicts:
             # Freeing someone must not push everyone out of hours: no more strain than is fair that week.
             better = best is not None and not best.conflicts and best.strain <= max(fair, current.strain)

@@ -131,7 +131,7 @@ def assemble_bytes(kind: str, recipient: Recipient, subject: str, text: str, htm
         if root != own_id:
             headers += [("In-Reply-To", root), ("References", root)]
     if envelope.reply_to:
-        headers.append(("Reply-To", envelope.reply_to))
+        headers.append(("Reply-To", _address(envelope.sender_name, envelope.reply_to)))
     # RFC 3834: lets vacation responders stay silent; Exchange needs its own header for that.
     headers += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "OOF, AutoReply"),
                 ("X-Coachd-Kind", kind)]

@@ -99,7 +99,8 @@ class Outbox(Base):
     """A rendered email waiting to be sent (or sent, or given up on)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+                      Index("ix_outbox_reply_token", "reply_token"), Index("ix_outbox_message_id", "message_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(KEY), unique=True)
@@ -112,6 +113,8 @@ class Outbox(Base):
     subject: Mapped[str] = mapped_column(Text)
     message: Mapped[bytes] = mapped_column(LargeBinary)
     message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    # The token in the Reply-To address of a request that expects an answer (daemon/mail/reply_token.py).
+    reply_token: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime]
@@ -140,6 +143,8 @@ class Reply(Base):
     rating: Mapped[int | None]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # The outbox key of the request it answers, once known (matched, or assigned by an admin).
+    request_key: Mapped[str | None] = mapped_column(String(KEY))
 
 
 class Busy(Base):
