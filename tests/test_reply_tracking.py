@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import json
 import os
 import stat
 from datetime import timedelta
@@ -231,7 +232,7 @@ def test_admins_list_assign_and_dismiss_quarantined_mail_and_see_the_feedback(tm
     })
     listed = invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--json")
     assert listed.exit_code == 0, listed.output
-    rows = {r["from"]: r for r in __import__("json").loads(listed.output)["quarantined"]}
+    rows = {r["from"]: r for r in json.loads(listed.output)["quarantined"]}
     assert set(rows) == {"me@home.example", "spam@spam.example"}
     assert "not a reply to anything coachd sent" in rows["spam@spam.example"]["reason"]
     assert rows["me@home.example"]["subject"].startswith("Re: ")
@@ -253,12 +254,12 @@ def test_admins_list_assign_and_dismiss_quarantined_mail_and_see_the_feedback(tm
     assert "No quarantined replies" in invoke("inbox", str(EXAMPLE), "--state", str(tmp_path)).output
 
     listed = invoke("feedback", str(EXAMPLE), "--state", str(tmp_path), "--json")
-    [entry] = __import__("json").loads(listed.output)["feedback"]
+    [entry] = json.loads(listed.output)["feedback"]
     assert (entry["person"], entry["rating"], entry["avoid"]) == (person.id, 2, "running late")
     assert entry["session"] == str(request["X-Coachd-Session"])
     # The assignment counts from the next inbox run: a rating of 2 is stress.
     tick(tmp_path, cfg, program_start(cfg) + timedelta(days=4, minutes=20))
-    [entry] = __import__("json").loads(invoke("feedback", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["feedback"]
+    [entry] = json.loads(invoke("feedback", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["feedback"]
     assert entry["state"] == "stress" and any("rating 2" in reason for reason in entry["state_because"])
     text = invoke("feedback", str(EXAMPLE), "--state", str(tmp_path)).output
     assert person.name.split()[0] in text and "running" in text  # the table folds to the terminal
@@ -328,3 +329,26 @@ def test_an_emailed_decline_by_the_host_moves_that_occurrence_and_a_strangers_is
     assert now_at.start.isocalendar()[:2] == occurrence.start.isocalendar()[:2], "within its week"
     records, _ = tick(tmp_path, cfg, program_start(cfg) + timedelta(days=4, minutes=30))
     assert not [r for r in records if r.kind == "book"], "settled: not moved back to the declined time"
+
+
+def test_one_reminder_to_whoever_did_not_answer_and_a_reply_to_it_still_counts(tmp_path, sent, cfg):
+    answered = of_kind(sent, "feedback-request")
+    deliver_and_read(tmp_path, cfg, {"answered": reply_to(answered, FEEDBACK, name="answered")})
+    for days in (8, 9, 12, 15):
+        tick(tmp_path, cfg, program_start(cfg) + timedelta(days=days))
+    mail = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    reminders = [m for m in mail if m["X-Coachd-Kind"] == "feedback-reminder"]
+    assert reminders, "those who did not answer are reminded"
+    per_person = [(str(m["X-Coachd-Session"]), str(m["To"])) for m in reminders]
+    assert len(per_person) == len(set(per_person)), "once each, never again"
+    assert (str(answered["X-Coachd-Session"]), str(answered["To"])) not in per_person, "who answered is not reminded"
+    late = reminders[0]
+    assert late["Reply-To"] is not None
+    program = open_program(cfg, tmp_path, VirtualClock(program_start(cfg)))
+    program.inbox.deliver(reply_to(late, "Rating: 3\nRepeat: the deal review", name="late"), "late")
+    program.close()
+    tick(tmp_path, cfg, program_start(cfg) + timedelta(days=15, minutes=5))
+    rows = json.loads(invoke("feedback", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["feedback"]
+    late_row = next(r for r in rows if r["after_reminder"])
+    assert late_row["rating"] == 3 and late_row["session"] == str(late["X-Coachd-Session"])
