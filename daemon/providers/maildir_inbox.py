@@ -25,11 +25,15 @@ class MaildirInbox(Inbox):
         self.path = Path(path)
         self._maildir = mailbox.Maildir(str(self.path), factory=None, create=True)
         self._colon = self._maildir.colon
+        # Where fetch() last saw each message: marking one processed then needs no new listing of
+        # the folder (which, per message, made reading a full inbox quadratic).
+        self._seen: dict[str, tuple[str, str, str]] = {}
 
     def fetch(self) -> Iterator[InboundMessage]:
         for ref, sub, name, flags in self._listing():
             if sub == "cur" and PROCESSED_FLAG in flags:
                 continue
+            self._seen[ref] = (sub, name, flags)
             try:
                 raw = (self.path / sub / name).read_bytes()
             except FileNotFoundError:  # processed or moved by someone else meanwhile
@@ -37,15 +41,25 @@ class MaildirInbox(Inbox):
             yield InboundMessage(ref, raw)
 
     def mark_processed(self, ref: str) -> None:
-        for key, sub, name, flags in self._listing():
-            if key != ref:
-                continue
-            if sub == "cur" and PROCESSED_FLAG in flags:
+        known = self._seen.pop(ref, None)
+        if known is not None:
+            sub, name, flags = known
+            try:
+                self._mark(ref, sub, name, flags)
                 return
-            target = f"{ref}{self._colon}2,{''.join(sorted(set(flags) | {PROCESSED_FLAG}))}"
-            os.rename(self.path / sub / name, self.path / "cur" / target)
-            return
+            except FileNotFoundError:
+                pass  # moved meanwhile (a mail reader marked it read, say): look for it
+        for key, sub, name, flags in self._listing():
+            if key == ref:
+                self._mark(ref, sub, name, flags)
+                return
         raise KeyError(f"no message {ref!r} in {self.path}")
+
+    def _mark(self, ref: str, sub: str, name: str, flags: str) -> None:
+        if sub == "cur" and PROCESSED_FLAG in flags:
+            return
+        target = f"{ref}{self._colon}2,{''.join(sorted(set(flags) | {PROCESSED_FLAG}))}"
+        os.rename(self.path / sub / name, self.path / "cur" / target)
 
     def deliver(self, raw: bytes, name: str | None = None) -> str:
         if name is None:
