@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from daemon import contexts
@@ -21,7 +21,8 @@ from daemon.mail import Envelope
 from daemon.mail.reply_token import EXPECTS_ANSWER, reply_address, token_for
 from daemon.program import Program
 from daemon.providers.base import SeriesNotFound
-from daemon.store.models import ActionLog, Outbox, Series, SessionRow
+from daemon.store.db import Store
+from daemon.store.models import ActionLog, Outbox, OutboxMessage, Series, SessionRow
 
 log = logging.getLogger("coachd.actions")
 
@@ -60,6 +61,19 @@ def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
 # Emails rendered, then stored in one transaction: one commit for many, where each commit competes
 # with the mail sender's for SQLite's single writer.
 QUEUE_BATCH = 50
+# One queued email: its outbox row and its action-log row, as column values.
+QueuedRow = tuple[dict[str, Any], dict[str, Any]]
+
+
+def store_mail(store: Store, rows: Sequence[QueuedRow]) -> None:
+    """Insert queued emails and their action records in one transaction (Core executemany: many
+    times cheaper than ORM objects); raises IntegrityError if any key is there already."""
+    with store.engine.begin() as connection:
+        connection.execute(insert(Outbox), [{k: v for k, v in outbox.items() if k != "message"}
+                                            for outbox, _ in rows])
+        connection.execute(insert(OutboxMessage), [{"key": outbox["key"], "message": outbox["message"]}
+                                                   for outbox, _ in rows])
+        connection.execute(insert(ActionLog), [action for _, action in rows])
 
 
 class Executor:
@@ -171,11 +185,10 @@ class Executor:
             return 0
         rows = [self._render(mail, observed, now) for mail in mails]
         try:
-            with self.program.store.session() as db:
-                db.add_all(row for pair in rows for row in pair)
+            store_mail(self.program.store, rows)
         except IntegrityError:
             # Another replica (or an earlier crash after commit) queued some: store one at a time.
-            queued = [mail for mail, pair in zip(mails, rows) if self._store_one(pair)]
+            queued = [mail for mail, row in zip(mails, rows) if self._store_one(row)]
         else:
             queued = list(mails)
         for mail in queued:
@@ -184,18 +197,14 @@ class Executor:
                 "due": mail.due.isoformat()}))
         return len(queued)
 
-    def _store_one(self, rows: tuple[Outbox, ActionLog]) -> bool:
-        outbox, action = rows
+    def _store_one(self, row: QueuedRow) -> bool:
         try:
-            with self.program.store.session() as db:
-                # Fresh copies: the failed batch's objects belong to a rolled-back session.
-                db.add(Outbox(**{c.key: getattr(outbox, c.key) for c in Outbox.__table__.columns if c.key != "id"}))
-                db.add(ActionLog(**{c.key: getattr(action, c.key) for c in ActionLog.__table__.columns}))
+            store_mail(self.program.store, [row])
         except IntegrityError:
             return False
         return True
 
-    def _render(self, mail: QueueMail, observed: Observed, now: datetime) -> tuple[Outbox, ActionLog]:
+    def _render(self, mail: QueueMail, observed: Observed, now: datetime) -> QueuedRow:
         program = self.program
         cfg = program.cfg
         booking = observed.bookings.get(mail.series_key) if mail.series_key else None
@@ -217,11 +226,11 @@ class Executor:
         )
         context = contexts.build(cfg, observed, mail, now)
         composed = program.composer.compose_bytes(mail.kind, mail.recipient, context, envelope)
-        row = Outbox(key=mail.key, program_id=program.id, kind=mail.kind, session_id=mail.session_id,
-                     series_uid=series_uid, recipient=mail.recipient.person_id, to_addr=mail.recipient.email,
-                     subject=composed.subject, message=composed.raw, message_id=composed.message_id,
-                     reply_token=token, status="queued", attempts=0, due_at=mail.due, next_attempt_at=now,
-                     created_at=now)
-        action = ActionLog(key=mail.key, program_id=program.id, kind="queue", done_at=now,
-                           detail={"kind": mail.kind, "to": mail.recipient.person_id})
+        row = {"key": mail.key, "program_id": program.id, "kind": mail.kind, "session_id": mail.session_id,
+               "series_uid": series_uid, "recipient": mail.recipient.person_id, "to_addr": mail.recipient.email,
+               "subject": composed.subject, "message": composed.raw, "message_id": composed.message_id,
+               "reply_token": token, "status": "queued", "attempts": 0, "due_at": mail.due,
+               "next_attempt_at": now, "created_at": now}
+        action = {"key": mail.key, "program_id": program.id, "kind": "queue", "done_at": now,
+                  "detail": {"kind": mail.kind, "to": mail.recipient.person_id}}
         return row, action

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection
 
 from daemon.executor import ActionRecord, Executor
 from daemon.program import Program
 from daemon.providers.base import PermanentSendError
-from daemon.store.models import Outbox
+from daemon.store.models import Outbox, OutboxMessage
 
 log = logging.getLogger("coachd.outbox")
 
@@ -57,7 +58,10 @@ def drain(program: Program, executor: Executor, now: datetime, batch: int = 50,
     one (it is closed at the end); returns how many were sent. `stopping` is asked between emails:
     once it says yes, the emails claimed but not sent are handed back at once."""
     try:
-        return _drain(program, executor, now, batch, stopping)
+        # One database connection for the marks: each is still its own transaction, committed
+        # before the next email goes, but not a connection checked out of the pool per email.
+        with program.store.engine.connect() as marks:
+            return _drain(program, executor, now, batch, stopping, marks)
     finally:
         program.sender.close()
 
@@ -70,7 +74,8 @@ def release(program: Program, row_ids: list[int], now: datetime) -> None:
                        .values(next_attempt_at=now))
 
 
-def _drain(program: Program, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool]) -> int:
+def _drain(program: Program, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool],
+           marks: Connection) -> int:
     sent = 0
     # Every email is from the organizer to the one person its row names: the envelope is known
     # without reading the message's headers again.
@@ -78,8 +83,7 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int, stop
     while True:
         with program.store.session() as db:
             rows = db.execute(
-                select(Outbox.id, Outbox.key, Outbox.message, Outbox.kind, Outbox.recipient, Outbox.to_addr,
-                       Outbox.attempts)
+                select(Outbox.id, Outbox.key, Outbox.kind, Outbox.recipient, Outbox.to_addr, Outbox.attempts)
                 .where(Outbox.program_id == program.id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
                 .order_by(Outbox.due_at, Outbox.id).limit(batch)
             ).all()
@@ -87,9 +91,13 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int, stop
             return sent
         # Claimed a batch at a time: one write for many, and a crash holds back at most a batch.
         mine = claim_many(program, [row[0] for row in rows], now)
-        for index, (row_id, key, raw, kind, recipient, to_addr, attempts) in enumerate(rows):
+        with program.store.session() as db:
+            messages = dict(db.execute(select(OutboxMessage.key, OutboxMessage.message).where(
+                OutboxMessage.key.in_([row[1] for row in rows if row[0] in mine]))).all())
+        for index, (row_id, key, kind, recipient, to_addr, attempts) in enumerate(rows):
             if row_id not in mine:
                 continue  # another drainer has it
+            raw = messages[key]
             if stopping():
                 release(program, [row[0] for row in rows[index:] if row[0] in mine], now)
                 return sent
@@ -106,8 +114,8 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int, stop
                 log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
                 continue
             # Recorded at once, each on its own: the window for a duplicate after a crash is one email.
-            with program.store.engine.begin() as connection:
-                connection.execute(MARK_SENT, {"row_id": row_id, "sent_at": now, "attempts": attempts + 1})
+            marks.execute(MARK_SENT, {"row_id": row_id, "sent_at": now, "attempts": attempts + 1})
+            marks.commit()
             executor.emit(ActionRecord(now, key, "send", {"kind": kind, "to": recipient}))
             sent += 1
         if len(rows) < batch:

@@ -341,3 +341,19 @@ def test_a_line_break_in_a_header_value_is_refused() -> None:
     import email
     import email.policy
     assert str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]) == long_subject
+
+
+def test_the_wire_generator_writes_exactly_what_the_email_packages_own_does(composer: Composer, monkeypatch) -> None:
+    from daemon.mail import headers
+    from daemon.mail.compose import KINDS
+    from daemon.mail.samples import sample_contexts
+
+    ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Café with Zoë\r\nEND:VCALENDAR\r\n".encode()
+    for kind in KINDS:
+        for context in sample_contexts(kind):
+            env = envelope(f"wire/{kind}", ics=ics if kind == "invitation" else None)
+            ours = composer.compose_bytes(kind, context["recipient"], context, env).raw
+            with monkeypatch.context() as patched:
+                patched.setattr(headers, "wire_bytes", lambda msg: msg.as_bytes(policy=headers.WIRE))
+                stock = composer.compose_bytes(kind, context["recipient"], context, env).raw
+            assert ours == stock, kind

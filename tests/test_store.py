@@ -54,7 +54,6 @@ def outbox(key: str = "mail:p1/s1/agenda/ana") -> Outbox:
         recipient="ana",
         to_addr="ana@example.org",
         subject="Agenda",
-        message=b"Subject: Agenda\r\n\r\nHi\r\n",
         message_id="<1@example.org>",
         due_at=T0,
         next_attempt_at=T0,
@@ -258,3 +257,33 @@ def test_database_url_for_a_look_creates_no_directory(tmp_path: Path, monkeypatc
     state = tmp_path / "never"
     assert database_url(state, None, create=False).endswith("/never/coachd.sqlite")
     assert not state.exists()
+
+
+def test_an_outbox_from_before_0002_keeps_every_message_through_the_upgrade(database_url: str) -> None:
+    from alembic import command
+
+
+    from daemon.store.db import alembic_config, create_store_engine
+    from daemon.store.models import OutboxMessage
+
+    _empty(database_url)
+    engine = create_store_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.execute(text(
+                "INSERT INTO outbox (key, program_id, kind, recipient, to_addr, subject, message, message_id, status, "
+                "attempts, due_at, next_attempt_at, created_at) VALUES ('mail:p1/old', 'p1', 'agenda', 'ana', "
+                "'ana@example.org', 'Agenda', :raw, '<old@example.org>', 'queued', 0, :t, :t, :t)"),
+                {"raw": b"Subject: Agenda\r\n\r\nkept\r\n", "t": T0.replace(tzinfo=None)})
+            connection.commit()
+        migrate(engine)
+    finally:
+        engine.dispose()
+    store = Store.open(database_url)
+    try:
+        with store.session() as s:
+            assert s.get(OutboxMessage, "mail:p1/old").message == b"Subject: Agenda\r\n\r\nkept\r\n"
+            assert s.scalars(select(Outbox.key)).all() == ["mail:p1/old"]
+    finally:
+        store.dispose()

@@ -111,7 +111,6 @@ class Outbox(Base):
     recipient: Mapped[str] = mapped_column(String(255))
     to_addr: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text)
-    message: Mapped[bytes] = mapped_column(LargeBinary)
     message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
     # The token in the Reply-To address of a request that expects an answer (daemon/mail/reply_token.py).
     reply_token: Mapped[str | None] = mapped_column(String(64))
@@ -122,6 +121,16 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """The bytes of an outbox email, written once beside its row: the row's state changes (claimed,
+    sent, retried) then rewrite a few small columns instead of the whole message each time."""
+
+    __tablename__ = "outbox_messages"
+
+    key: Mapped[str] = mapped_column(String(KEY), ForeignKey("outbox.key"), primary_key=True)
+    message: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Reply(Base):

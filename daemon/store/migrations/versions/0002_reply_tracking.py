@@ -1,4 +1,5 @@
-"""Reply tracking: each request's reply token, Message-ID lookups, and which request a reply answered."""
+"""Reply tracking: each request's reply token, Message-ID lookups, and which request a reply answered;
+outbox messages kept apart from the outbox rows, whose state changes would otherwise rewrite them."""
 
 from __future__ import annotations
 
@@ -19,9 +20,27 @@ def upgrade() -> None:
     op.create_index(op.f("ix_outbox_message_id"), "outbox", ["message_id"])
     with op.batch_alter_table("replies") as batch:
         batch.add_column(sa.Column("request_key", sa.String(length=512), nullable=True))
+    op.create_table(
+        "outbox_messages",
+        sa.Column("key", sa.String(length=512), nullable=False),
+        sa.Column("message", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_outbox_messages")),
+    )
+    op.execute("INSERT INTO outbox_messages (key, message) SELECT key, message FROM outbox")
+    # The column goes before anything refers to outbox: on SQLite dropping it rebuilds the table.
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("message")
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.create_foreign_key(op.f("fk_outbox_messages_key_outbox"), "outbox", ["key"], ["key"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.drop_constraint(op.f("fk_outbox_messages_key_outbox"), type_="foreignkey")
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("message", sa.LargeBinary(), nullable=True))
+    op.execute("UPDATE outbox SET message = (SELECT m.message FROM outbox_messages m WHERE m.key = outbox.key)")
+    op.drop_table("outbox_messages")
     with op.batch_alter_table("replies") as batch:
         batch.drop_column("request_key")
     op.drop_index(op.f("ix_outbox_message_id"), table_name="outbox")
