@@ -29,8 +29,9 @@ from daemon.store.models import JobRun
 log = logging.getLogger("coachd.sender")
 
 # How long a stop waits for the email in flight before the sender is killed; a killed sender at
-# worst sends that one email again (the outbox's crash window).
-STOP_GRACE_SECONDS = 60.0
+# worst sends that one email again (the outbox's crash window). Under systemd's TimeoutStopSec=60
+# (systemd/coachd.service), so the daemon is done before systemd kills what is left.
+STOP_GRACE_SECONDS = 45.0
 # Never sleep less than this between drains, so a mail server failing at once is not spun on.
 SHORTEST_WAIT = timedelta(seconds=1)
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from daemon.outbox import CLAIM_LEASE
 from daemon.store.db import Store, sqlite_url
-from daemon.store.models import Outbox
+from daemon.store.models import Outbox, OutboxMessage
 from tests.smtp_servers import Recorder, smtp_server
 from tests.test_daemon_ticks import EXAMPLE
 
@@ -50,8 +50,10 @@ def queue(state: Path, program_id: str) -> list[str]:
                 ids.append(str(message["Message-ID"]))
                 db.add(Outbox(key=f"mail:test/{n}", program_id=program_id, kind="agenda", recipient=f"p{n}",
                               to_addr=f"person{n}@northwind.example", subject=f"Agenda {n}",
-                              message=message.as_bytes(), message_id=ids[-1], status="queued", attempts=0,
+                              message_id=ids[-1], status="queued", attempts=0,
                               due_at=NOW, next_attempt_at=NOW, created_at=NOW))
+                db.flush()  # the message refers to its outbox row
+                db.add(OutboxMessage(key=f"mail:test/{n}", message=message.as_bytes()))
     finally:
         store.dispose()
     return ids
