@@ -81,8 +81,8 @@ class MailDispatcher:
         """Let the sender finish the email in flight and exit."""
         self._stop.set()
         self._wake.set()
-        if self._process is None:
-            return
+        if self._process is None or self._process.pid is None:
+            return  # never started (start itself failed)
         self._process.join(STOP_GRACE_SECONDS)
         if self._process.is_alive():
             log.warning("mail sender did not stop within %.0f s; killing it", STOP_GRACE_SECONDS)
