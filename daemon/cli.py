@@ -273,11 +273,13 @@ def confirm(config: Path, hold_id: str, state: Path | None) -> None:
 @config_argument
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--assign", "assign_id", type=int, metavar="ID", help="Take quarantined reply ID as an answer.")
+@click.option("--assign", "assign_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+              help="Take quarantined reply ID as an answer.")
 @click.option("--person", "person_id", help="With --assign: whose answer it is (person id).")
 @click.option("--session", "session_id", help="With --assign: the session it is about (default: their latest request).")
 @click.option("--kind", "kind", help="With --assign: the kind of request it answers (feedback-request, ...).")
-@click.option("--dismiss", "dismiss_id", type=int, metavar="ID", help="Set quarantined reply ID aside (kept).")
+@click.option("--dismiss", "dismiss_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+              help="Set quarantined reply ID aside (kept).")
 def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None, person_id: str | None,
           session_id: str | None, kind: str | None, dismiss_id: int | None) -> None:
     """Quarantined replies with the reason; assign one to the request it answers, or dismiss it."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import time
 import traceback
 from datetime import datetime, timedelta
 from multiprocessing.context import SpawnProcess
@@ -32,6 +33,8 @@ log = logging.getLogger("coachd.sender")
 # worst sends that one email again (the outbox's crash window). Under systemd's TimeoutStopSec=60
 # (systemd/coachd.service), so the daemon is done before systemd kills what is left.
 STOP_GRACE_SECONDS = 45.0
+# How often an idle sender looks whether the daemon that started it is still there.
+PARENT_CHECK_SECONDS = 2.0
 # Never sleep less than this between drains, so a mail server failing at once is not spun on.
 SHORTEST_WAIT = timedelta(seconds=1)
 
@@ -98,15 +101,28 @@ def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: s
     # Ctrl-C reaches the whole process group: the daemon decides when its sender stops. A SIGTERM
     # sent to every process of the service (systemd's default) stops it the same way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+
+    def terminate(_signum: int, _frame: object) -> None:
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, terminate)
     program = open_program(cfg, state_dir, SystemClock(), locked=False)
     executor = Executor(program)
+    parent = multiprocessing.parent_process()
     try:
         while not stop.is_set():
             wake.clear()  # before draining: a wake-up that comes during the drain is not lost
             now = program.clock.now()
             _drain_logged(program, executor, now, stop)
-            wake.wait(_seconds_until_next(program, now, interval))
+            deadline = time.monotonic() + _seconds_until_next(program, now, interval)
+            # Short waits: a daemon killed outright (SIGKILL, a crash) must not leave its sender
+            # draining on its own, with a config nobody holds the state's lock for any more.
+            while not wake.is_set() and time.monotonic() < deadline:
+                if parent is not None and not parent.is_alive():
+                    log.error("the daemon that started this sender is gone; stopping")
+                    return
+                wake.wait(min(PARENT_CHECK_SECONDS, max(deadline - time.monotonic(), 0.0)))
     finally:
         program.sender.close()
         program.close()

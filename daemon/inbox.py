@@ -57,11 +57,14 @@ def read_inbox(program: Program, executor: Executor, now: datetime) -> int:
             except Exception as exc:  # one unreadable message must not hold up the rest of the inbox
                 log.warning("reply %s could not be read: %s", message_id, exc, exc_info=True)
                 verdict = Verdict("quarantined", f"could not be read: {type(exc).__name__}: {exc}")
+            # Text from a message may hold NUL characters, which PostgreSQL's text and JSON refuse:
+            # one such reply must not stop every reply behind it.
             with program.store.session() as db:
                 db.add(Reply(program_id=program.id, message_id=message_id, received_at=now,
-                             from_addr=_sender(message), kind=verdict.kind, session_id=verdict.session_id,
-                             person_id=verdict.person_id, status=verdict.status, reason=verdict.reason,
-                             rating=verdict.rating, payload=verdict.payload, raw=inbound.raw,
+                             from_addr=_without_nul(_sender(message)), kind=verdict.kind,
+                             session_id=verdict.session_id, person_id=verdict.person_id, status=verdict.status,
+                             reason=_without_nul(verdict.reason), rating=verdict.rating,
+                             payload=_without_nul(verdict.payload), raw=inbound.raw,
                              request_key=verdict.request_key))
             executor.emit(ActionRecord(now, f"reply:{program.id}/{message_id}", "reply", {
                 "status": verdict.status, "kind": verdict.kind, "from": verdict.person_id,
@@ -78,7 +81,20 @@ def _message_id(message: EmailMessage, raw: bytes) -> str:
         declared = str(message.get("Message-ID", "")).strip()
     except Exception:  # a malformed header the parser defers to first access
         declared = ""
+    if "\x00" in declared or not declared.isprintable():
+        declared = ""  # not a Message-ID anyone could refer to; the bytes still name the message
     return declared[:900] or f"<sha256-{hashlib.sha256(raw).hexdigest()}@coachd.invalid>"
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with NUL characters dropped from every string in it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _sender(message: EmailMessage) -> str:
@@ -141,19 +157,27 @@ def find_request(program: Program, message: EmailMessage) -> tuple[Request | Non
     tokens = reply_token.tokens_in(_header(message, name) for name in reply_token.ADDRESS_HEADERS)
     secret = program.reply_secret() if tokens else b""
     genuine = [t for t in tokens if reply_token.verify(secret, program.id, t)]
-    columns = (Outbox.key, Outbox.kind, Outbox.session_id, Outbox.recipient, Outbox.to_addr)
+    columns = (Outbox.key, Outbox.kind, Outbox.session_id, Outbox.recipient, Outbox.to_addr, Outbox.reply_token,
+               Outbox.message_id)
+    in_reply_to = _header(message, "In-Reply-To").split()[:5]
+    # The parent first, then the thread from its newest message back (References lists oldest first).
+    references = list(dict.fromkeys(in_reply_to + _header(message, "References").split()[::-1]))[:50]
+    sender = _sender(message)
     with program.store.session() as db:
         if genuine:
-            row = db.execute(select(*columns).where(Outbox.program_id == program.id,
-                                                    Outbox.reply_token.in_(genuine))).first()
-            if row is not None:
-                return Request(*row), ""
-        references = (_header(message, "In-Reply-To").split() + _header(message, "References").split())[-50:]
+            rows = db.execute(select(*columns).where(Outbox.program_id == program.id,
+                                                     Outbox.reply_token.in_(genuine))).all()
+            if rows:
+                # Two genuine tokens (a reply to several requests at once): the one sent to this sender.
+                best = min(rows, key=lambda r: (r.to_addr.lower() != sender, genuine.index(r.reply_token)))
+                return Request(*best[:5]), ""
         if references:
-            row = db.execute(select(*columns).where(Outbox.program_id == program.id,
-                                                    Outbox.message_id.in_(references))).first()
-            if row is not None:
-                return Request(*row), ""
+            rows = db.execute(select(*columns).where(Outbox.program_id == program.id,
+                                                     Outbox.message_id.in_(references))).all()
+            if rows:
+                # Of the emails it refers to, one that asks for an answer, nearest the reply first.
+                best = min(rows, key=lambda r: (r.kind not in ANSWERABLE, references.index(r.message_id)))
+                return Request(*best[:5]), ""
     if tokens and not genuine:
         return None, "the reply token in the address it was sent to is not one coachd made (altered or forged)"
     if genuine:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from daemon.config import ProgramConfig
-from daemon.core.observed import Observed, ReplyFact
+from daemon.core.observed import Observed, ReplyFact, latest_answers
 from daemon.core.planner import FEEDBACK_KINDS
 from daemon.core.types import SessionKind
 
@@ -57,7 +57,7 @@ def digest_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end:
 
 
 def _feedback_in(observed: Observed, start: datetime, end: datetime) -> Iterator[ReplyFact]:
-    for reply in observed.replies:
+    for reply in latest_answers(observed.replies):
         if reply.request_kind in FEEDBACK_KINDS and start <= reply.received_at < end:
             yield reply
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from daemon.core.coachee_state import derive_states
-from daemon.core.observed import ReplyFact
+from daemon.core.observed import ReplyFact, latest_answers
 from daemon.executor import ActionRecord, Executor
 from daemon.observe import STATES_META
 from daemon.program import Program
@@ -31,7 +31,7 @@ def refresh_states(program: Program, executor: Executor, now: datetime) -> bool:
                               Reply.payload)
                        .where(Reply.program_id == program.id, Reply.status == "handled",
                               Reply.person_id.in_(coachees)))]
-    judged = derive_states(replies, coachees, now)
+    judged = derive_states(latest_answers(replies), coachees, now)
     states = dict(program.get_meta(STATES_META) or {})  # type: ignore[call-overload]
     reasons = dict(program.get_meta(REASONS_META) or {})  # type: ignore[call-overload]
     changed = [person for person, judgement in judged.items() if states.get(person) != judgement.state]

@@ -136,3 +136,31 @@ def test_a_stopping_drain_hands_back_what_it_claimed(tmp_path):
         assert drain(program, Executor(program), now) == queued - 2
     finally:
         program.close()
+
+
+def test_the_sender_stops_by_itself_when_the_daemon_is_killed_outright(tmp_path):
+    config = config_file(tmp_path)
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run", str(config), "--state", str(state)],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+    assert daemon.stderr is not None
+    pid = None
+    deadline = time.monotonic() + 60
+    for line in daemon.stderr:
+        if "mail sender started (pid" in line:
+            pid = int(line.split("(pid ")[1].split(")")[0])
+        if "coachd running" in line or time.monotonic() > deadline:
+            break
+    assert pid is not None
+    daemon.kill()
+    daemon.wait(30)
+    assert until(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in _state_of(pid), 30), \
+        "an orphaned sender would go on mailing with a config nobody holds the lock for"
+
+
+def _state_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "gone"

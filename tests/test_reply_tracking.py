@@ -352,3 +352,70 @@ def test_one_reminder_to_whoever_did_not_answer_and_a_reply_to_it_still_counts(t
     rows = json.loads(invoke("feedback", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["feedback"]
     late_row = next(r for r in rows if r["after_reminder"])
     assert late_row["rating"] == 3 and late_row["session"] == str(late["X-Coachd-Session"])
+
+
+def test_without_a_token_the_parent_and_a_request_that_asks_for_an_answer_win(tmp_path, sent, cfg):
+    feedback = of_kind(sent, "feedback-request")
+    to = address(feedback, "To")
+    agenda = next(m for m in sent if m["X-Coachd-Kind"] in ("agenda", "invitation") and address(m, "To") == to)
+    summary = next((m for m in sent if m["X-Coachd-Kind"] in ("summary", "invitation") and address(m, "To") == to))
+    organizer = str(cfg.organizer.email)
+    parent_first = reply_to(feedback, "Rating: 5", name="parent", to=organizer).replace(
+        b"MIME-Version", f"In-Reply-To: {feedback['Message-ID']}\r\nReferences: {feedback['Message-ID']} "
+                         f"{agenda['Message-ID']}\r\nMIME-Version".encode())
+    asks_first = reply_to(feedback, "Rating: 4", name="asks", to=organizer).replace(
+        b"MIME-Version", f"References: {feedback['Message-ID']} {summary['Message-ID']}\r\nMIME-Version".encode())
+    rows = deliver_and_read(tmp_path, cfg, {"parent": parent_first, "asks": asks_first})
+    assert (rows["parent"].kind, rows["parent"].rating) == ("feedback-request", 5)
+    assert (rows["asks"].kind, rows["asks"].rating) == ("feedback-request", 4)
+
+
+def test_a_second_reply_to_the_same_request_replaces_the_first_in_the_figures():
+    from datetime import datetime, timezone
+
+    from daemon.core.observed import ReplyFact, latest_answers
+
+    at = datetime(2027, 1, 11, 18, tzinfo=timezone.utc)
+    first = ReplyFact("feedback-request", "s1", "ana", at, 2)
+    again = ReplyFact("feedback-reminder", "s1", "ana", at + timedelta(days=3), 4)
+    other = ReplyFact("feedback-request", "s1", "ben", at, 3)
+    assert latest_answers([again, other, first]) == [other, again]
+
+
+def test_nul_characters_in_a_reply_do_not_stop_the_inbox_on_any_database(tmp_path, cfg, database_url):
+    from daemon.inbox import read_inbox
+    from daemon.executor import Executor
+
+    store_cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"url": database_url})})
+    program = open_program(store_cfg, tmp_path, VirtualClock(program_start(cfg)))
+    try:
+        program.inbox.deliver(b"From: a\x00b@example.org\r\nMessage-ID: <nul\x00@x.example>\r\nSubject: \x00\r\n"
+                              b"In-Reply-To: <x\x00@y>\r\nContent-Type: text/plain; charset=utf-16\r\n\r\n\x00h\x00i", "1")
+        program.inbox.deliver(b"From: c@example.org\r\nMessage-ID: <after@x.example>\r\n\r\nhello", "2")
+        assert read_inbox(program, Executor(program), program_start(cfg)) == 2
+        with program.store.session() as db:
+            assert len(db.scalars(select(Reply)).all()) == 2
+    finally:
+        program.close()
+
+
+def test_changing_a_reply_never_upgrades_an_older_database(tmp_path):
+    from alembic import command
+
+    from daemon.store.db import alembic_config, create_store_engine, sqlite_url
+
+    engine = create_store_engine(sqlite_url(tmp_path))
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.commit()
+    engine.dispose()
+    result = invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--dismiss", "1")
+    assert result.exit_code == 2 and "schema revision '0001'" in result.output
+    huge = invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--dismiss", "9" * 30)
+    assert huge.exit_code == 2 and "Traceback" not in huge.output
+    engine = create_store_engine(sqlite_url(tmp_path))
+    with engine.connect() as connection:
+        from sqlalchemy import text
+
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    engine.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -27,6 +27,19 @@ class ReplyFact:
     received_at: datetime
     rating: int | None = None
     payload: Mapping[str, object] = field(default_factory=dict)
+
+
+def latest_answers(replies: Iterable[ReplyFact]) -> list[ReplyFact]:
+    """One answer per person and request, oldest first: a second reply to the same request (a
+    correction, an afterthought) replaces the first, and an answer to the feedback reminder
+    answers the same question as one to the request."""
+    def question(kind: str) -> str:
+        return "feedback" if kind in ("feedback-request", "feedback-reminder") else kind
+
+    latest: dict[tuple[str, str | None, str], ReplyFact] = {}
+    for reply in sorted(replies, key=lambda r: r.received_at):
+        latest[(question(reply.request_kind), reply.session_id, reply.person_id)] = reply
+    return sorted(latest.values(), key=lambda r: r.received_at)
 
 
 @dataclass(frozen=True)

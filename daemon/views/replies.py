@@ -7,6 +7,8 @@ records that an admin assigned it and what the quarantine had said.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,18 @@ FEEDBACK_KINDS = ("feedback-request", "feedback-reminder")
 
 class ReplyCommandError(Exception):
     """A reply, person or session the command cannot use."""
+
+
+@contextmanager
+def _writable_store(cfg: ProgramConfig, state: Path) -> Iterator[Store]:
+    """The store, to change a reply in; a database at another schema revision is refused, as
+    looking refuses it: only `coachd run` (holding the state's lock) upgrades a database."""
+    with existing_store(cfg, state) as looked:
+        if looked is None:
+            raise ReplyCommandError(f"nothing was ever received in {state}")
+    with existing_store(cfg, state, readonly=False) as store:
+        assert store is not None
+        yield store
 
 
 def _now(store: Store, program_id: str) -> datetime:
@@ -85,9 +99,7 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
                                 f"{', '.join(sorted(cfg.people_by_id))}")
     if kind is not None and kind not in ANSWERABLE:
         raise ReplyCommandError(f"--kind: {kind!r} asks for no answer; one of {', '.join(sorted(ANSWERABLE))}")
-    with existing_store(cfg, state, readonly=False) as store:
-        if store is None:
-            raise ReplyCommandError(f"nothing was ever received in {state}")
+    with _writable_store(cfg, state) as store:
         now = _now(store, cfg.program.id)
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
@@ -114,9 +126,7 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
 
 
 def dismiss(console: Console, cfg: ProgramConfig, state: Path, reply_id: int) -> None:
-    with existing_store(cfg, state, readonly=False) as store:
-        if store is None:
-            raise ReplyCommandError(f"nothing was ever received in {state}")
+    with _writable_store(cfg, state) as store:
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
             reply.status = "dismissed"
