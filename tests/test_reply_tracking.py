@@ -419,3 +419,12 @@ def test_changing_a_reply_never_upgrades_an_older_database(tmp_path):
 
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
     engine.dispose()
+
+
+def test_processes_starting_together_all_get_the_one_secret(tmp_path):
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        secrets = pool.map(reply_token.load_or_create_secret, [tmp_path] * 24)
+    assert len(set(secrets)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [reply_token.SECRET_FILE], "no scratch file left behind"

@@ -41,22 +41,10 @@ class SecretError(Exception):
 
 
 def load_or_create_secret(state_dir: Path) -> bytes:
-    """The installation's secret, created on first use (32 random bytes, mode 0600, never rewritten).
-
-    Created with O_EXCL so two processes starting at once cannot each write their own.
-    """
+    """The installation's secret, created on first use (32 random bytes, mode 0600, never rewritten)."""
     path = Path(state_dir) / SECRET_FILE
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as error:
-        raise SecretError(f"{path}: cannot create the reply secret: {error.strerror or error}") from error
-    else:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    if not path.exists():
+        _create_secret(path)
     try:
         text = path.read_text().strip()
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -69,6 +57,26 @@ def load_or_create_secret(state_dir: Path) -> bytes:
         raise SecretError(f"{path}: not a coachd reply secret (64 hex digits expected); move it away "
                           "and a new one is created, which invalidates the reply addresses already sent")
     return bytes.fromhex(text)
+
+
+def _create_secret(path: Path) -> None:
+    """Write the secret whole in a file of our own, then link it into place: a process starting at
+    the same moment sees no file or the finished one, never half of it, and only one secret wins."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the secret
+    except OSError as error:
+        raise SecretError(f"{path}: cannot create the reply secret: {error.strerror or error}") from error
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _b32(data: bytes) -> str:
