@@ -1,0 +1,54 @@
+"""Sponsor digests are once per period: a repeated tick or a restart never sends one twice, and a
+daemon that was down over a period's end sends that digest once when it is back."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import timedelta
+
+import pytest
+
+from daemon.config import load_config
+from tests.test_daemon_ticks import EXAMPLE, program_start, tick
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(EXAMPLE)
+
+
+def digests(state) -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((state / "mail").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Coachd-Kind"] == "digest":
+            found.append((str(message["To"]), str(message["Subject"])))
+    return found
+
+
+def test_a_digest_missed_while_the_daemon_was_down_goes_out_once_when_it_is_back(tmp_path, cfg):
+    start = program_start(cfg)
+    period = cfg.digest.every
+    tick(tmp_path, cfg, start - timedelta(days=1))
+    tick(tmp_path, cfg, start + period - timedelta(days=2))
+    assert digests(tmp_path) == [], "nothing before the first period ends"
+    # Down from two days before the period's end until four days after it.
+    back = start + period + timedelta(days=4)
+    tick(tmp_path, cfg, back)
+    first = digests(tmp_path)
+    assert len(first) == len(cfg.digest.to), "the missed digest, once to each recipient"
+    for later in (back, back + timedelta(minutes=5), back + timedelta(days=3)):
+        tick(tmp_path, cfg, later)  # a repeated tick, then restarts
+    assert digests(tmp_path) == first, "never twice for one period"
+    tick(tmp_path, cfg, start + 2 * period + timedelta(hours=20))
+    assert len(digests(tmp_path)) == 2 * len(cfg.digest.to), "the next period's digest on its own day"
+
+
+def test_a_daemon_down_for_more_than_a_whole_period_sends_only_the_latest_missed_digest(tmp_path, cfg):
+    start = program_start(cfg)
+    period = cfg.digest.every
+    tick(tmp_path, cfg, start - timedelta(days=1))
+    tick(tmp_path, cfg, start + 2 * period + timedelta(days=1))
+    sent = digests(tmp_path)
+    assert len(sent) == len(cfg.digest.to), "the stale one is skipped; sponsors get the current picture once"
