@@ -413,6 +413,11 @@ def test_changing_a_reply_never_upgrades_an_older_database(tmp_path):
     assert result.exit_code == 2 and "schema revision '0001'" in result.output
     huge = invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--dismiss", "9" * 30)
     assert huge.exit_code == 2 and "Traceback" not in huge.output
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Conclusions:\n- one\n")
+    for command in (("confirm", str(EXAMPLE), "hold-1"), ("notes", str(EXAMPLE), "uid/20270111T150000Z", str(notes))):
+        other = invoke(*command, "--state", str(tmp_path))
+        assert other.exit_code == 2 and "schema revision '0001'" in other.output, (command, other.output)
     engine = create_store_engine(sqlite_url(tmp_path))
     with engine.connect() as connection:
         from sqlalchemy import text

@@ -37,13 +37,10 @@ class ReplyCommandError(Exception):
 
 @contextmanager
 def _writable_store(cfg: ProgramConfig, state: Path) -> Iterator[Store]:
-    """The store, to change a reply in; a database at another schema revision is refused, as
-    looking refuses it: only `coachd run` (holding the state's lock) upgrades a database."""
-    with existing_store(cfg, state) as looked:
-        if looked is None:
-            raise ReplyCommandError(f"nothing was ever received in {state}")
+    """The store, to change a reply in (a database at another schema revision is refused)."""
     with existing_store(cfg, state, readonly=False) as store:
-        assert store is not None
+        if store is None:
+            raise ReplyCommandError(f"nothing was ever received in {state}")
         yield store
 
 

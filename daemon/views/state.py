@@ -29,7 +29,8 @@ def store_exists(url: str) -> bool:
 def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) -> Iterator[Store | None]:
     """The program's store, or None when nothing was ever stored (no state directory, no database
     file, no coachd tables), without creating anything; read-only (no migration, no writes, no new
-    files) unless the command must write."""
+    files) unless the command must write. Even then a database at another schema revision is refused,
+    never upgraded: only `coachd run`, which holds the state's lock, upgrades one."""
     if "COACHD_DATABASE_URL" not in os.environ and not cfg.store.url and not state.exists():
         yield None
         return
@@ -37,6 +38,15 @@ def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) ->
     if not store_exists(url):
         yield None
         return
+    if not readonly:
+        probe = _open(url, state, True)
+        try:
+            current = _has_schema(probe, state)
+        finally:
+            probe.dispose()
+        if not current:
+            yield None
+            return
     store = _open(url, state, readonly)
     try:
         yield store if not readonly or _has_schema(store, state) else None
