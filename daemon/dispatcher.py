@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import signal
 import time
-import traceback
 from datetime import datetime, timedelta
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
@@ -23,9 +22,10 @@ from pathlib import Path
 from daemon.clock import SystemClock
 from daemon.config import ProgramConfig
 from daemon.executor import ActionRecord, Executor
+from daemon.jobs import Job, JobOutcome
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program, open_program
-from daemon.store.models import JobRun
+from daemon.runner import JobRunner
 
 log = logging.getLogger("coachd.sender")
 
@@ -109,12 +109,19 @@ def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: s
     signal.signal(signal.SIGTERM, terminate)
     program = open_program(cfg, state_dir, SystemClock(), locked=False)
     executor = Executor(program)
+
+    def send(now: datetime) -> JobOutcome:
+        drain(program, executor, now, stopping=stop.is_set)
+        return JobOutcome()
+
+    # The scheduler's runner: a failing drain is logged, recorded for `coachd status`, and retried.
+    runner, job = JobRunner(program, []), Job("send", interval, send)
     parent = multiprocessing.parent_process()
     try:
         while not stop.is_set():
             wake.clear()  # before draining: a wake-up that comes during the drain is not lost
             now = program.clock.now()
-            _drain_logged(program, executor, now, stop)
+            runner.run(job, now)
             deadline = time.monotonic() + _seconds_until_next(program, now, interval)
             # Short waits: a daemon killed outright (SIGKILL, a crash) must not leave its sender
             # draining on its own, with a config nobody holds the state's lock for any more.
@@ -126,21 +133,6 @@ def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: s
     finally:
         program.sender.close()
         program.close()
-
-
-def _drain_logged(program: Program, executor: Executor, now: datetime, stop: Event) -> None:
-    try:
-        drain(program, executor, now, stopping=stop.is_set)
-    except Exception as error:  # noqa: BLE001 - a failing drain is retried, never fatal
-        log.error("sending failed at %s (program %s): %s: %s; retrying", now.isoformat(), program.id,
-                  type(error).__name__, error, exc_info=True)
-        text = "".join(traceback.format_exception_only(type(error), error)).strip()
-        try:
-            with program.store.session() as db:
-                db.add(JobRun(program_id=program.id, job="send", started_at=now, finished_at=now, ok=False,
-                              error=text))
-        except Exception:  # noqa: BLE001 - the store itself may be what failed
-            log.exception("could not record the failure of the mail sender")
 
 
 def _seconds_until_next(program: Program, now: datetime, interval: timedelta) -> float:

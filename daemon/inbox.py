@@ -24,8 +24,6 @@ from daemon.store.models import Outbox, Reply, Series
 
 log = logging.getLogger("coachd.inbox")
 
-# Replies to these are read; a reply to any other kind (an invitation, a summary) asks nothing of us.
-ANSWERABLE = EXPECTS_ANSWER
 # Out-of-office and other robots: recognised by the headers RFC 3834 and the big servers set.
 _AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponse")
 _AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk", "list"})
@@ -176,7 +174,7 @@ def find_request(program: Program, message: EmailMessage) -> tuple[Request | Non
                                                      Outbox.message_id.in_(references))).all()
             if rows:
                 # Of the emails it refers to, one that asks for an answer, nearest the reply first.
-                best = min(rows, key=lambda r: (r.kind not in ANSWERABLE, references.index(r.message_id)))
+                best = min(rows, key=lambda r: (r.kind not in EXPECTS_ANSWER, references.index(r.message_id)))
                 return Request(*best[:5]), ""
     if tokens and not genuine:
         return None, "the reply token in the address it was sent to is not one coachd made (altered or forged)"
@@ -195,15 +193,13 @@ def answer(program: Program, message: EmailMessage, request: Request, now: datet
         return Verdict("quarantined", f"sender {sender or '(none)'} is not {request.to_addr}, to whom the {kind} "
                        "went (or an alias of theirs in the config)", kind, session_id, person_id,
                        request_key=request.key)
-    if kind not in ANSWERABLE:
+    if kind not in EXPECTS_ANSWER:
         return Verdict("quarantined", f"a reply to a {kind}, which asks for no answer", kind, session_id, person_id,
                        request_key=request.key)
-    body = reply_text.body_text(message)
-    text = reply_text.new_text(body)
-    if not text:
+    payload, rating = read_answer(program.cfg, kind, person_id, reply_text.body_text(message), now)
+    if not payload["text"]:
         return Verdict("quarantined", "nothing new in it (only quoted text, a signature, or an empty body)",
                        kind, session_id, person_id, request_key=request.key)
-    payload, rating = read_answer(program.cfg, kind, person_id, body, now)
     return Verdict("handled", None, kind, session_id, person_id, rating, payload, request.key)
 
 
@@ -237,8 +233,7 @@ def _rsvp(program: Program, message: EmailMessage, responses: list[dict[str, Any
     """An iTIP REPLY (accept, decline, tentative) to one of our invitations: kept, and applied to
     the organizer's calendar where coachd keeps it (Google and Outlook apply their own)."""
     sender = _sender(message)
-    people = {str(p.email).lower(): p.id for p in program.cfg.people}
-    people |= {str(a).lower(): p.id for p in program.cfg.people for a in p.aliases}
+    people = program.cfg.person_id_by_email
     with program.store.session() as db:
         ours = {row.uid: booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
                 for row in db.scalars(select(Series).where(Series.program_id == program.id,

@@ -124,8 +124,7 @@ class CalendarSync:
         """
         program = self.program
         cfg = program.cfg
-        people_by_email = {str(p.email).lower(): p.id for p in cfg.people}
-        people_by_email |= {str(a).lower(): p.id for p in cfg.people for a in p.aliases}
+        people_by_email = dict(cfg.person_id_by_email)
         declines = declines_from_json(self._remembered(DECLINES_META) or {})  # type: ignore[arg-type]
         before = dict(declines)
         changed = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -28,6 +29,17 @@ def declines_to_json(declines: dict[str, Decline]) -> dict[str, dict[str, object
 
 def declines_from_json(value: dict[str, dict]) -> dict[str, Decline]:
     return {sid: Decline(datetime.fromisoformat(d["start"]), frozenset(d["people"])) for sid, d in value.items()}
+
+
+def handled_replies(db, program_id: str, people: Sequence[str] | None = None) -> list[ReplyFact]:  # type: ignore[no-untyped-def]
+    """The replies matched to a request (of `people` only, if given), as the planner reads them:
+    never the raw messages, which can be large."""
+    query = select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
+                   Reply.payload).where(Reply.program_id == program_id, Reply.status == "handled")
+    if people is not None:
+        query = query.where(Reply.person_id.in_(people))
+    return [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {})
+            for kind, session_id, person_id, received_at, rating, payload in db.execute(query)]
 
 
 class Observer:
@@ -59,13 +71,7 @@ class Observer:
             for row_id, key in rows:
                 self._queued.add(key)
                 self._outbox_high = max(self._outbox_high, row_id)
-            # Only what the planner reads: never the raw messages, which can be large.
-            replies = [
-                ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {})
-                for kind, session_id, person_id, received_at, rating, payload in db.execute(
-                    select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
-                           Reply.payload).where(Reply.program_id == self.program_id, Reply.status == "handled"))
-            ]
+            replies = handled_replies(db, self.program_id)
             meta = dict(db.execute(select(Meta.name, Meta.value).where(
                 Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META, DECLINES_META)))).all())
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}

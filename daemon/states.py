@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from daemon.core.coachee_state import derive_states
-from daemon.core.observed import ReplyFact, latest_answers
+from daemon.core.observed import latest_answers
 from daemon.executor import ActionRecord, Executor
-from daemon.observe import STATES_META
+from daemon.observe import STATES_META, handled_replies
 from daemon.program import Program
-from daemon.store.models import Reply
 
 # Why each coachee is in their state, for `coachd feedback` (the planner reads STATES_META only).
 REASONS_META = "coachee_state_reasons"
@@ -25,15 +22,11 @@ def refresh_states(program: Program, executor: Executor, now: datetime) -> bool:
     """
     coachees = [p.id for p in program.cfg.coachees()]
     with program.store.session() as db:
-        replies = [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {})
-                   for kind, session_id, person_id, received_at, rating, payload in db.execute(
-                       select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
-                              Reply.payload)
-                       .where(Reply.program_id == program.id, Reply.status == "handled",
-                              Reply.person_id.in_(coachees)))]
+        replies = handled_replies(db, program.id, coachees)
     judged = derive_states(latest_answers(replies), coachees, now)
     states = dict(program.get_meta(STATES_META) or {})  # type: ignore[call-overload]
-    reasons = dict(program.get_meta(REASONS_META) or {})  # type: ignore[call-overload]
+    before = dict(program.get_meta(REASONS_META) or {})  # type: ignore[call-overload]
+    reasons = dict(before)
     changed = [person for person, judgement in judged.items() if states.get(person) != judgement.state]
     for person, judgement in judged.items():
         states[person] = judgement.state
@@ -43,6 +36,6 @@ def refresh_states(program: Program, executor: Executor, now: datetime) -> bool:
         for person in sorted(changed):
             executor.emit(ActionRecord(now, f"state:{program.id}/{person}/{now.isoformat()}", "state", {
                 "person": person, "state": states[person], "because": "; ".join(reasons[person])}))
-    if reasons != (program.get_meta(REASONS_META) or {}):
+    if reasons != before:
         program.set_meta(REASONS_META, reasons)
     return bool(changed)

@@ -210,6 +210,13 @@ class ProgramConfig(Section):
         return MappingProxyType({p.id: p for p in self.people})
 
     @cached_property
+    def person_id_by_email(self) -> Mapping[str, str]:
+        """Lower-case email address (own, or an alias) -> person id: who a calendar answer or a reply is from."""
+        found = {str(p.email).lower(): p.id for p in self.people}
+        found |= {str(a).lower(): p.id for p in self.people for a in p.aliases}
+        return MappingProxyType(found)
+
+    @cached_property
     def _teams_by_id(self) -> Mapping[str, Team]:
         return MappingProxyType({t.id: t for t in self.teams})
 

@@ -23,6 +23,7 @@ from daemon.core.reply_mime import MAX_TEXT
 _LIBRARY_LANGUAGES = ["en", "de", "fr", "es", "nl", "sv", "da", "cs", "ja", "ko", "zh"]
 _MAX_HEADER_LINE = 300  # an attribution line is short; long lines are never tried (the rules backtrack)
 _LIBRARY_TRIES = 12  # per text: the library's rules are quadratic on near-misses
+_FROM_BLOCK_TRIES = 50  # per text: "From:" lines that turn out not to start an Outlook header block
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -136,7 +137,7 @@ def _trimmed(lines: list[str]) -> list[str]:
 def _roles(lines: list[str]) -> list[str]:
     """Each line's role: 'own', 'quote' (a quoted line or a header above quoted lines), or 'history'."""
     roles = ["own"] * len(lines)
-    tries = [_LIBRARY_TRIES]
+    tries = [_LIBRARY_TRIES, _FROM_BLOCK_TRIES]
     index = 0
     while index < len(lines):
         if _QUOTED.match(lines[index]):
@@ -174,7 +175,12 @@ def _header_end(lines: list[str], index: int, tries: list[int]) -> int | None:
         end = _header_block_end(lines, after) if after is not None else None
         return end
     if _FROM_LABEL.match(line):
-        return _header_block_end(lines, index)
+        if tries[1] <= 0:
+            return None
+        end = _header_block_end(lines, index)
+        if end is None:
+            tries[1] -= 1
+        return end
     for extra in range(3 if _ATTRIBUTION_START.match(line) else 1):  # Gmail wraps long ones over 2-3 lines
         parts = lines[index:index + extra + 1]
         candidate = " ".join(part.strip() for part in parts)

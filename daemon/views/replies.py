@@ -20,15 +20,15 @@ from sqlalchemy import select
 from daemon.config import ProgramConfig
 from daemon.core import reply_text
 from daemon.core.types import UTC
-from daemon.inbox import ANSWERABLE, read_answer
+from daemon.core.planner import FEEDBACK_KINDS
+from daemon.inbox import read_answer
+from daemon.mail.reply_token import EXPECTS_ANSWER
 from daemon.observe import STATES_META
 from daemon.simulate import CLOCK_KEY
 from daemon.states import REASONS_META
 from daemon.store.db import Store
 from daemon.store.models import Meta, Outbox, Reply, Series
 from daemon.views.state import existing_store
-
-FEEDBACK_KINDS = ("feedback-request", "feedback-reminder")
 
 
 class ReplyCommandError(Exception):
@@ -94,14 +94,14 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
     if person_id not in cfg.people_by_id:
         raise ReplyCommandError(f"--person: no person {person_id!r} in the config; known: "
                                 f"{', '.join(sorted(cfg.people_by_id))}")
-    if kind is not None and kind not in ANSWERABLE:
-        raise ReplyCommandError(f"--kind: {kind!r} asks for no answer; one of {', '.join(sorted(ANSWERABLE))}")
+    if kind is not None and kind not in EXPECTS_ANSWER:
+        raise ReplyCommandError(f"--kind: {kind!r} asks for no answer; one of {', '.join(sorted(EXPECTS_ANSWER))}")
     with _writable_store(cfg, state) as store:
         now = _now(store, cfg.program.id)
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
             query = select(Outbox).where(Outbox.program_id == cfg.program.id, Outbox.recipient == person_id,
-                                         Outbox.kind.in_([kind] if kind else sorted(ANSWERABLE)))
+                                         Outbox.kind.in_([kind] if kind else sorted(EXPECTS_ANSWER)))
             if session_id is not None:
                 query = query.where(Outbox.session_id == session_id)
             request = db.scalars(query.order_by(Outbox.created_at.desc(), Outbox.id.desc())).first()
@@ -152,7 +152,7 @@ def feedback(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
             rows = db.execute(select(Reply.session_id, Reply.person_id, Reply.rating, Reply.payload,
                                      Reply.received_at, Reply.kind)
                               .where(Reply.program_id == pid, Reply.status == "handled",
-                                     Reply.kind.in_(FEEDBACK_KINDS))
+                                     Reply.kind.in_(sorted(FEEDBACK_KINDS)))
                               .order_by(Reply.received_at, Reply.id)).all()
     result = []
     for session_id, person_id, rating, payload, received_at, kind in rows:
