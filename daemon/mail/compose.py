@@ -14,7 +14,7 @@ from jinja2 import select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from daemon.mail.filters import FILTERS
-from daemon.mail.headers import Envelope, Recipient, assemble, assemble_bytes, domain_of, message_id
+from daemon.mail.headers import Envelope, InlineImage, Recipient, assemble, assemble_bytes, domain_of, message_id
 from daemon.mail.samples import sample_contexts
 
 KINDS = (
@@ -106,13 +106,15 @@ class Composer:
 
     def compose(self, kind: str, recipient: Recipient, context: Mapping[str, Any], envelope: Envelope) -> EmailMessage:
         rendered = self.render(kind, recipient, context)
-        return assemble(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope)
+        images = _shown_images(context, rendered.html)
+        return assemble(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope, images)
 
     def compose_bytes(self, kind: str, recipient: Recipient, context: Mapping[str, Any],
                       envelope: Envelope) -> Composed:
         """The email as the outbox stores and the sender sends it, without building an EmailMessage."""
         rendered = self.render(kind, recipient, context)
-        raw = assemble_bytes(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope)
+        images = _shown_images(context, rendered.html)
+        raw = assemble_bytes(kind, recipient, rendered.subject, rendered.text, rendered.html, envelope, images)
         return Composed(raw, rendered.subject, message_id(envelope.key, domain_of(envelope.sender_email)))
 
     def check(self) -> list[str]:
@@ -158,6 +160,17 @@ class Composer:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_template(f.filename, self)]
         where = f"{self._label(frames[-1].filename)}:{frames[-1].lineno}" if frames else "template"
         return f"{where}: {exc}"
+
+
+def _shown_images(context: Mapping[str, Any], html: str) -> list[InlineImage]:
+    """The context's charts that the HTML shows (`cid:`), once each. A picture the HTML does not
+    show is left out: Gmail and Outlook would list it as an attachment, which is what an admin
+    template that leaves the charts out does not want."""
+    shown: dict[str, InlineImage] = {}
+    for image in context.get("charts") or ():
+        if f"cid:{image.cid}" in html:
+            shown.setdefault(image.cid, image)
+    return list(shown.values())
 
 
 def _is_template(filename: str, composer: Composer) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import SMTP, compat32
 from email.utils import format_datetime, formataddr
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from daemon.core.types import require_aware
 
@@ -32,6 +33,19 @@ class Recipient(Protocol):
     def email(self) -> str: ...
     @property
     def timezone(self) -> str: ...
+
+
+class InlineImage(Protocol):
+    """A picture the HTML part shows by `cid:`; `daemon.charts.Chart` fits."""
+
+    @property
+    def cid(self) -> str: ...  # without angle brackets
+    @property
+    def mime(self) -> str: ...  # image/png
+    @property
+    def filename(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -129,14 +143,35 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def _image_part(image: InlineImage) -> MIMENonMultipart:
+    """An inline picture for the HTML part: Content-ID for its `cid:` and a file name, which
+    Outlook needs to show it in place rather than as an attachment."""
+    maintype, _, subtype = image.mime.partition("/")
+    part = MIMENonMultipart(maintype, subtype, policy=WIRE, name=image.filename)
+    part["Content-Transfer-Encoding"] = "base64"
+    part["Content-ID"] = f"<{image.cid}>"
+    part.add_header("Content-Disposition", "inline", filename=image.filename)
+    part.set_payload(base64.encodebytes(image.data).decode("ascii"))  # 76-character lines, in C
+    return part
+
+
 def assemble_bytes(kind: str, recipient: Recipient, subject: str, text: str, html: str,
-                   envelope: Envelope) -> bytes:
+                   envelope: Envelope, images: Sequence[InlineImage] = ()) -> bytes:
     """The email as it goes on the wire: multipart/alternative (plain, html[, calendar]) and, with
-    an ics, multipart/mixed with an invite.ics attachment too. The same input gives the same bytes."""
+    an ics, multipart/mixed with an invite.ics attachment too. With images, the html part becomes
+    multipart/related (html, image...), the structure Gmail and Outlook show inline.
+    The same input gives the same bytes."""
     date = require_aware(envelope.date, "Envelope.date")
     domain = domain_of(envelope.sender_email)
     alternative = MIMEMultipart("alternative", policy=WIRE)
-    parts: list[Message] = [_text_part(text, "plain"), _text_part(html, "html")]
+    html_part: Message = _text_part(html, "html")
+    if images:
+        # RFC 2387: `type` names the root part, the html the images belong to.
+        html_part = MIMEMultipart("related", policy=WIRE, type="text/html")
+        html_part.attach(_text_part(html, "html"))
+        for image in images:
+            html_part.attach(_image_part(image))
+    parts: list[Message] = [_text_part(text, "plain"), html_part]
     attachment = None
     if envelope.ics is not None:
         ics_text = envelope.ics.decode("utf-8")
@@ -202,8 +237,10 @@ def _address(name: str, address: str) -> str:
     return formataddr((name, address), charset=_HEADER_UTF8)
 
 
-def assemble(kind: str, recipient: Recipient, subject: str, text: str, html: str, envelope: Envelope) -> EmailMessage:
+def assemble(kind: str, recipient: Recipient, subject: str, text: str, html: str, envelope: Envelope,
+             images: Sequence[InlineImage] = ()) -> EmailMessage:
     """The assembled email as an EmailMessage (read back from its wire bytes), for callers that look inside."""
-    message = message_from_bytes(assemble_bytes(kind, recipient, subject, text, html, envelope), policy=UNFOLDED)
+    raw = assemble_bytes(kind, recipient, subject, text, html, envelope, images)
+    message = message_from_bytes(raw, policy=UNFOLDED)
     assert isinstance(message, EmailMessage)
     return message
