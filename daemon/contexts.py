@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+
+from daemon import charts
 
 from daemon.config import ProgramConfig
 from daemon.core.actions import QueueMail
@@ -11,7 +14,9 @@ from daemon.core.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS,
 from daemon.core.observed import Observed, ReplyFact
 from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS
 from daemon.core.types import BookedSeries, Occurrence, SessionKind
-from daemon.metrics import digest_figures
+from daemon.core import periods as periods_mod
+from daemon.core.survey import WRAP_UP_QUESTIONS, survey_summary
+from daemon.metrics import program_figures
 
 
 
@@ -19,7 +24,7 @@ def base_context(cfg: ProgramConfig) -> dict[str, Any]:
     program = cfg.program
     return {
         "program": {"id": program.id, "name": program.name, "timezone": program.timezone,
-                    "outcomes": list(program.outcomes)},
+                    "outcomes": program.outcome_texts},
         "organizer": {"name": cfg.organizer.name, "email": str(cfg.organizer.email)},
     }
 
@@ -63,6 +68,12 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
         if mail.kind == "cancellation":
             context["reason"] = _cancellation_reason(booking.series, mail)
         return context
+    if mail.kind in SPONSOR_KINDS and mail.period is not None:
+        return context | sponsor_view(cfg, observed, mail.kind, mail.period, now)
+    if mail.kind == "wrap-up" and mail.occurrence is not None and booking is not None:
+        # The survey after a team's wrap-up session; its answers feed the final report, never verbatim.
+        return context | {"survey": True, "session": session_dict(cfg, booking.series, mail.occurrence),
+                          "questions": list(WRAP_UP_QUESTIONS)}
     if mail.kind == "check-in" and booking is not None and mail.occurrence is not None:
         # Sent before a check-in call: the note that fits the coachee's state, and when the call is.
         return context | {"state": observed.states.get(mail.recipient.person_id, "steady"),
@@ -70,13 +81,57 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
     if mail.occurrence is not None and booking is not None:
         return context | _session_context(cfg, observed, booking.series, mail.occurrence, mail.kind)
     if mail.kind == "goal-check-in":
-        return context | {"period_label": _period_label(mail.due.date()), "goals": list(cfg.program.outcomes),
+        return context | {"period_label": _period_label(mail.due.date()), "goals": cfg.program.outcome_texts,
                           "questions": ["Where do you stand against each goal?",
                                         "What is your plan for the next four weeks?",
                                         "What support do you need?"]}
-    if mail.kind == "digest" and mail.period is not None:
-        return context | digest_figures(cfg, observed, mail.period[0], mail.period[1], now)
     raise ValueError(f"no context for {mail.kind} ({mail.key})")
+
+
+SPONSOR_KINDS = frozenset({"digest", "review", "wrap-up"})
+
+
+def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tuple[datetime, datetime],
+                 now: datetime) -> dict[str, Any]:
+    """The figures of a digest, review pack or final report, with its charts and next steps."""
+    spans = periods_mod.digest_periods(cfg)
+    previous = periods_mod.previous_period(spans, period) if period in spans else None
+    figures = program_figures(cfg, observed, period[0], period[1], now, previous=previous)
+    later = [end for _, end in spans if end > period[1]]
+    figures["next_digest"] = (later[0].astimezone(cfg.program.zone).date() if later and kind == "digest"
+                              else None)
+    figures["charts"] = charts.trend_charts(figures["history"])
+    figures["survey"] = False
+    if kind == "wrap-up":
+        figures["wrap_up"] = survey_summary(cfg, observed, now)
+    if kind in ("review", "wrap-up"):
+        figures["next_steps"] = next_steps(figures)
+    return figures
+
+
+def next_steps(figures: Mapping[str, Any]) -> list[str]:
+    """What the figures ask of the review, in plain words; no one's private content."""
+    steps = []
+    behind = [row["coachee"] for row in figures["consistency"]["rows"] if row["behind"]]
+    if behind:
+        steps.append(f"Get one-to-ones back on cadence for {len(behind)} coachee(s) past "
+                     f"{figures['consistency']['cadence_days']} days.")
+    if figures["actions"]["overdue"]:
+        steps.append(f"Follow up the {figures['actions']['overdue']} overdue action item(s) with the coaches.")
+    low = [t["name"] for t in figures["teams"] if t["attendance_rate"] is not None and t["attendance_rate"] < 0.8]
+    if low:
+        steps.append(f"Look at attendance below 80% in {', '.join(low)}.")
+    rate = figures["feedback"]["response_rate"]
+    if rate is not None and rate < 0.5:
+        steps.append("Fewer than half the feedback requests were answered: ask the coaches to keep the last "
+                     "two minutes of each session for it.")
+    unmeasured = [o["text"] for o in figures["outcomes"] if o["target"] is not None and o["latest"] is None]
+    if unmeasured:
+        steps.append(f"Measure {len(unmeasured)} agreed outcome(s) not measured yet.")
+    below = [r["coach"] for r in figures["coaching"]["rows"] if r["on_target"] is False]
+    if below:
+        steps.append(f"Free time for coaching: {', '.join(below)} below the target share.")
+    return steps
 
 
 def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
@@ -125,7 +180,7 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
         bank = tuple(cfg.mail.agenda.questions) or DEFAULT_QUESTIONS
         context |= {
             "purpose": purpose, "reason": reason, "importance": importance,
-            "goals": list(cfg.program.outcomes), "open_actions": [_action(a) for a in open_actions],
+            "goals": cfg.program.outcome_texts, "open_actions": [_action(a) for a in open_actions],
             "topics": topics, "questions": questions_for(index, bank), "focus": focus_for(index),
             "asks_for_topics": series.spec.kind is SessionKind.GROUP,
             "previous_session": session_dict(cfg, series, previous) if previous else None,

@@ -221,6 +221,9 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
         payload |= {k: v for k, v in found.items() if k != "rating"}
     elif kind == "agenda":
         payload["topics"] = reply_text.topics(text)
+    elif kind in ("goal-check-in", "wrap-up"):
+        # Both ask for a 1-5 self-assessment on a line of its own; prose numbers are never read as one.
+        rating = reply_text.rating(body)
     return payload, rating
 
 

@@ -1,66 +1,302 @@
-"""Digest figures: aggregates only, averages over small groups suppressed."""
+"""Program figures for sponsor digests, reviews and `coachd report`: aggregates only.
+
+Every figure is computed from the calendar as booked and the replies people sent, as of `now`,
+for the period [start, end). Sessions count by their current start; a session is held once it
+has ended and was not cancelled. Feedback counts against the sessions held in the period,
+whenever the answer came. Averages over fewer than MIN_GROUP people are suppressed, so no one's
+rating can be singled out, and nothing anyone wrote is ever copied into a figure.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from daemon.config import ProgramConfig
-from daemon.core.observed import Observed, ReplyFact, latest_answers
-from daemon.core.planner import FEEDBACK_KINDS
-from daemon.core.types import SessionKind
+from daemon.core import action_items
+from daemon.core.observed import Observed, latest_answers
+from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS
+from daemon.core.types import BookedSeries, Occurrence, Role, SessionKind
+from daemon.core.privacy import MIN_GROUP
+from daemon.metrics_people import coaching_time, consistency, goal_check_ins, mean, recognition
 
-# Averages over fewer people than this are not shown, so no one's rating can be singled out.
-MIN_GROUP = 3
+# Team feedback over time is averaged over this many weeks: one week of a three-person team is
+# almost always under MIN_GROUP, and a gap every week says nothing.
+RATING_WINDOW_WEEKS = 4
+UPCOMING = timedelta(weeks=2)
+
+KIND_LABELS = {
+    SessionKind.KICKOFF: "Kickoffs", SessionKind.GROUP: "Team sessions", SessionKind.INDIVIDUAL: "One-to-ones",
+    SessionKind.CHECK_IN: "Check-ins", SessionKind.CIRCLE: "Coaches' circles",
+    SessionKind.SPONSOR_REVIEW: "Sponsor reviews", SessionKind.WRAPUP: "Wrap-ups",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Held:
+    """One occurrence with what the figures need of it."""
+
+    series: BookedSeries
+    occurrence: Occurrence
+
+    @property
+    def spec(self):  # type: ignore[no-untyped-def]
+        return self.series.spec
+
+
+class Program:
+    """The observed program, indexed once for all the figures of one period."""
+
+    def __init__(self, cfg: ProgramConfig, observed: Observed, now: datetime) -> None:
+        self.cfg = cfg
+        self.observed = observed
+        self.now = now
+        self.occurrences = [Held(b.series, o) for b in observed.bookings.values() for o in b.series.occurrences()]
+        self.by_uid = {b.series.spec.uid: b.series for b in observed.bookings.values()}
+        self.answers = latest_answers(observed.replies)
+        self.feedback_after = cfg.mail.feedback.after
+        starts = {h.occurrence.session_id: h for h in self.occurrences}
+        # (team, when the session was, who, rating) of every feedback rating on a team's session.
+        self.ratings: list[tuple[str, datetime, str, int]] = [
+            (starts[r.session_id].spec.team_id, starts[r.session_id].occurrence.start, r.person_id, r.rating)
+            for r in self.answers
+            if r.request_kind in FEEDBACK_KINDS and r.rating is not None and r.session_id in starts
+            and starts[r.session_id].spec.team_id is not None]
+
+    def in_period(self, start: datetime, end: datetime) -> Iterator[Held]:
+        return (h for h in self.occurrences if start <= h.occurrence.start < end)
+
+    def held(self, h: Held) -> bool:
+        return not h.occurrence.cancelled and h.occurrence.end <= self.now
+
+    def absent(self, h: Held) -> frozenset[str]:
+        """Who missed a held occurrence: declined it at the time it kept, or named absent in the coach's notes."""
+        decline = self.observed.declines.get(h.occurrence.session_id)
+        declined = decline.people if decline is not None and decline.start == h.occurrence.start else frozenset()
+        notes = self.observed.replies_to(h.occurrence.session_id, NOTES_KINDS, h.spec.host.person_id)
+        named = _people_named(notes[-1].payload.get("absent", ()) if notes else (), h.spec.everyone())
+        return declined | named
+
+    def team_of_series(self, series_uid: str) -> str | None:
+        series = self.by_uid.get(series_uid)
+        return series.spec.team_id if series is not None else None
+
+
+def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end: datetime, now: datetime,
+                    *, previous: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
+    """Every figure of the sponsor digest for [start, end); `previous` is the period the trend compares with
+    (default: the same length just before)."""
+    program = Program(cfg, observed, now)
+    zone = cfg.program.zone
+    as_of = min(end, now)
+    previous = previous or (start - (end - start), start)
+    feedback = _feedback(program, start, end)
+    before = _feedback(program, *previous)
+    figures: dict[str, Any] = {
+        "period_start": start.astimezone(zone).date(),
+        "period_end": (end - timedelta(microseconds=1)).astimezone(zone).date(),
+        "sessions": _sessions(program, start, end),
+        "teams": _teams(program, start, end),
+        "feedback": feedback | {
+            "previous": {k: before[k] for k in ("response_rate", "average_rating")},
+            "trend": {k: _delta(feedback[k], before[k]) for k in ("response_rate", "average_rating")},
+        },
+        "actions": _actions(program, start, end),
+        "coaching": coaching_time(program, start, end),
+        "consistency": consistency(program, as_of),
+        "outcomes": _outcomes(cfg, as_of.astimezone(zone).date()),
+        "goal_check_ins": goal_check_ins(program, start, end),
+        "recognition": recognition(program, as_of),
+        "upcoming": _upcoming(program, end),
+        "next_review": next((h.occurrence.start for h in sorted(program.occurrences, key=lambda h: h.occurrence.start)
+                             if h.spec.kind is SessionKind.SPONSOR_REVIEW and not h.occurrence.cancelled
+                             and h.occurrence.start >= end), None),
+        "program_ends": cfg.program.ends,
+        "history": history(program, end),
+    }
+    # Older admin templates read these names.
+    for team in figures["teams"]:
+        team |= {"sessions_planned": team["planned"], "sessions_held": team["held"]}
+    figures["coaching_hours"] = [{"coach": r["coach"], "hours": r["hours"]} for r in figures["coaching"]["rows"]]
+    return figures
 
 
 def digest_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end: datetime,
                    now: datetime) -> dict[str, Any]:
-    """Sessions, attendance proxies, feedback and coaching hours for the period [start, end)."""
-    teams: dict[str, dict[str, Any]] = {t.id: {"name": t.name, "sessions_planned": 0, "sessions_held": 0,
-                                              "attendance_rate": None} for t in cfg.teams}
-    hours: dict[str, float] = {c.id: 0.0 for c in cfg.coaches()}
-    requests = 0
-    upcoming = []
-    for booking in observed.bookings.values():
-        spec = booking.series.spec
-        for occurrence in booking.series.occurrences():
-            if start <= occurrence.start < end:
-                if spec.team_id in teams and spec.kind is SessionKind.GROUP:
-                    teams[spec.team_id]["sessions_planned"] += 1
-                    if not occurrence.cancelled and occurrence.end <= now:
-                        teams[spec.team_id]["sessions_held"] += 1
-                if not occurrence.cancelled and occurrence.end <= now and spec.host.person_id in hours:
-                    hours[spec.host.person_id] += (occurrence.end - occurrence.start) / timedelta(hours=1)
-                if spec.kind is not SessionKind.SPONSOR_REVIEW and not occurrence.cancelled:
-                    givers = [a for a in spec.everyone() if a.person_id != spec.host.person_id]
-                    requests += len(givers)
-            if end <= occurrence.start < end + timedelta(weeks=2) and spec.kind is SessionKind.GROUP:
-                upcoming.append({"title": spec.title, "start": occurrence.start, "end": occurrence.end,
-                                 "kind": spec.kind.value})
-    ratings = _ratings(observed, start, end)
-    responses = sum(1 for _ in _feedback_in(observed, start, end))
-    suppressed = len({person for person, _ in ratings}) < MIN_GROUP
-    average = None if suppressed or not ratings else round(sum(r for _, r in ratings) / len(ratings), 2)
+    return program_figures(cfg, observed, start, end, now)
+
+
+def _counts(program: Program, occurrences: Iterable[Held]) -> dict[str, int]:
+    counts = {"planned": 0, "held": 0, "moved": 0, "cancelled": 0, "to_come": 0}
+    for h in occurrences:
+        counts["planned"] += 1
+        if h.occurrence.cancelled:
+            counts["cancelled"] += 1
+            continue
+        counts["held" if program.held(h) else "to_come"] += 1
+        counts["moved"] += h.occurrence.moved
+    return counts
+
+
+def _sessions(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+    by_kind: dict[SessionKind, list[Held]] = {}
+    for h in program.in_period(start, end):
+        by_kind.setdefault(h.spec.kind, []).append(h)
+    rows = [{"kind": kind.value, "label": KIND_LABELS[kind]} | _counts(program, by_kind[kind])
+            for kind in KIND_LABELS if kind in by_kind]
+    total = {key: sum(r[key] for r in rows) for key in ("planned", "held", "moved", "cancelled", "to_come")}
+    return {"rows": rows, "total": total}
+
+
+def _teams(program: Program, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    cfg = program.cfg
+    rows = []
+    for team in cfg.teams:
+        group = [h for h in program.in_period(start, end)
+                 if h.spec.team_id == team.id and h.spec.kind is SessionKind.GROUP]
+        expected, attended = _attendance(program, group)
+        coach = cfg.people_by_id.get(team.coach)
+        rows.append({"id": team.id, "name": team.name, "coach": coach.name if coach else team.coach}
+                    | _counts(program, group)
+                    | {"expected": expected, "attended": attended,
+                       "attendance_rate": round(attended / expected, 3) if expected else None})
+    return rows
+
+
+def _attendance(program: Program, occurrences: Iterable[Held]) -> tuple[int, int]:
+    """(coachee places, coachees there) over the held occurrences: the coach is always there."""
+    expected = attended = 0
+    for h in occurrences:
+        if not program.held(h):
+            continue
+        coachees = {a.person_id for a in h.spec.attendees if a.role is Role.COACHEE}
+        expected += len(coachees)
+        attended += len(coachees - program.absent(h))
+    return expected, attended
+
+
+def feedback_givers(spec: Any) -> tuple[str, ...]:
+    """Feedback is asked of everyone but the host; sponsor reviews ask none and a wrap-up asks its
+    survey instead (as the planner does)."""
+    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP):
+        return ()
+    return tuple(a.person_id for a in spec.everyone() if a.person_id != spec.host.person_id)
+
+
+def _feedback(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+    asked: set[tuple[str, str]] = set()
+    for h in program.in_period(start, end):
+        # Counted once the request has gone out, so the rate is over requests people really got.
+        if program.held(h) and h.occurrence.end + program.feedback_after <= program.now:
+            asked.update((h.occurrence.session_id, person) for person in feedback_givers(h.spec))
+    answers = [r for r in program.answers
+               if r.request_kind in FEEDBACK_KINDS and (r.session_id, r.person_id) in asked]
+    ratings = [(r.person_id, r.rating) for r in answers if r.rating is not None]
+    people = len({p for p, _ in ratings})
+    suppressed = people < MIN_GROUP
     return {
-        "period_start": start.astimezone(cfg.program.zone).date(),
-        "period_end": (end - timedelta(seconds=1)).astimezone(cfg.program.zone).date(),
-        "teams": list(teams.values()),
-        "feedback": {"responses": responses, "requests": requests, "average_rating": average,
-                     "suppressed": suppressed},
-        "coaching_hours": [{"coach": cfg.people_by_id[c].name if c in cfg.people_by_id else c, "hours": round(h, 1)}
-                           for c, h in hours.items()],
-        "upcoming": sorted(upcoming, key=lambda u: u["start"])[:10],
-        "outcomes": list(cfg.program.outcomes),
+        "requests": len(asked), "responses": len(answers),
+        "response_rate": round(len(answers) / len(asked), 3) if asked else None,
+        "average_rating": mean([r for _, r in ratings]) if not suppressed else None,
+        "people": people, "suppressed": suppressed and bool(ratings),
     }
 
 
-def _feedback_in(observed: Observed, start: datetime, end: datetime) -> Iterator[ReplyFact]:
-    for reply in latest_answers(observed.replies):
-        if reply.request_kind in FEEDBACK_KINDS and start <= reply.received_at < end:
-            yield reply
+def _actions(program: Program, start: datetime, end: datetime) -> dict[str, int]:
+    items = action_items.track(_notes_entries(program))
+    as_of = min(end, program.now)
+    day = as_of.astimezone(program.cfg.program.zone).date()
+    return {
+        "opened": sum(1 for i in items if start <= i.opened_at < end),
+        "done": sum(1 for i in items if i.done_at is not None and start <= i.done_at < end),
+        "open": sum(1 for i in items if i.open_at(as_of)),
+        "overdue": sum(1 for i in items if i.overdue_at(as_of, day)),
+    }
 
 
-def _ratings(observed: Observed, start: datetime, end: datetime) -> list[tuple[str, int]]:
-    return [(r.person_id, r.rating) for r in _feedback_in(observed, start, end) if r.rating is not None]
+def _notes_entries(program: Program) -> Iterator[action_items.NotesEntry]:
+    for reply in program.answers:
+        if reply.request_kind not in NOTES_KINDS or not reply.session_id:
+            continue
+        uid = reply.session_id.rpartition("/")[0]
+        actions = reply.payload.get("actions") or ()
+        done = reply.payload.get("done") or ()
+        yield action_items.NotesEntry(uid, reply.received_at, tuple(actions), tuple(str(d) for d in done))  # type: ignore[arg-type]
+
+
+def _outcomes(cfg: ProgramConfig, day: date) -> list[dict[str, Any]]:
+    rows = []
+    for outcome in cfg.program.outcomes:
+        latest = outcome.latest(day) if hasattr(outcome, "latest") else None
+        rows.append({
+            "text": str(outcome), "baseline": getattr(outcome, "baseline", None),
+            "target": getattr(outcome, "target", None), "unit": getattr(outcome, "unit", None) or "",
+            "latest": latest[1] if latest else None, "measured_on": latest[0] if latest else None,
+            "progress": outcome.progress(day) if hasattr(outcome, "progress") else None,
+        })
+    return rows
+
+
+def _upcoming(program: Program, end: datetime) -> list[dict[str, Any]]:
+    """Sessions of the two weeks after the period, one-to-ones aside (a sponsor needs the shape, not every slot)."""
+    found = [h for h in program.occurrences
+             if end <= h.occurrence.start < end + UPCOMING and not h.occurrence.cancelled
+             and h.spec.kind not in (SessionKind.INDIVIDUAL, SessionKind.CHECK_IN)]
+    found.sort(key=lambda h: (h.occurrence.start, h.spec.title))
+    return [{"title": h.spec.title, "kind": h.spec.kind.value, "start": h.occurrence.start, "end": h.occurrence.end}
+            for h in found[:10]]
+
+
+def history(program: Program, end: datetime) -> dict[str, Any]:
+    """Attendance and feedback rating per team, week by week from the program's start to `end`."""
+    cfg = program.cfg
+    zone = cfg.program.zone
+    weeks: list[datetime] = []
+    week = datetime.combine(cfg.program.starts, time(0), zone)
+    while week < end:
+        weeks.append(week)
+        week = datetime.combine(cfg.program.starts + timedelta(weeks=len(weeks)), time(0), zone)
+    teams = []
+    for team in cfg.teams:
+        attendance: list[float | None] = []
+        rating: list[float | None] = []
+        for week in weeks:
+            week_end = week + timedelta(weeks=1)
+            group = [h for h in program.in_period(week, week_end)
+                     if h.spec.team_id == team.id and h.spec.kind is SessionKind.GROUP]
+            expected, attended = _attendance(program, group)
+            attendance.append(round(attended / expected, 3) if expected else None)
+            window_start = week_end - timedelta(weeks=RATING_WINDOW_WEEKS)
+            rating.append(_team_rating(program, team.id, window_start, week_end))
+        teams.append({"id": team.id, "name": team.name, "attendance": attendance, "rating": rating})
+    return {"weeks": [w.date() for w in weeks], "teams": teams}
+
+
+def _team_rating(program: Program, team_id: str, start: datetime, end: datetime) -> float | None:
+    """The team's sessions' average rating over [start, end), if at least MIN_GROUP people gave one."""
+    ratings = [(person, rating) for team, held_at, person, rating in program.ratings
+               if team == team_id and start <= held_at < end]
+    if len({p for p, _ in ratings}) < MIN_GROUP:
+        return None
+    return mean([r for _, r in ratings])
+
+
+def _people_named(names: Iterable[object], attendees: Iterable[Any]) -> frozenset[str]:
+    """Person ids of the attendees a coach named: by id, full name or first name, any case."""
+    found = set()
+    by_name: dict[str, set[str]] = {}
+    for a in attendees:
+        for key in {a.person_id.lower(), a.name.lower(), a.name.split()[0].lower()}:
+            by_name.setdefault(key, set()).add(a.person_id)
+    for name in names:
+        ids = by_name.get(" ".join(str(name).lower().split()), set())
+        if len(ids) == 1:  # two attendees of that first name: not guessed
+            found |= ids
+    return frozenset(found)
+
+
+def _delta(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 3)
+

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from daemon.config import ConfigError, Problem, ProgramConfig, load_config, load_config_text
+from daemon.config.values import DigestCadence
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 MINIMAL = (FIXTURES / "minimal.yaml").read_text()
@@ -176,7 +177,7 @@ def test_digest_goes_to_all_sponsors_unless_told():
     assert load_config_text(MINIMAL, SOURCE).digest.to == ["sam"]
     assert load_config_text(MINIMAL + "digest: {every: 2w}\n", SOURCE).digest.to == ["sam"]
     quiet = load_config_text(MINIMAL + "digest: {to: []}\n", SOURCE)
-    assert quiet.digest.to == [] and quiet.digest.every == timedelta(weeks=4)
+    assert quiet.digest.to == [] and quiet.digest.every == DigestCadence(weeks=4)
 
 
 def test_blackout_days():

@@ -10,6 +10,11 @@ from datetime import timedelta
 import pytest
 
 from daemon.config import load_config
+from daemon.core.periods import digest_periods
+from daemon.core.planner import REVIEW_PACK_BEFORE
+from daemon.core.types import SessionKind
+from daemon.views.state import read_observed
+from tests.test_reviews_wrap_up import occurrences
 from tests.test_daemon_ticks import EXAMPLE, program_start, tick
 
 
@@ -29,26 +34,51 @@ def digests(state) -> list[tuple[str, str]]:
 
 def test_a_digest_missed_while_the_daemon_was_down_goes_out_once_when_it_is_back(tmp_path, cfg):
     start = program_start(cfg)
-    period = cfg.digest.every
+    (_, first_end), (_, second_end) = digest_periods(cfg)[:2]
     tick(tmp_path, cfg, start - timedelta(days=1))
-    tick(tmp_path, cfg, start + period - timedelta(days=2))
+    tick(tmp_path, cfg, first_end - timedelta(days=2))
     assert digests(tmp_path) == [], "nothing before the first period ends"
     # Down from two days before the period's end until four days after it.
-    back = start + period + timedelta(days=4)
+    back = first_end + timedelta(days=4)
     tick(tmp_path, cfg, back)
     first = digests(tmp_path)
     assert len(first) == len(cfg.digest.to), "the missed digest, once to each recipient"
     for later in (back, back + timedelta(minutes=5), back + timedelta(days=3)):
         tick(tmp_path, cfg, later)  # a repeated tick, then restarts
     assert digests(tmp_path) == first, "never twice for one period"
-    tick(tmp_path, cfg, start + 2 * period + timedelta(hours=20))
+    tick(tmp_path, cfg, second_end + timedelta(hours=20))
     assert len(digests(tmp_path)) == 2 * len(cfg.digest.to), "the next period's digest on its own day"
 
 
 def test_a_daemon_down_for_more_than_a_whole_period_sends_only_the_latest_missed_digest(tmp_path, cfg):
     start = program_start(cfg)
-    period = cfg.digest.every
+    second_end = digest_periods(cfg)[1][1]
     tick(tmp_path, cfg, start - timedelta(days=1))
-    tick(tmp_path, cfg, start + 2 * period + timedelta(days=1))
+    tick(tmp_path, cfg, second_end + timedelta(days=1))
     sent = digests(tmp_path)
     assert len(sent) == len(cfg.digest.to), "the stale one is skipped; sponsors get the current picture once"
+
+
+def sent(state, kind: str) -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((state / "mail").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Coachd-Kind"] == kind:
+            found.append((str(message["To"]), str(message["Subject"])))
+    return found
+
+
+def test_the_review_pack_goes_once_to_everyone_in_the_review(tmp_path, cfg):
+    start = program_start(cfg)
+    tick(tmp_path, cfg, start - timedelta(days=1))
+    booked = read_observed(cfg, tmp_path)[0]  # the review as the daemon booked it
+    review = min(occurrences(booked, SessionKind.SPONSOR_REVIEW), key=lambda o: o.start)
+    due = review.start - REVIEW_PACK_BEFORE
+    tick(tmp_path, cfg, due - timedelta(hours=1))
+    assert sent(tmp_path, "review") == []
+    for now in (due + timedelta(minutes=5), due + timedelta(minutes=10), due + timedelta(days=1)):
+        tick(tmp_path, cfg, now)
+    packs = sent(tmp_path, "review")
+    assert sorted(to for to, _ in packs) == sorted(
+        f"{p.name} <{p.email}>" for p in [cfg.person(s) for s in cfg.sponsors] + cfg.coaches())
+    assert len({subject for _, subject in packs}) == 1 and "sponsor review" in packs[0][1]

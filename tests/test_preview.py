@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datetime import datetime, timezone
+
 from click.testing import CliRunner
 
+from daemon.charts import trend_charts
 from daemon.cli import main
+from daemon.mail import Composer, Envelope
+from daemon.mail.samples import sample_context
+from daemon.views.preview import browsable_html
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -53,3 +59,31 @@ def test_bad_input_is_a_clear_error():
     assert nobody.exit_code == 2 and "not a person in the config" in nobody.stderr
     for result in (unknown_kind, unknown_session, stranger, nobody):
         assert "Traceback" not in result.output
+
+
+def test_a_review_pack_and_the_wrap_up_survey_and_report_can_be_previewed():
+    review = invoke("review", "--at", "2027-03-25")
+    assert review.exit_code == 0, review.output
+    assert "To: Dana Whitfield" in review.output and "X-Coachd-Kind: review" in review.output
+    assert "QUESTIONS FOR THE REVIEW" in review.output
+    coach = invoke("review", "--at", "2027-03-25", "--to", "kenji")
+    assert coach.exit_code == 0 and "To: Kenji Sato" in coach.output, "the coaches are in the review too"
+    report = invoke("wrap-up", "--at", "2027-12-24")
+    assert report.exit_code == 0 and "final report" in report.output and "WRAP-UP SURVEY" in report.output
+    # The error for an unknown session lists the wrap-up sessions: take the EMEA team's from it.
+    wrapup = invoke("wrap-up", "--at", "2027-12-10", "--session", "nope/20271213T110000Z")
+    assert wrapup.exit_code == 2 and "wrapup-emea@northwind.example/" in wrapup.stderr
+    session = next(word for word in wrapup.stderr.split() if "wrapup-emea" in word).rstrip(",")
+    survey = invoke("wrap-up", "--at", "2027-12-10", "--session", session, "--to", "claire")
+    assert survey.exit_code == 0, survey.output
+    assert "To: Claire Dubois" in survey.output and "What did you learn?" in survey.output
+
+
+def test_the_html_preview_shows_the_charts_inline():
+    context = sample_context("digest")
+    context["charts"] = trend_charts(context["history"])
+    envelope = Envelope(key="k", sender_name="Office", sender_email="office@example.com",
+                        date=datetime(2027, 2, 1, tzinfo=timezone.utc))
+    message = Composer().compose("digest", context["recipient"], context, envelope)
+    html = browsable_html(message)
+    assert "cid:" not in html and html.count('src="data:image/png;base64,') == len(context["charts"]) >= 1

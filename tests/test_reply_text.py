@@ -266,6 +266,19 @@ def test_the_notes_command_format_still_reads_as_before() -> None:
         "actions": [{"owner": "Ben", "text": "book two discovery calls", "due": "2027-01-22"}], "notes": ""}
 
 
+@pytest.mark.parametrize(("text", "done", "absent"), [
+    ("Actions:\n- Ana: call the CFO\nDone:\n- Ben: pricing playbook shared\nAbsent: Carlos (travelling), Ben\n",
+     ["Ben: pricing playbook shared"], ["Carlos", "Ben"]),
+    ("Erledigt:\n- Angebot geschickt\n\nAbwesend:\n- Claire\n\nGute Stimmung.", ["Angebot geschickt"], ["Claire"]),
+    ("Absent: Thandi\nShe was ill, we caught up after.", [], ["Thandi"]),
+    ("Absent: (names of anyone who missed the session)\n", [], []),
+])
+def test_notes_say_what_got_done_and_who_was_absent(text: str, done: list[str], absent: list[str]) -> None:
+    notes = reply_text.coach_notes(text)
+    assert notes.get("done", []) == done and notes.get("absent", []) == absent
+    assert "caught up" not in " ".join(notes.get("absent", [])), "a sentence after the names is free notes"
+
+
 # -- topics -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "expected"), [

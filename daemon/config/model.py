@@ -1,4 +1,4 @@
-"""The program config as a validated model: program, people, teams and their lookups."""
+"""The program config as a validated model: program, outcomes, people, teams and their lookups."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    BeforeValidator,
     Discriminator,
     EmailStr,
     Field,
     PrivateAttr,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from daemon.config.providers import Organizer
 from daemon.config.settings import (
@@ -34,10 +39,11 @@ from daemon.config.settings import (
     Store,
     Templates,
 )
-from daemon.config.values import Days, Hours, Slug, ZoneName, is_slug
+from daemon.config.values import Days, Hours, Number, Slug, ZoneName, is_slug, parse_number, shown
 
-# Union branches show up in pydantic's error locations; the loader drops these names from paths.
-UNION_TAGS = frozenset({"blackout-date", "blackout-range"})
+# Union branches, and the marker of a mapping's key, show up in pydantic's error locations; the
+# loader drops these names from paths, so a bad date in measured: reads `...measured.2027-13-01`.
+UNION_TAGS = frozenset({"blackout-date", "blackout-range", "[key]"})
 
 
 class BlackoutRange(Section):
@@ -65,6 +71,93 @@ Blackout = Annotated[
 ]
 
 
+MeasureValue = Annotated[float | None, BeforeValidator(parse_number), WithJsonSchema({"type": "number"})]
+
+
+class Outcome(Section):
+    """An outcome agreed with the sponsors: its text and, when it is measured, baseline, target and readings.
+
+    Written as plain text, or as a mapping with text, baseline and target (unit and measured optional).
+    """
+
+    text: str = Field(min_length=1, description="The outcome as the sponsors agreed it.")
+    # Required numbers in a mapping; None only in outcomes written as plain text (see `plain`).
+    baseline: MeasureValue = Field(description="The measure when the program started.")
+    target: MeasureValue = Field(description="The measure the program aims for; not the baseline.")
+    unit: str = Field(default="", description="Unit of the measure as it is shown after a number: %, days, deals.")
+    measured: dict[date, Number] = Field(
+        default={}, description="Readings so far: {date: value}; digests show the last one up to their period's end."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _not_baseline(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value == info.data.get("baseline"):
+            raise PydanticCustomError(
+                "outcome_target",
+                f"the target must differ from the baseline ({value:g}), or progress cannot be measured",
+            )
+        return value
+
+    @field_validator("measured")
+    @classmethod
+    def _in_date_order(cls, value: dict[date, float]) -> dict[date, float]:
+        return dict(sorted(value.items()))
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A plain outcome dumps back to the text it was written as, so a dumped config loads again.
+        return self.text if self.baseline is None else handler(self)
+
+    @classmethod
+    def plain(cls, text: str) -> Outcome:
+        """An outcome written as text only: nothing to measure."""
+        return cls.model_construct(text=text, baseline=None, target=None, unit="", measured={})
+
+    def __str__(self) -> str:
+        # Templates and older code print outcomes as the text they were before they could be measured.
+        return self.text
+
+    def latest(self, on: date) -> tuple[date, float] | None:
+        """The last reading on or before `on`, as (date, value), or None."""
+        day = max((d for d in self.measured if d <= on), default=None)
+        return None if day is None else (day, self.measured[day])
+
+    def progress(self, on: date) -> float | None:
+        """How far the latest reading on or before `on` has come from baseline to target: 0 at the
+        baseline, 1 at the target; below 0 or above 1 when it went back or beyond. None if unmeasured."""
+        reading = self.latest(on)
+        if reading is None or self.baseline is None or self.target is None:
+            return None
+        return (reading[1] - self.baseline) / (self.target - self.baseline)
+
+
+def _outcome_item(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticCustomError("outcome", "must not be empty")
+        return Outcome.plain(value)
+    if isinstance(value, (dict, Outcome)):
+        return value
+    raise PydanticCustomError(
+        "outcome", "expected the outcome as text, or a mapping with text, baseline and target, got {value}",
+        {"value": shown(value)},
+    )
+
+
+class _TextOrOutcome:
+    """JSON Schema of an outcome item: plain text, or the Outcome mapping."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "string", "minLength": 1}, handler(schema)]}
+
+
+OutcomeItem = Annotated[Outcome, BeforeValidator(_outcome_item), _TextOrOutcome]
+
+
 class Program(Section):
     """The coaching program itself."""
 
@@ -76,8 +169,10 @@ class Program(Section):
     blackout: list[Blackout] = Field(
         default=[], description="Days without sessions: dates, or {from: date, to: date} ranges."
     )
-    outcomes: list[str] = Field(
-        default=[], description="The outcomes agreed with the sponsors at the start; digests report on them."
+    outcomes: list[OutcomeItem] = Field(
+        default=[],
+        description="The outcomes agreed with the sponsors at the start; digests report on them. Each is text, "
+        "or {text, baseline, target, unit, measured: {date: value}} to show progress.",
     )
     recognise_people: bool = Field(
         default=False, description="Let sponsor digests name coachees to recognise (key talent); off by default."
@@ -108,6 +203,11 @@ class Program(Section):
     def blackout_days(self) -> set[date]:
         """Every date with no sessions, ranges expanded; a fresh set the caller may change."""
         return set(self._blackout_days)
+
+    @property
+    def outcome_texts(self) -> list[str]:
+        """The outcomes as the sponsors read them, without measures."""
+        return [o.text for o in self.outcomes]
 
 
 class Person(Section):

@@ -10,7 +10,15 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from daemon.config.values import Duration, NonNegativeDuration, Slug, format_duration, parse_duration
+from daemon.config.values import (
+    DigestEvery,
+    Duration,
+    NonNegativeDuration,
+    Share,
+    Slug,
+    format_duration,
+    parse_duration,
+)
 
 
 class Section(BaseModel):
@@ -144,9 +152,19 @@ class Mail(Section):
 class Digest(Section):
     """The periodic digest for sponsors: aggregates only, never private feedback."""
 
-    every: Duration = Field(default=_d("4w"), description="Time between digests.")
+    every: DigestEvery = Field(
+        default="4w",
+        validate_default=True,
+        description="The period each digest covers: weekly, monthly, quarterly (calendar months and quarters "
+        "in the program's zone) or whole weeks like 2w or 4w counted from the program's start.",
+    )
     to: list[Slug] = Field(
         default_factory=list, description="Person ids who receive the digest. Default: every sponsor; [] sends none."
+    )
+    coaching_target: Share | None = Field(
+        default=None,
+        description="Share of a coach's working hours the program expects them to spend coaching, like 10% or 0.1; "
+        "digests show each coach against it. Default: no target.",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daemon.config.model import ProgramConfig
 from daemon.config.settings import Cadence, Single
-from daemon.config.values import format_duration
+from daemon.config.values import format_duration, format_share
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -18,8 +18,16 @@ def _session(name: str, session: Cadence | Single) -> str:
     return f"{name} {length} once"
 
 
+def _digest(cfg: ProgramConfig) -> str:
+    digest = cfg.digest
+    text = f"{digest.every.label} to {', '.join(digest.to) or 'nobody'}"
+    if digest.coaching_target is not None:
+        text += f", coaching target {format_share(digest.coaching_target)} of working hours"
+    return text
+
+
 def summary_text(cfg: ProgramConfig) -> str:
-    """Program, dates, zone, who is in it, zones, providers and session cadences, one line each."""
+    """Program, dates, zone, who is in it, zones, providers, session cadences, digest and outcomes, one line each."""
     program, organizer = cfg.program, cfg.organizer
     weeks = ((program.ends - program.starts).days + 1) / 7
     blackout = len(program.blackout_days())
@@ -42,6 +50,9 @@ def summary_text(cfg: ProgramConfig) -> str:
         f"  providers  calendar {organizer.calendar.provider}, send {organizer.send.provider}, "
         f"receive {organizer.receive.provider}",
         f"  sessions   {cadences}",
-        f"  digest     every {format_duration(cfg.digest.every)} to {', '.join(cfg.digest.to) or 'nobody'}",
+        f"  digest     {_digest(cfg)}",
     ]
+    if program.outcomes:
+        measured = sum(1 for o in program.outcomes if o.target is not None)
+        lines.append(f"  outcomes   {len(program.outcomes)}, {measured} with a target")
     return "\n".join(lines)

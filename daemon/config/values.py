@@ -1,8 +1,9 @@
-"""Value types of the config file: durations, working hours, days, time zones, ids."""
+"""Value types of the config file: durations, digest cadences, shares, working hours, days, time zones, ids."""
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -20,6 +21,12 @@ _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _DURATION_FORM = "a duration like 30m, 2h, 3d or 4w"
+_WEEKS = re.compile(r"^(\d+)w$")
+# Words people use for cadences we take in another spelling; a close-match suggestion would mislead.
+_CADENCE_HINTS = {"biweekly": "2w", "fortnightly": "2w", "bimonthly": "8w", "daily": "1w"}
+_CADENCE_FORM = "weekly, monthly, quarterly or a number of weeks like 2w or 4w"
+_PERCENT = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*%$")
+_SHARE_FORM = "a share like 10% or 0.1"
 
 
 def _error(kind: str, message: str) -> PydanticCustomError:
@@ -55,6 +62,109 @@ def format_duration(value: timedelta) -> str:
         if minutes and minutes % size == 0:
             return f"{minutes // size}{unit}"
     return f"{minutes}m"
+
+
+@dataclass(frozen=True)
+class DigestCadence:
+    """How often the sponsors' digest covers a period: every N weeks, or every N calendar months.
+
+    Exactly one of weeks and months is set. Month periods end on the 1st of a month (quarters on
+    the 1st of January, April, July and October) in the program's zone.
+    """
+
+    weeks: int | None = None
+    months: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.weeks is None) == (self.months is None):
+            raise ValueError("a digest cadence has either weeks or months")
+        if (self.weeks or self.months or 0) < 1 or self.months not in (None, 1, 3):
+            raise ValueError(f"not a digest cadence: weeks={self.weeks}, months={self.months}")
+
+    @property
+    def label(self) -> str:
+        """How `coachd check` and mail say it: 'weekly', 'every 4 weeks', 'monthly', 'quarterly'."""
+        if self.months is not None:
+            return "monthly" if self.months == 1 else "quarterly"
+        return "weekly" if self.weeks == 1 else f"every {self.weeks} weeks"
+
+    def __str__(self) -> str:
+        # The config spelling, so a dumped config loads back to the same cadence.
+        if self.months is not None:
+            return "monthly" if self.months == 1 else "quarterly"
+        return "weekly" if self.weeks == 1 else f"{self.weeks}w"
+
+
+_NAMED_CADENCES = {
+    "weekly": DigestCadence(weeks=1),
+    "monthly": DigestCadence(months=1),
+    "quarterly": DigestCadence(months=3),
+}
+
+
+def parse_digest_every(value: Any) -> DigestCadence:
+    """'weekly', 'monthly', 'quarterly' or whole weeks '2w' -> DigestCadence; a cadence passes through."""
+    if isinstance(value, DigestCadence):
+        return value
+    if isinstance(value, timedelta) and value > timedelta(0) and value == timedelta(weeks=value.days // 7):
+        return DigestCadence(weeks=value.days // 7)  # programmatic use, as with durations
+    text = value.strip() if isinstance(value, str) else None
+    if text in _NAMED_CADENCES:
+        return _NAMED_CADENCES[text]
+    match = _WEEKS.match(text) if text is not None else None
+    if match is not None and int(match.group(1)) > 0:
+        return DigestCadence(weeks=int(match.group(1)))
+    hint = ""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        hint = f" (did you mean '{value}w'?)"
+    elif text is not None and text.isalpha():
+        lowered = text.lower()
+        hint = f" (did you mean '{_CADENCE_HINTS[lowered]}'?)" if lowered in _CADENCE_HINTS else suggest(
+            text, list(_NAMED_CADENCES)
+        )
+    raise _error("digest_every", f"expected {_CADENCE_FORM}, got {shown(value)}{hint}")
+
+
+def parse_share(value: Any) -> float:
+    """'10%' or 0.1 -> 0.1: a part of a whole, above 0 and at most all of it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        share = float(value)
+    else:
+        match = _PERCENT.match(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise _error("share", f"expected {_SHARE_FORM}, got {shown(value)}")
+        share = float(match.group(1)) / 100
+    if not 0 < share <= 1:
+        # 10 most likely meant 10%, not ten times the whole.
+        hint = f" (did you mean '{value:g}%'?)" if isinstance(value, (int, float)) and 1 < value <= 100 else ""
+        raise _error("share", f"expected a share above 0% and at most 100%, like 10% or 0.1, got {shown(value)}{hint}")
+    return share
+
+
+def format_share(value: float) -> str:
+    """0.1 -> '10%'."""
+    return f"{value * 100:g}%"
+
+
+def parse_number(value: Any) -> float:
+    """A finite number -> float: YAML's 22 or 22.5, or text that is one ('1e5' is text to YAML 1.1)."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        number = _float(value)
+    if number is not None and math.isfinite(number):
+        return number
+    head = value.strip().split(" ")[0].rstrip("%") if isinstance(value, str) else ""
+    hint = " (write the number alone; the unit goes in unit:)" if _float(head) is not None else ""
+    raise _error("number", f"expected a number, got {shown(value)}{hint}")
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -199,6 +309,39 @@ Days = Annotated[
         }
     ),
 ]
+
+DigestEvery = Annotated[
+    DigestCadence,
+    BeforeValidator(parse_digest_every),
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "enum": list(_NAMED_CADENCES)},
+                {"type": "string", "pattern": r"^[0-9]*[1-9][0-9]*w$", "examples": ["2w", "4w"]},
+            ]
+        }
+    ),
+]
+"""A digest cadence: weekly, monthly, quarterly, or whole weeks like 2w."""
+
+Share = Annotated[
+    float,
+    BeforeValidator(parse_share),
+    PlainSerializer(format_share, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*%$", "examples": ["10%"]},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            ]
+        }
+    ),
+]
+"""A share of a whole, above 0 and at most 1: '10%' or 0.1."""
+
+Number = Annotated[float, BeforeValidator(parse_number), WithJsonSchema({"type": "number"})]
+"""A plain number: YAML's 22 or 22.5, never the text '22%'."""
 
 ZoneName = Annotated[
     str, BeforeValidator(check_zone), WithJsonSchema({"type": "string", "examples": ["Europe/London"]})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
 from daemon.core.observed import Observed
+from daemon.core.periods import digest_periods
 from daemon.core.blackouts import keep_off_blackouts
 from daemon.core.repair import Conflict, repair
 from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
@@ -32,7 +33,13 @@ STALE_AFTER = {
     "goal-check-in": timedelta(days=7),
     "invitation": None,
     "update": None,
+    "review": None,  # until the review starts
+    "wrap-up": timedelta(days=14),
 }
+# The sponsor-review pack arrives this long before the review, with time to read it.
+REVIEW_PACK_BEFORE = timedelta(days=3)
+# The final report waits this long after the program's last day, for the wrap-up surveys.
+WRAP_UP_REPORT_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -339,12 +346,34 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         summary_due = max(notes_due, min(summary_due, notes[0].received_at))
     for person in spec.everyone():
         yield intent("summary", person, summary_due, summary_due + STALE_AFTER["summary"])
+    if spec.kind is SessionKind.SPONSOR_REVIEW:
+        yield from review_mail(cfg, booked, occurrence)
     feedback_due = occurrence.end + mail.feedback.after
+    if spec.kind is SessionKind.WRAPUP:
+        # The wrap-up survey is this session's feedback: what worked, what did not, what each learned.
+        for person in _feedback_givers(booked):
+            yield intent("wrap-up", person, feedback_due, feedback_due + STALE_AFTER["wrap-up"])
+        return
     for person in _feedback_givers(booked):
         yield intent("feedback-request", person, feedback_due, feedback_due + STALE_AFTER["feedback-request"])
         if not observed.replies_to(sid, FEEDBACK_KINDS, person.person_id):
             remind_due = feedback_due + mail.feedback.remind
             yield intent("feedback-reminder", person, remind_due, remind_due + STALE_AFTER["feedback-reminder"])
+
+
+def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence) -> Iterator[MailIntent]:
+    """The sponsor-review pack: the program's figures since the last review, to everyone in the review."""
+    spec = booked.spec
+    earlier = [o.start for o in booked.occurrences() if not o.cancelled and o.start < occurrence.start]
+    start = max(earlier) if earlier else datetime.combine(cfg.program.starts, time(0), cfg.program.zone)
+    zone = cfg.program.zone
+    # Whole days in the program's zone, ending the day before the review, as a digest's period does.
+    period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
+              datetime.combine(occurrence.start.astimezone(zone).date(), time(0), zone).astimezone(UTC))
+    due = occurrence.start - REVIEW_PACK_BEFORE
+    for person in spec.everyone():
+        yield MailIntent(QueueMail(cfg.program.id, "review", person, occurrence.session_id, due,
+                                   series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
 
 
 def _feedback_givers(booked: BookedSeries) -> tuple[Attendee, ...]:
@@ -370,18 +399,21 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
                              due + STALE_AFTER["goal-check-in"])
         n += 1
     recipients = [series_mod.attendee(cfg, p, Role.SPONSOR) for p in cfg.digest.to]
-    n = 1
-    while True:
-        period_start = program.starts + cfg.digest.every * (n - 1)
-        period_end = program.starts + cfg.digest.every * n
-        if datetime.combine(period_start, time(0), program.zone) > end:
-            break
-        span = (datetime.combine(period_start, time(0), program.zone).astimezone(UTC),
-                datetime.combine(period_end, time(0), program.zone).astimezone(UTC))
+    periods = digest_periods(cfg)
+    for index, span in enumerate(periods):
+        next_end = periods[index + 1][1] if index + 1 < len(periods) else None
+        period_end = span[1].astimezone(program.zone).date()
         for person in recipients:
             due = datetime.combine(period_end, time(8), person.zone).astimezone(UTC)
             # A missed digest goes out once when the daemon is back, until the next one is due.
-            valid_until = due + cfg.digest.every
+            valid_until = datetime.combine(next_end.astimezone(program.zone).date(), time(8),
+                                           person.zone).astimezone(UTC) if next_end else due + (span[1] - span[0])
             yield MailIntent(QueueMail(program.id, "digest", person, f"digest-{ical_utc(span[0])}", due,
                                        period=span), valid_until)
-        n += 1
+    # The final report waits a week after the program's last day, so the wrap-up surveys are in.
+    whole = (periods[0][0], periods[-1][1]) if periods else None
+    report_day = program.ends + WRAP_UP_REPORT_AFTER
+    for person in recipients:
+        due = datetime.combine(report_day, time(8), person.zone).astimezone(UTC)
+        yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
+                         due + STALE_AFTER["wrap-up"])

@@ -19,6 +19,11 @@ _SECTIONS = {
                 "maßnahmen", "massnahmen", "nächste schritte", "naechste schritte", "prochaines étapes",
                 "à faire", "actions à mener", "acciones", "tareas", "próximos pasos", "ações", "acoes",
                 "próximos passos", "tarefas"),
+    # What got done of earlier actions, and who was missing: for the digest's action and attendance figures.
+    "done": ("done", "completed", "finished", "done since last time", "erledigt", "fait", "terminé", "termine",
+             "hecho", "completado", "feito", "concluído", "concluido"),
+    "absent": ("absent", "absentees", "missing", "apologies", "not present", "abwesend", "entschuldigt",
+               "absents", "excusés", "ausentes", "ausente"),
     "notes": ("notes", "other notes", "free notes", "comments", "other", "notizen", "anmerkungen", "sonstiges",
               "remarques", "autres notes", "notas", "observaciones", "observações", "outras notas"),
 }
@@ -40,13 +45,12 @@ _TOPIC_LENGTH = 200
 
 
 def coach_notes(text: str, *, today: date | None = None) -> dict[str, Any]:
-    """Conclusions, actions ({"owner", "text", "due"}) and free notes from a coach's reply or notes file.
+    """Conclusions, actions ({"owner", "text", "due"}) and free notes from a coach's reply or notes file;
+    also "done" (earlier actions now done) and "absent" (who missed the session) when the coach wrote them.
 
     Year-less due dates ("by Feb 1") are resolved against `today`; without it they stay in the text.
     """
-    conclusions: list[str] = []
-    actions: list[dict[str, str]] = []
-    notes: list[str] = []
+    found: dict[str, list[Any]] = {"conclusions": [], "actions": [], "notes": [], "done": [], "absent": []}
     section: str | None = None
     gap = False  # a blank line since the last item: prose after it ends a list
     lines = _own_lines(text)
@@ -60,16 +64,21 @@ def coach_notes(text: str, *, today: date | None = None) -> dict[str, Any]:
             section, first = heading
             gap = False
             if first:
-                _add_item(section, first, conclusions, actions, notes, today)
+                _add_item(section, first, found, today)
             continue
-        if section in ("conclusions", "actions") and gap and not _item_like(section, line):
+        if section in _LISTS and gap and not _item_like(section, line):
             section = "notes"  # free text after the sections
+        elif section == "absent" and bullet(line) is None:
+            section = "notes"  # names follow the heading or are bullets; a sentence is free text again
         gap = False
         if section is not None:
-            _add_item(section, line, conclusions, actions, notes, today)
-    if section is None:  # no sections at all: everything written is free notes
-        notes = lines
-    return {"conclusions": conclusions, "actions": actions, "notes": "\n".join(notes).strip()}
+            _add_item(section, line, found, today)
+    notes = found["notes"] if section is not None else lines  # no sections at all: everything is free notes
+    result: dict[str, Any] = {"conclusions": found["conclusions"], "actions": found["actions"],
+                              "notes": "\n".join(notes).strip()}
+    # Only when written, so notes stored before these sections existed read the same.
+    result |= {key: found[key] for key in ("done", "absent") if found[key]}
+    return result
 
 
 def _own_lines(text: str) -> list[str]:
@@ -92,16 +101,21 @@ def _item_like(section: str, line: str) -> bool:
     return bullet(line) is not None or (section == "actions" and _owner_split(line)[0] != "")
 
 
-def _add_item(section: str, line: str, conclusions: list[str], actions: list[dict[str, str]], notes: list[str],
-              today: date | None) -> None:
+_LISTS = ("conclusions", "actions", "done", "absent")
+
+
+def _add_item(section: str, line: str, found: dict[str, list[Any]], today: date | None) -> None:
     if section == "notes":
-        notes.append(line)
+        found["notes"].append(line)
         return
     item = bullet(line) or line.strip()
-    if section == "conclusions":
-        conclusions.append(item)
+    if section == "actions":
+        found["actions"].append(_action(item, today))
+    elif section == "absent":
+        # "Ben, Carlos (travelling)": one name per comma, the reason dropped.
+        found["absent"].extend(n for n in (re.sub(r"\(.*?\)", "", part).strip() for part in item.split(",")) if n)
     else:
-        actions.append(_action(item, today))
+        found[section].append(item)
 
 
 def _action(item: str, today: date | None) -> dict[str, str]:

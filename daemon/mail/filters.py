@@ -150,6 +150,24 @@ def percent(value: float | None) -> str:
     return "not recorded" if value is None else f"{round(value * 100)}%"
 
 
+def change(delta: float | None, kind: str = "rate") -> str:
+    """A change since the last digest: "up 5 points", "down 0.3", "no change"; "" when there is nothing to compare."""
+    if delta is None:
+        return ""
+    amount = round(delta * 100) if kind == "rate" else round(delta, 1)
+    if not amount:
+        return "no change since the last digest"
+    unit = " points" if kind == "rate" else ""
+    return f"{'up' if amount > 0 else 'down'} {abs(amount)}{unit} since the last digest"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A measured value as people write it: 24, 24.5; "not measured" for None."""
+    if value is None:
+        return "not measured"
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else str(round(value))
+
+
 def session_kind(value: Any) -> str:
     """A SessionKind (enum or its string) as words: "one-to-one", "coaches' circle"."""
     raw = str(getattr(value, "value", value))
@@ -175,5 +193,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "names": names,
     "about": about,
     "percent": percent,
+    "change": change,
+    "number": number,
     "cadence": cadence,
 }

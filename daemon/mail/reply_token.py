@@ -28,7 +28,7 @@ from pathlib import Path
 SECRET_FILE = "reply-secret"
 # The kinds of email that ask for an answer, and so carry a reply token.
 EXPECTS_ANSWER = frozenset({"notes-request", "feedback-request", "feedback-reminder", "goal-check-in", "check-in",
-                            "agenda"})
+                            "agenda", "wrap-up"})
 ID_LENGTH = 10  # 50 bits: names requests; collisions are harmless (the MAC and the store decide)
 MAC_LENGTH = 16  # 80 bits of HMAC: guessing one is out of reach
 TOKEN = re.compile(rf"\+r([a-z2-7]{{{ID_LENGTH + MAC_LENGTH}}})@", re.IGNORECASE)

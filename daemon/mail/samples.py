@@ -30,12 +30,24 @@ feedback-request, feedback-reminder) also get `session` (a session dict). Then p
   goal-check-in  period_label (str); goals (list[str]); questions (list[str])
   check-in     state ("stress"|"steady"|"momentum"); next_check_in (aware|None);
                optional: coach (Attendee)
-  digest       period_start, period_end (date); teams (list of {name, sessions_planned,
-               sessions_held, attendance_rate (float 0..1|None)}); feedback {responses, requests,
-               average_rating (float|None), suppressed (bool: too few answers to show)};
-               coaching_hours (list of {coach, hours}); upcoming (list of session dicts);
-               outcomes (list[str]). Aggregates only: never notes, answers or ratings of one person.
-  review, wrap-up  as digest, plus next_steps (list[str])
+  digest       the figures of `daemon.metrics.program_figures` (see its docstring and
+               docs/architecture.md): period_start, period_end (date, inclusive); sessions {rows:
+               [{kind, label, planned, held, moved, cancelled, to_come}], total}; teams (list of {id,
+               name, coach, planned, held, moved, cancelled, to_come, expected, attended,
+               attendance_rate (0..1|None)}); feedback {requests, responses, response_rate, average_rating
+               (None when suppressed), people, suppressed, previous, trend {response_rate,
+               average_rating}}; actions {opened, done, open, overdue}; coaching {target, rows: [{coach,
+               hours, working_hours, share, on_target}]}; consistency {cadence_days, rows: [{coachee,
+               team, last (date|None), days_since, behind}]}; outcomes (list of {text, baseline, target,
+               unit, latest, measured_on, progress}); goal_check_ins {asked, answered, average,
+               suppressed}; recognition {allowed, most_consistent, most_improved (names)}; upcoming
+               (session dicts); next_review (aware|None); next_digest (date|None); program_ends (date);
+               history {weeks, teams: [{id, name, attendance, rating}]}; charts (list of
+               daemon.charts.Chart, shown as inline images). Aggregates only: never notes, answers or
+               ratings of one person.
+  review       as digest, plus next_steps (list[str])
+  wrap-up      to sponsors: as review, plus wrap_up {asked, answered, average_rating, suppressed,
+               themes: [{word, people}]}; to participants (survey true): session, questions (list[str])
 """
 
 from __future__ import annotations
@@ -101,20 +113,57 @@ def _actions() -> list[dict[str, Any]]:
 
 
 def _sponsor_view() -> dict[str, Any]:
+    counts = {"planned": 4, "held": 4, "moved": 1, "cancelled": 0, "to_come": 0}
+    weeks = [date(2027, 1, 4) + timedelta(weeks=n) for n in range(4)]
     return {
         "period_start": date(2027, 1, 4),
         "period_end": date(2027, 1, 31),
+        "sessions": {"rows": [{"kind": "group", "label": "Team sessions", **counts},
+                              {"kind": "individual", "label": "One-to-ones", "planned": 12, "held": 10, "moved": 2,
+                               "cancelled": 2, "to_come": 0}],
+                     "total": {"planned": 16, "held": 14, "moved": 3, "cancelled": 2, "to_come": 0}},
         "teams": [
-            {"name": "Americas Enterprise", "sessions_planned": 4, "sessions_held": 4, "attendance_rate": 0.92},
-            {"name": "APAC Growth", "sessions_planned": 4, "sessions_held": 3, "attendance_rate": None},
+            {"id": "americas", "name": "Americas Enterprise", "coach": "Maria Lopez", **counts, "expected": 12,
+             "attended": 11, "attendance_rate": 0.917, "sessions_planned": 4, "sessions_held": 4},
+            {"id": "apac", "name": "APAC Growth", "coach": "Kenji Sato", **counts, "held": 0, "cancelled": 4,
+             "expected": 0, "attended": 0, "attendance_rate": None, "sessions_planned": 4, "sessions_held": 0},
         ],
-        "feedback": {"responses": 17, "requests": 22, "average_rating": 4.3, "suppressed": False},
-        "coaching_hours": [{"coach": "Lena Große", "hours": 14.5}, {"coach": "Kenji Sato", "hours": 11.0}],
+        "feedback": {"responses": 17, "requests": 22, "response_rate": 0.773, "average_rating": 4.3, "people": 8,
+                     "suppressed": False, "previous": {"response_rate": 0.7, "average_rating": 4.1},
+                     "trend": {"response_rate": 0.073, "average_rating": 0.2}},
+        "actions": {"opened": 9, "done": 5, "open": 6, "overdue": 2},
+        "coaching": {"target": 0.1, "rows": [
+            {"id": "lena", "coach": "Lena Große", "hours": 14.5, "working_hours": 160.0, "share": 0.091,
+             "on_target": False},
+            {"id": "kenji", "coach": "Kenji Sato", "hours": 18.0, "working_hours": 160.0, "share": 0.113,
+             "on_target": True}]},
+        "coaching_hours": [{"coach": "Lena Große", "hours": 14.5}, {"coach": "Kenji Sato", "hours": 18.0}],
+        "consistency": {"cadence_days": 14, "rows": [
+            {"id": "zoe", "coachee": "Zoë Müller", "team": "Americas Enterprise", "last": date(2027, 1, 26),
+             "days_since": 5, "behind": False},
+            {"id": "priya", "coachee": "Priya Raghunathan", "team": "APAC Growth", "last": None, "days_since": None,
+             "behind": True}]},
+        "outcomes": [
+            {"text": PROGRAM["outcomes"][0], "baseline": 22.0, "target": 30.0, "unit": "%", "latest": 24.0,
+             "measured_on": date(2027, 1, 29), "progress": 0.25},
+            {"text": PROGRAM["outcomes"][1], "baseline": None, "target": None, "unit": "", "latest": None,
+             "measured_on": None, "progress": None}],
+        "goal_check_ins": {"asked": 9, "answered": 7, "average": 3.4, "suppressed": False},
+        "recognition": {"allowed": True, "most_consistent": ["Zoë Müller"], "most_improved": []},
         "upcoming": [
             session(start=datetime(2027, 2, 1, 15, 0, tzinfo=UTC)),
             session("individual", datetime(2027, 2, 2, 16, 0, tzinfo=UTC)),
         ],
-        "outcomes": PROGRAM["outcomes"],
+        "next_review": datetime(2027, 3, 29, 15, 0, tzinfo=UTC),
+        "next_digest": date(2027, 2, 28),
+        "program_ends": date(2027, 12, 17),
+        "history": {"weeks": weeks, "teams": [
+            {"id": "americas", "name": "Americas Enterprise", "attendance": [1.0, 0.667, 1.0, 1.0],
+             "rating": [None, None, 4.2, 4.4]},
+            {"id": "apac", "name": "APAC Growth", "attendance": [None, None, None, None],
+             "rating": [None, None, None, None]}]},
+        "charts": [],
+        "survey": False,
     }
 
 
@@ -172,7 +221,9 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
         return DANA, _sponsor_view()
     if kind in ("review", "wrap-up"):
         steps = ["Recognise Priya Raghunathan's stakeholder mapping at the all-hands", "Fold account plans into quarterly goals"]
-        return DANA, {**_sponsor_view(), "next_steps": steps}
+        survey = {"asked": 12, "answered": 9, "average_rating": 4.4, "suppressed": False,
+                  "themes": [{"word": "accountability", "people": 5}, {"word": "pipeline", "people": 3}]}
+        return DANA, {**_sponsor_view(), "next_steps": steps, "wrap_up": survey}
     raise ValueError(f"no sample for email kind {kind!r}")
 
 
@@ -192,13 +243,27 @@ def sample_contexts(kind: str) -> list[dict[str, Any]]:
     sparse.update({key: None for key in ("previous_session", "next_session", "next_check_in", "until") if key in full})
     lists = ("goals", "open_actions", "topics", "questions", "actions", "conclusions", "upcoming", "coaching_hours",
              "next_steps", "teams", "outcomes")  # fmt: skip
-    sparse.update({key: [] for key in lists if key in full})
+    sparse.update({key: [] for key in lists if isinstance(full.get(key), list)})
     if "series" in full:
         sparse["series"] = {**full["series"], "cadence_weeks": None, "until": None}
         sparse["occurrence_only"] = True
     if "feedback" in full:
-        sparse["feedback"] = {"responses": 2, "requests": 9, "average_rating": None, "suppressed": True}
+        sparse["feedback"] = {**full["feedback"], "responses": 2, "requests": 9, "response_rate": 0.222,
+                              "average_rating": None, "suppressed": True, "people": 2,
+                              "trend": {"response_rate": None, "average_rating": None}}
+        sparse.update(next_review=None, next_digest=None, recognition={"allowed": False, "most_consistent": [],
+                                                                        "most_improved": []})
+        sparse["coaching"] = {"target": None, "rows": []}
+        sparse["consistency"] = {"cadence_days": 14, "rows": []}
+        sparse["sessions"] = {"rows": [], "total": {k: 0 for k in full["sessions"]["total"]}}
+        sparse["history"] = {"weeks": [], "teams": []}
+    if "wrap_up" in full:
+        sparse["wrap_up"] = {"asked": 4, "answered": 2, "average_rating": None, "suppressed": True, "themes": []}
     variants = [full, sparse]
+    if kind == "wrap-up":  # the participants' survey after their team's wrap-up session
+        variants.append({"program": PROGRAM, "organizer": ORGANIZER, "recipient": ZOE, "survey": True,
+                         "session": session("wrapup", datetime(2027, 12, 13, 15, 0, tzinfo=UTC)),
+                         "questions": ["What worked for you in the program?", "What did not work?"]})
     if kind == "agenda":
         variants.append({**full, "focus": "tactical", "asks_for_topics": False})
     if kind == "check-in":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,15 +15,19 @@ from daemon.config import ProgramConfig
 from daemon.core import series as series_mod
 from daemon.core.actions import BookSeries, QueueMail
 from daemon.core.observed import Booking, Observed
-from daemon.core.planner import plan
-from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role
+from daemon.core.periods import digest_periods, last_ended
+from daemon.core.planner import plan, review_mail
+from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, SessionKind
 from daemon.mail import Composer, Envelope
 from daemon.mail.compose import KINDS
 from daemon.views.state import read_observed
 
 SESSION_KINDS = ("invitation", "update", "cancellation", "agenda", "notes-request", "summary", "feedback-request",
                  "feedback-reminder", "check-in")
-PROGRAM_KINDS = ("goal-check-in", "digest")
+PROGRAM_KINDS = ("goal-check-in", "digest", "review", "wrap-up")
+# Program kinds about one session: the review pack (a sponsor review) and, with --session, the
+# wrap-up survey (a team's wrap-up); without --session a wrap-up is the sponsors' final report.
+_SESSION_OF = {"review": SessionKind.SPONSOR_REVIEW, "wrap-up": SessionKind.WRAPUP}
 
 
 class PreviewError(Exception):
@@ -37,7 +43,7 @@ def preview(console: Console, cfg: ProgramConfig, state: Path, kind: str, sessio
                            f"{', '.join(SESSION_KINDS + PROGRAM_KINDS)}")
     now = now or datetime.now(UTC)
     observed = _with_planned(cfg, read_observed(cfg, state)[0], now)
-    if kind in SESSION_KINDS:
+    if kind in SESSION_KINDS or kind == "review" or (kind == "wrap-up" and session_id):
         mail = _session_mail(cfg, observed, kind, session_id, person_id, now)
     else:
         if session_id:
@@ -52,9 +58,23 @@ def preview(console: Console, cfg: ProgramConfig, state: Path, kind: str, sessio
     message = Composer(folder).compose(kind, mail.recipient, context, envelope)
     _show(console, message)
     if html_out is not None:
-        html = message.get_body(("html",))
-        html_out.write_text(str(html.get_content()) if html is not None else "", encoding="utf-8")
+        html_out.write_text(browsable_html(message), encoding="utf-8")
         console.print(f"(HTML part written to {html_out})", highlight=False)
+
+
+def browsable_html(message: EmailMessage) -> str:
+    """The HTML part with its inline images (cid: references) turned into data: URIs, so the one
+    file shows the charts in a browser as a mail client shows them."""
+    html_part = message.get_body(("html",))
+    if html_part is None:
+        return ""
+    html = str(html_part.get_content())
+    for part in message.walk():
+        cid = part.get("Content-ID")
+        if cid and part.get_content_maintype() == "image":
+            data = base64.b64encode(part.get_payload(decode=True)).decode("ascii")
+            html = html.replace(f"cid:{cid.strip('<>')}", f"data:{part.get_content_type()};base64,{data}")
+    return html
 
 
 def _with_planned(cfg: ProgramConfig, observed: Observed, now: datetime) -> Observed:
@@ -70,10 +90,13 @@ def _with_planned(cfg: ProgramConfig, observed: Observed, now: datetime) -> Obse
                     states=observed.states, confirmed=observed.confirmed, declines=observed.declines)
 
 
-def _find_session(observed: Observed, session_id: str | None, now: datetime) -> tuple[BookedSeries, Occurrence]:
-    every = [(b.series, o) for b in observed.bookings.values() for o in b.series.occurrences() if not o.cancelled]
+def _find_session(observed: Observed, session_id: str | None, now: datetime,
+                  kind: SessionKind | None = None) -> tuple[BookedSeries, Occurrence]:
+    every = [(b.series, o) for b in observed.bookings.values() for o in b.series.occurrences()
+             if not o.cancelled and (kind is None or b.series.spec.kind is kind)]
     if not every:
-        raise PreviewError("nothing is booked or can be planned, so there is no session to preview")
+        what = f"no {kind.value.replace('_', ' ')} session" if kind else "nothing"
+        raise PreviewError(f"{what} is booked or can be planned, so there is no session to preview")
     if session_id is None:
         upcoming = sorted((pair for pair in every if pair[1].end > now), key=lambda pair: pair[1].start)
         return (upcoming or every)[0]
@@ -87,10 +110,10 @@ def _find_session(observed: Observed, session_id: str | None, now: datetime) -> 
 
 def _session_mail(cfg: ProgramConfig, observed: Observed, kind: str, session_id: str | None,
                   person_id: str | None, now: datetime) -> QueueMail:
-    series, occurrence = _find_session(observed, session_id, now)
+    series, occurrence = _find_session(observed, session_id, now, _SESSION_OF.get(kind))
     people = {a.person_id: a for a in series.spec.everyone()}
     if person_id is None:
-        default = series.spec.host if kind == "notes-request" else next(
+        default = series.spec.host if kind in ("notes-request", "review") else next(
             (a for a in series.spec.everyone() if a.person_id != series.spec.host.person_id), series.spec.host)
         recipient = default
     elif person_id in people:
@@ -99,6 +122,9 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, kind: str, session_id:
         known = "" if person_id in cfg.people_by_id else " (not a person in the config)"
         raise PreviewError(f"{person_id!r}{known} does not attend {occurrence.session_id}; its people: "
                            f"{', '.join(people)}")
+    if kind == "review":
+        packs = [i.mail for i in review_mail(cfg, series, occurrence) if i.mail.recipient == recipient]
+        return replace(packs[0], due=now)
     series_kind = kind in ("invitation", "update", "cancellation")
     ref = f"{series.spec.uid}/seq{series.sequence}" if series_kind else occurrence.session_id
     return QueueMail(cfg.program.id, kind, recipient, ref, now, series_key=series.spec.key,
@@ -106,7 +132,7 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, kind: str, session_id:
 
 
 def _program_mail(cfg: ProgramConfig, kind: str, person_id: str | None, now: datetime) -> QueueMail:
-    if kind == "digest":
+    if kind in ("digest", "wrap-up"):
         allowed = list(cfg.digest.to) or list(cfg.sponsors)
         role = Role.SPONSOR
     else:
@@ -119,10 +145,12 @@ def _program_mail(cfg: ProgramConfig, kind: str, person_id: str | None, now: dat
     recipient: Attendee = series_mod.attendee(cfg, person_id or allowed[0], role)
     period = None
     if kind == "digest":
-        end = now.astimezone(cfg.program.zone).date()
-        start = end - cfg.digest.every
-        period = (datetime.combine(start, time(0), cfg.program.zone).astimezone(UTC),
-                  datetime.combine(end, time(0), cfg.program.zone).astimezone(UTC))
+        # The digest a sponsor would get now: the last period that has ended, or the first while none has.
+        periods = digest_periods(cfg)
+        period = last_ended(periods, now) or periods[0]
+    elif kind == "wrap-up":  # the final report: the whole program
+        periods = digest_periods(cfg)
+        period = (periods[0][0], periods[-1][1])
     return QueueMail(cfg.program.id, kind, recipient, f"preview-{kind}", now, period=period)
 
 

@@ -1,0 +1,78 @@
+"""The periods sponsor digests cover: consecutive spans between program-zone midnights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.config.model import ProgramConfig
+from daemon.config.values import DigestCadence
+
+Span = tuple[datetime, datetime]
+"""[start, end) as aware UTC datetimes."""
+
+
+def digest_periods(cfg: ProgramConfig) -> list[Span]:
+    """The digest periods of the program, in order: the first starts at program.starts, the last
+    holds program.ends; each ends where the next starts.
+
+    Whole-week cadences step from program.starts; monthly and quarterly ones end on the 1st of a
+    calendar month (quarters: January, April, July, October), so the first may be short. Bounds
+    are midnights in the program's zone, so a period across a DST change is an hour off whole days.
+    """
+    program = cfg.program
+    days = boundary_days(program.starts, program.ends, cfg.digest.every)
+    bounds = [midnight(day, program.zone) for day in days]
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def boundary_days(starts: date, ends: date, every: DigestCadence) -> list[date]:
+    """The days the periods start on, then the day after the last one ends (the first bound after ends)."""
+    days = [starts]
+    while days[-1] <= ends:
+        days.append(_next_boundary(days[-1], every))
+    return days
+
+
+def _next_boundary(day: date, every: DigestCadence) -> date:
+    if every.weeks is not None:
+        return day + timedelta(weeks=every.weeks)
+    months = every.months or 1
+    index = day.year * 12 + day.month - 1  # months since year 0, so quarters start where index % 3 == 0
+    index += months - index % months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of day in zone, in UTC (where midnight is skipped by DST, the instant the day begins)."""
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def local_days(span: Span, zone: ZoneInfo) -> tuple[date, date]:
+    """A span's first and last day (inclusive) in zone: what a digest's heading shows."""
+    start, end = span
+    return start.astimezone(zone).date(), (end.astimezone(zone) - timedelta(microseconds=1)).date()
+
+
+def period_containing(periods: Sequence[Span], instant: datetime) -> Span | None:
+    """The period with start <= instant < end, or None before the first and after the last."""
+    for span in periods:
+        if span[0] <= instant < span[1]:
+            return span
+    return None
+
+
+def previous_period(periods: Sequence[Span], span: Span) -> Span | None:
+    """The period just before span (a trend's "since the last digest"), or None for the first.
+
+    span must be one of periods (ValueError otherwise).
+    """
+    index = list(periods).index(span)
+    return periods[index - 1] if index > 0 else None
+
+
+def last_ended(periods: Sequence[Span], instant: datetime) -> Span | None:
+    """The latest period whose end is at or before instant: the one a digest sent at instant covers."""
+    ended = [span for span in periods if span[1] <= instant]
+    return ended[-1] if ended else None

@@ -1,0 +1,166 @@
+"""Privacy of sponsor mail over a whole simulated year (issue 7 point 3): every digest, review pack and
+the final report hold aggregates only. No one's words reach a sponsor, and every average shown is over
+at least three people, checked against the raw replies it came from."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from statistics import mean
+
+import pytest
+
+from daemon import contexts
+from daemon.config.loader import load_config_text
+from daemon.core.actions import BookSeries, QueueMail
+from daemon.core.observed import Booking, Observed, ReplyFact, latest_answers
+from daemon.core.periods import digest_periods
+from daemon.core.planner import plan
+from daemon.core.series import attendee
+from daemon.core.types import UTC, Role, SessionKind
+from daemon.mail.compose import Composer
+
+CONFIG = """
+program:
+  id: privacy
+  name: Privacy Program
+  timezone: Europe/Berlin
+  starts: 2027-01-04
+  ends: 2027-12-17
+organizer: {name: Office, email: office@privacy.example, calendar: {provider: local}, send: {provider: file},
+            receive: {provider: maildir}}
+people:
+  - {id: sue,  name: Sue Sponsor, email: sue@privacy.example,  timezone: America/New_York}
+  - {id: cora, name: Cora Coach,  email: cora@privacy.example, timezone: Europe/Berlin}
+  - {id: carl, name: Carl Coach,  email: carl@privacy.example, timezone: Europe/London}
+  - {id: ann,  name: Ann Avery,   email: ann@privacy.example,  timezone: Europe/Berlin}
+  - {id: bob,  name: Bob Brandt,  email: bob@privacy.example,  timezone: Europe/Berlin}
+  - {id: cy,   name: Cy Castro,   email: cy@privacy.example,   timezone: Europe/Berlin}
+  - {id: dee,  name: Dee Diaz,    email: dee@privacy.example,  timezone: Europe/London}
+  - {id: eve,  name: Eve Evans,   email: eve@privacy.example,  timezone: Europe/London}
+sponsors: [sue]
+teams:
+  - {id: three, name: Team Three, coach: cora, members: [ann, bob, cy]}
+  - {id: two,   name: Team Two,   coach: carl, members: [dee, eve]}
+digest: {every: monthly}
+"""
+SECRET = re.compile(r"S3CR3T-\d+")
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config_text(CONFIG, Path("/tmp/privacy.yaml"))
+
+
+@pytest.fixture(scope="module")
+def year(cfg):
+    """A year booked by the planner, with replies to everything: every text carries a unique secret."""
+    result = plan(cfg, Observed(), datetime(2027, 1, 1, tzinfo=UTC), session_mail=False, program_mail=False)
+    bookings = {a.series.spec.key: Booking(a.series, datetime(2027, 1, 1, tzinfo=UTC))
+                for a in result.actions if isinstance(a, BookSeries)}
+    replies: list[ReplyFact] = []
+    n = 0
+    for booking in bookings.values():
+        spec = booking.series.spec
+        for index, occurrence in enumerate(booking.series.occurrences()):
+            after = occurrence.end + timedelta(hours=2)
+            n += 1
+            replies.append(ReplyFact("notes-request", occurrence.session_id, spec.host.person_id, after, None, {
+                "text": f"S3CR3T-{n} private notes", "conclusions": [f"S3CR3T-{n} conclusion"],
+                "actions": [{"owner": "Ann", "text": f"S3CR3T-{n} action", "due": "2027-06-01"}]}))
+            for k, person in enumerate(a for a in spec.everyone() if a.person_id != spec.host.person_id):
+                # Some weeks only one or two people answer: their averages must stay hidden.
+                if (index + k) % 4 == 3 or spec.kind is SessionKind.SPONSOR_REVIEW:
+                    continue
+                n += 1
+                replies.append(ReplyFact("feedback-request", occurrence.session_id, person.person_id, after,
+                                         1 + (index * 3 + k) % 5, {"text": f"S3CR3T-{n} my feedback",
+                                                                    "repeat": f"S3CR3T-{n}", "avoid": f"S3CR3T-{n}"}))
+    for month in range(1, 13):
+        for k, person in enumerate(("ann", "bob", "cy", "dee", "eve")[: 2 + month % 4]):
+            n += 1
+            replies.append(ReplyFact("goal-check-in", None, person, datetime(2027, month, 20, 9, tzinfo=UTC),
+                                     1 + (month + k) % 5, {"text": f"S3CR3T-{n} my goals"}))
+    # Wrap-up survey: "negotiation" said by three people is a theme; "divorce" by two is not.
+    for k, person in enumerate(("ann", "bob", "cy", "dee")):
+        n += 1
+        word = "negotiation" if k < 3 else "divorce"
+        replies.append(ReplyFact("wrap-up", None, person, datetime(2027, 12, 18, 9, tzinfo=UTC), 4,
+                                 {"text": f"S3CR3T-{n} {word} divorce" if k == 0 else f"S3CR3T-{n} {word}"}))
+    return Observed(bookings=bookings, replies=replies)
+
+
+def sponsor_mail(cfg, observed) -> list[tuple[QueueMail, datetime]]:
+    """Every digest, review pack and the final report, each with the moment it is rendered."""
+    sue = attendee(cfg, "sue", Role.SPONSOR)
+    mails = [(QueueMail("privacy", "digest", sue, f"d{i}", end, period=(start, end)), end + timedelta(hours=8))
+             for i, (start, end) in enumerate(digest_periods(cfg))]
+    for booking in observed.bookings.values():
+        if booking.series.spec.kind is SessionKind.SPONSOR_REVIEW:
+            for occurrence in booking.series.occurrences():
+                # The planner's own review mail: period from the last review.
+                result = plan(cfg, observed, occurrence.start - timedelta(days=3), booking=False)
+                mails += [(a, occurrence.start - timedelta(days=3)) for a in result.actions
+                          if isinstance(a, QueueMail) and a.kind == "review" and a.recipient.person_id == "sue"
+                          and a.occurrence == occurrence]
+    periods = digest_periods(cfg)
+    mails.append((QueueMail("privacy", "wrap-up", sue, "wrap-up-report", periods[-1][1],
+                            period=(periods[0][0], periods[-1][1])), datetime(2027, 12, 25, tzinfo=UTC)))
+    return mails
+
+
+def raters(observed, session_ids: set[str]) -> list[tuple[str, int]]:
+    return [(r.person_id, r.rating) for r in latest_answers(observed.replies)
+            if r.request_kind in ("feedback-request", "feedback-reminder") and r.session_id in session_ids
+            and r.rating is not None]
+
+
+def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
+    composer = Composer()
+    mails = sponsor_mail(cfg, year)
+    kinds = [m.kind for m, _ in mails]
+    assert kinds.count("digest") == 12 and kinds.count("review") >= 3 and kinds.count("wrap-up") == 1
+    shown = 0
+    for mail, now in mails:
+        context = contexts.build(cfg, year, mail, now)
+        rendered = composer.render(mail.kind, mail.recipient, context)
+        for body in (rendered.subject, rendered.text, rendered.html):
+            assert not SECRET.search(body), f"{mail.kind} {mail.period}: someone's words reached the sponsor"
+            assert "divorce" not in body, "a word only two people used is not a theme"
+        # The period's feedback average, recomputed from the raw replies.
+        start, end = mail.period
+        held = {o.session_id for b in year.bookings.values() for o in b.series.occurrences()
+                if start <= o.start < end and o.end + cfg.mail.feedback.after <= now
+                and b.series.spec.kind not in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP)}
+        raw = raters(year, held)
+        feedback = context["feedback"]
+        if len({p for p, _ in raw}) >= 3:
+            assert feedback["average_rating"] == pytest.approx(mean(r for _, r in raw), abs=0.006)
+            shown += 1
+        else:
+            assert feedback["average_rating"] is None
+        # Team ratings over time: never for the team of two, and each shown one over three people or more.
+        for team in context["history"]["teams"]:
+            if team["id"] == "two":
+                assert set(team["rating"]) == {None}
+        assert context["goal_check_ins"]["average"] is None or context["goal_check_ins"]["answered"] >= 3
+        if mail.kind == "wrap-up":
+            assert [t["word"] for t in context["wrap_up"]["themes"]] == ["negotiation"]
+            assert "negotiation (3)" in rendered.text
+        # Names: the program does not allow recognition, so no one is named outside the one-to-one table.
+        assert "TO RECOGNISE" not in rendered.text
+    assert shown >= 12, "the averages checked above were really shown"
+
+
+def test_a_month_where_two_people_rated_shows_no_average(cfg, year):
+    start, end = digest_periods(cfg)[3]
+    few = Observed(bookings=year.bookings, replies=[
+        r for r in year.replies
+        if r.request_kind not in ("feedback-request", "feedback-reminder") or r.person_id in ("ann", "dee")])
+    mail = QueueMail("privacy", "digest", attendee(cfg, "sue", Role.SPONSOR), "d", end, period=(start, end))
+    context = contexts.build(cfg, few, mail, end + timedelta(hours=8))
+    assert context["feedback"]["responses"] > 0 and context["feedback"]["people"] == 2
+    assert context["feedback"]["average_rating"] is None and context["feedback"]["suppressed"]
+    text = Composer().render("digest", mail.recipient, context).text
+    assert "suppressed, fewer than 3 people" in " ".join(text.split())
