@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from daemon.config import ProgramConfig
 from daemon.core.planner import Hold, plan
-from daemon.core.types import UTC
 from daemon.observe import CONFIRMED_META, observe
 from daemon.program import StateUnavailable
-from daemon.simulate import CLOCK_KEY
 from daemon.store.db import Store
 from daemon.store.models import Meta
-from daemon.views.state import existing_store
+from daemon.views.state import existing_store, state_now
 
 
 class NoSuchHold(Exception):
@@ -24,9 +21,7 @@ class NoSuchHold(Exception):
 
 def held_now(cfg: ProgramConfig, store: Store) -> list[Hold]:
     """The holds the planner would report now (on the simulation's clock for a simulated state)."""
-    with store.session() as db:
-        clock = db.get(Meta, (cfg.program.id, CLOCK_KEY))
-    now = datetime.fromisoformat(clock.value) if clock else datetime.now(UTC)
+    now = state_now(store, cfg.program.id)
     return plan(cfg, observe(store, cfg.program.id), now, session_mail=False, program_mail=False).held
 
 

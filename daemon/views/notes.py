@@ -7,7 +7,6 @@ next agenda lists as open commitments) takes them up the same way.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -15,12 +14,10 @@ from sqlalchemy import select
 
 from daemon.config import ProgramConfig
 from daemon.core import reply_text
-from daemon.core.types import UTC
 from daemon.observe import observe
 from daemon.program import StateUnavailable
-from daemon.simulate import CLOCK_KEY
-from daemon.store.models import Meta, Reply
-from daemon.views.state import existing_store
+from daemon.store.models import Reply
+from daemon.views.state import existing_store, state_now
 
 FORMAT_HELP = ("write them as the notes-request email explains: a line 'Conclusions:' followed by one per line, "
                "then 'Actions:' with lines like '- Ana: send the proposal by 2027-02-05'")
@@ -48,9 +45,8 @@ def record_notes(console: Console, cfg: ProgramConfig, state: Path, session_id: 
             raise NotesError(f"no session {session_id!r} in {state} (`coachd status` lists upcoming sessions; "
                              "emails carry it as X-Coachd-Session)")
         message_id = f"<notes-{hashlib.sha256((session_id + text).encode()).hexdigest()[:24]}@coachd.invalid>"
+        now = state_now(store, cfg.program.id)
         with store.session() as db:
-            clock = db.get(Meta, (cfg.program.id, CLOCK_KEY))
-            now = datetime.fromisoformat(clock.value) if clock else datetime.now(UTC)
             exists = db.scalar(select(Reply.id).where(Reply.program_id == cfg.program.id,
                                                       Reply.message_id == message_id))
             if exists is None:

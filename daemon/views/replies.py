@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,14 @@ from sqlalchemy import select
 
 from daemon.config import ProgramConfig
 from daemon.core import reply_text
-from daemon.core.types import UTC
 from daemon.core.planner import FEEDBACK_KINDS
 from daemon.inbox import read_answer
 from daemon.mail.reply_token import EXPECTS_ANSWER
 from daemon.observe import STATES_META
-from daemon.simulate import CLOCK_KEY
 from daemon.states import REASONS_META
 from daemon.store.db import Store
 from daemon.store.models import Meta, Outbox, Reply, Series
-from daemon.views.state import existing_store
+from daemon.views.state import existing_store, state_now
 
 
 class ReplyCommandError(Exception):
@@ -42,13 +39,6 @@ def _writable_store(cfg: ProgramConfig, state: Path) -> Iterator[Store]:
         if store is None:
             raise ReplyCommandError(f"nothing was ever received in {state}")
         yield store
-
-
-def _now(store: Store, program_id: str) -> datetime:
-    """The simulation's clock in a simulated state, else the real one."""
-    with store.session() as db:
-        clock = db.get(Meta, (program_id, CLOCK_KEY))
-    return datetime.fromisoformat(clock.value) if clock else datetime.now(UTC)
 
 
 def quarantined(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
@@ -97,7 +87,7 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
     if kind is not None and kind not in EXPECTS_ANSWER:
         raise ReplyCommandError(f"--kind: {kind!r} asks for no answer; one of {', '.join(sorted(EXPECTS_ANSWER))}")
     with _writable_store(cfg, state) as store:
-        now = _now(store, cfg.program.id)
+        now = state_now(store, cfg.program.id)
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
             query = select(Outbox).where(Outbox.program_id == cfg.program.id, Outbox.recipient == person_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -13,8 +14,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from daemon.config import ProgramConfig
 from daemon.core.observed import Observed
 from daemon.observe import observe
+from daemon.core.types import UTC
 from daemon.program import StateUnavailable
+from daemon.simulate import CLOCK_KEY
 from daemon.store.db import Store, database_url, head_revision
+from daemon.store.models import Meta
+
+
+def simulated_clock(store: Store, program_id: str) -> datetime | None:
+    """The simulation's clock in a simulated state; None in a real one."""
+    with store.session() as db:
+        clock = db.get(Meta, (program_id, CLOCK_KEY))
+    return datetime.fromisoformat(clock.value) if clock else None
+
+
+def state_now(store: Store, program_id: str) -> datetime:
+    """Now as the state knows it: the simulation's clock in a simulated state, else the real one."""
+    return simulated_clock(store, program_id) or datetime.now(UTC)
 
 
 def store_exists(url: str) -> bool:

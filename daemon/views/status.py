@@ -16,20 +16,18 @@ from daemon.config import ProgramConfig
 from daemon.core.planner import plan
 from daemon.core.types import UTC
 from daemon.observe import observe
-from daemon.simulate import CLOCK_KEY
 from daemon.store.db import Store
-from daemon.store.models import JobRun, Meta, Outbox, Reply, Series, SessionRow
-from daemon.views.state import existing_store
+from daemon.store.models import JobRun, Outbox, Reply, Series, SessionRow
+from daemon.views.state import existing_store, simulated_clock
 
 UPCOMING = 10
 
 
 def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
     pid = cfg.program.id
-    with store.session() as db:
-        clock = db.get(Meta, (pid, CLOCK_KEY))
-        now = datetime.fromisoformat(clock.value) if clock else datetime.now(UTC)
-        simulated = clock is not None
+    clock = simulated_clock(store, pid)
+    now = clock or datetime.now(UTC)
+    simulated = clock is not None
     # What needs a decision is what the planner would report now: held cancellations, conflicts.
     attention = plan(cfg, observe(store, pid), now, session_mail=False, program_mail=False)
     with store.session() as db:
