@@ -317,6 +317,33 @@ def feedback(config: Path, state: Path | None, as_json: bool) -> None:
         show_feedback(console, cfg, state_dir(state), as_json)
 
 
+@main.command()
+@config_argument
+@state_option
+@click.option("--format", "fmt", metavar="html|csv|json",
+              help="What to write; default: from the --out file's extension.")
+@click.option("--from", "start", help="First day reported, in the program's zone (default: the program's start).")
+@click.option("--until", "until", help="Last day reported, included (default: today, or the program's end).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="File to write; replaced whole, never left half-written.")
+def report(config: Path, state: Path | None, fmt: str | None, start: str | None, until: str | None,
+           out: Path) -> None:
+    """The program's figures for a period (the sponsor digest's, with charts) as an HTML, CSV or JSON file."""
+    from daemon.views.report import ReportError, check_out, report_format, write_report
+
+    cfg = load_or_exit(config)
+    first, last = parse_day(start, "--from"), parse_day(until, "--until")
+    with state_errors_exit():
+        try:
+            check_out(out)
+            kind = report_format(fmt, out)
+            period = write_report(cfg, state_dir(state), kind, out, first, last)
+        except ReportError as error:
+            fail(str(error))
+    console.print(f"{kind} report for {period.first} to {period.last} written to {out}", highlight=False,
+                  soft_wrap=True)
+
+
 @contextmanager
 def state_errors_exit() -> Iterator[None]:
     """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""
