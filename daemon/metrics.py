@@ -9,6 +9,7 @@ rating can be singled out, and nothing anyone wrote is ever copied into a figure
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -57,13 +58,22 @@ class Program:
         self.by_uid = {b.series.spec.uid: b.series for b in observed.bookings.values()}
         self.answers = latest_answers(observed.replies)
         self.feedback_after = cfg.mail.feedback.after
+        self._absent: dict[str, frozenset[str]] = {}
+        # Each team's group sessions, and its sessions' feedback ratings (when held, who, rating) in time
+        # order: the weekly history looks them up by bisection rather than scanning the program each week.
+        self.group_by_team: dict[str, list[Held]] = {}
+        for h in sorted(self.occurrences, key=lambda h: h.occurrence.start):
+            if h.spec.kind is SessionKind.GROUP and h.spec.team_id is not None:
+                self.group_by_team.setdefault(h.spec.team_id, []).append(h)
         starts = {h.occurrence.session_id: h for h in self.occurrences}
-        # (team, when the session was, who, rating) of every feedback rating on a team's session.
-        self.ratings: list[tuple[str, datetime, str, int]] = [
-            (starts[r.session_id].spec.team_id, starts[r.session_id].occurrence.start, r.person_id, r.rating)
-            for r in self.answers
-            if r.request_kind in FEEDBACK_KINDS and r.rating is not None and r.session_id in starts
-            and starts[r.session_id].spec.team_id is not None]
+        rated: dict[str, list[tuple[datetime, str, int]]] = {}
+        for r in self.answers:
+            held = starts.get(r.session_id) if r.session_id else None
+            if r.request_kind in FEEDBACK_KINDS and r.rating is not None and held and held.spec.team_id:
+                rated.setdefault(held.spec.team_id, []).append((held.occurrence.start, r.person_id, r.rating))
+        self.ratings_by_team: dict[str, tuple[list[datetime], list[tuple[str, int]]]] = {
+            team: ([t for t, _, _ in rows], [(p, v) for _, p, v in rows])
+            for team, rows in ((team, sorted(rows, key=lambda row: row[0])) for team, rows in rated.items())}
 
     def in_period(self, start: datetime, end: datetime) -> Iterator[Held]:
         return (h for h in self.occurrences if start <= h.occurrence.start < end)
@@ -73,6 +83,12 @@ class Program:
 
     def absent(self, h: Held) -> frozenset[str]:
         """Who missed a held occurrence: declined it at the time it kept, or named absent in the coach's notes."""
+        found = self._absent.get(h.occurrence.session_id)
+        if found is None:
+            found = self._absent[h.occurrence.session_id] = self._find_absent(h)
+        return found
+
+    def _find_absent(self, h: Held) -> frozenset[str]:
         decline = self.observed.declines.get(h.occurrence.session_id)
         declined = decline.people if decline is not None and decline.start == h.occurrence.start else frozenset()
         notes = self.observed.replies_to(h.occurrence.session_id, NOTES_KINDS, h.spec.host.person_id)
@@ -260,27 +276,29 @@ def history(program: Program, end: datetime) -> dict[str, Any]:
         week = datetime.combine(cfg.program.starts + timedelta(weeks=len(weeks)), time(0), zone)
     teams = []
     for team in cfg.teams:
+        by_week: list[list[Held]] = [[] for _ in weeks]
+        for h in program.group_by_team.get(team.id, ()):
+            index = bisect_right(weeks, h.occurrence.start) - 1
+            if 0 <= index and h.occurrence.start < weeks[index] + timedelta(weeks=1):
+                by_week[index].append(h)
         attendance: list[float | None] = []
         rating: list[float | None] = []
-        for week in weeks:
-            week_end = week + timedelta(weeks=1)
-            group = [h for h in program.in_period(week, week_end)
-                     if h.spec.team_id == team.id and h.spec.kind is SessionKind.GROUP]
+        for week, group in zip(weeks, by_week):
             expected, attended = _attendance(program, group)
             attendance.append(round(attended / expected, 3) if expected else None)
-            window_start = week_end - timedelta(weeks=RATING_WINDOW_WEEKS)
-            rating.append(_team_rating(program, team.id, window_start, week_end))
+            week_end = week + timedelta(weeks=1)
+            rating.append(_team_rating(program, team.id, week_end - timedelta(weeks=RATING_WINDOW_WEEKS), week_end))
         teams.append({"id": team.id, "name": team.name, "attendance": attendance, "rating": rating})
     return {"weeks": [w.date() for w in weeks], "teams": teams}
 
 
 def _team_rating(program: Program, team_id: str, start: datetime, end: datetime) -> float | None:
     """The team's sessions' average rating over [start, end), if at least MIN_GROUP people gave one."""
-    ratings = [(person, rating) for team, held_at, person, rating in program.ratings
-               if team == team_id and start <= held_at < end]
-    if len({p for p, _ in ratings}) < MIN_GROUP:
+    times, ratings = program.ratings_by_team.get(team_id, ((), ()))
+    window = ratings[bisect_left(times, start):bisect_left(times, end)]
+    if len({person for person, _ in window}) < MIN_GROUP:
         return None
-    return mean([r for _, r in ratings])
+    return mean([rating for _, rating in window])
 
 
 def _people_named(names: Iterable[object], attendees: Iterable[Any]) -> frozenset[str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from difflib import SequenceMatcher
+from functools import cached_property
 
 # Below this similarity a done line is not taken as any open action (it is still counted nowhere).
 _DONE_MATCH = 0.5
@@ -29,6 +30,11 @@ class ActionItem:
     due: date | None
     opened_at: datetime
     done_at: datetime | None = None
+
+    @cached_property
+    def words(self) -> tuple[list[str], list[str]]:
+        """The action's words with its owner, and without: what done lines are matched against."""
+        return _words(f"{self.owner} {self.text}"), _words(self.text)
 
     def open_at(self, instant: datetime) -> bool:
         return self.opened_at < instant and (self.done_at is None or self.done_at >= instant)
@@ -48,55 +54,61 @@ class NotesEntry:
     done: Sequence[str] = ()
 
 
-@dataclass
-class _Ledger:
-    items: list[ActionItem] = field(default_factory=list)
-
-    def open_in(self, series_uid: str, at: datetime) -> list[ActionItem]:
-        return [i for i in self.items if i.series_uid == series_uid and i.done_at is None and i.opened_at <= at]
-
-
 def track(entries: Iterable[NotesEntry]) -> list[ActionItem]:
     """Every action item of the program, with when it was opened and (if so) done."""
-    ledger = _Ledger()
+    items: list[ActionItem] = []
+    # Per series, the items still open, oldest first; notes are read in time order, so every item
+    # in them was opened at or before the notes being read.
+    open_by_series: dict[str, list[ActionItem]] = {}
     for entry in sorted(entries, key=lambda e: e.received_at):
+        still_open = open_by_series.setdefault(entry.series_uid, [])
         for line in entry.done:
-            match = _best(ledger.open_in(entry.series_uid, entry.received_at), line, _DONE_MATCH)
+            match = _best(still_open, line, _DONE_MATCH)
             if match is not None:
                 match.done_at = entry.received_at
+                still_open.remove(match)
         for action in entry.actions:
             text = str(action.get("text") or "").strip()
             if not text:
                 continue
             owner = str(action.get("owner") or "")
             due = _due(action.get("due"))
-            carried = _best(ledger.open_in(entry.series_uid, entry.received_at), f"{owner} {text}", _SAME_ACTION)
+            carried = _best(still_open, f"{owner} {text}", _SAME_ACTION)
             if carried is not None:
                 carried.due = due or carried.due
                 continue
-            ledger.items.append(ActionItem(entry.series_uid, owner, text, due, entry.received_at))
-    return ledger.items
+            item = ActionItem(entry.series_uid, owner, text, due, entry.received_at)
+            items.append(item)
+            still_open.append(item)
+    return items
 
 
 def _best(candidates: list[ActionItem], line: str, threshold: float) -> ActionItem | None:
     words = _words(line)
+    if not words:
+        return None
+    joined, unique = " ".join(words), set(words)
     best, best_score = None, threshold
     for item in candidates:  # oldest first: of equally good matches, the longest-open one
-        score = _similarity(words, _words(f"{item.owner} {item.text}"), _words(item.text))
+        score = _similarity(joined, unique, item, best_score if best is not None else threshold)
         if score > best_score or (best is None and score >= threshold):
             best, best_score = item, score
     return best
 
 
-def _similarity(line: list[str], with_owner: list[str], text: list[str]) -> float:
-    if not line or not text:
+def _similarity(joined: str, unique: set[str], item: ActionItem, to_beat: float) -> float:
+    """How much a line reads like an action: the closer of its characters to the action's (with or
+    without the owner), or the share of its words the action has ("Done: proposal" for "Ana: send the
+    revised proposal"). Exact ratios are only computed where their cheap upper bound could beat `to_beat`."""
+    with_owner, text = item.words
+    if not text:
         return 0.0
-    joined = " ".join(line)
-    ratio = max(SequenceMatcher(None, joined, " ".join(with_owner)).ratio(),
-                SequenceMatcher(None, joined, " ".join(text)).ratio())
-    # "Done: proposal" for "Ana: send the revised proposal": most of the line's words are in the action.
-    shared = len(set(line) & set(with_owner)) / len(set(line))
-    return max(ratio, shared * 0.9)
+    score = len(unique & set(with_owner)) / len(unique) * 0.9
+    for other in (" ".join(with_owner), " ".join(text)):
+        matcher = SequenceMatcher(None, joined, other)
+        if matcher.real_quick_ratio() > max(score, to_beat) and matcher.quick_ratio() > max(score, to_beat):
+            score = max(score, matcher.ratio())
+    return score
 
 
 def _words(text: str) -> list[str]:
