@@ -89,8 +89,8 @@ class _Metric:
 
 _ATTENDANCE = _Metric("attendance", "attendance", "Attendance per team, week by week", "Attendance per team",
                       "Attendance", 100.0, (-4.0, 104.0), (0, 25, 50, 75, 100), "%")
-_RATING = _Metric("rating", "rating", "Average feedback rating per team, week by week (1 to 5)",
-                  "Average feedback rating per team (1 to 5)", "Rating (1-5)", 1.0, (0.8, 5.2),
+_RATING = _Metric("rating", "rating", "Team sessions' feedback rating, average of the last 4 weeks (1 to 5)",
+                  "Team sessions' feedback rating per team, 4-week average (1 to 5)", "Rating (1-5)", 1.0, (0.8, 5.2),
                   (1, 2, 3, 4, 5), " of 5")
 
 

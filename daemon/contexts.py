@@ -84,11 +84,17 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
         return context | {"period_label": _period_label(mail.due.date()), "goals": cfg.program.outcome_texts,
                           "questions": ["Where do you stand against each goal?",
                                         "What is your plan for the next four weeks?",
-                                        "What support do you need?"]}
+                                        "What support do you need?",
+                                        GOAL_RATING_QUESTION]}
     raise ValueError(f"no context for {mail.kind} ({mail.key})")
 
 
+# Read by the inbox as the coachee's self-assessment; sponsors see its average over 3 people or more.
+GOAL_RATING_QUESTION = ("Overall, from 1 (off track) to 5 (on track), where do you stand? "
+                        "Put the number on a line of its own.")
 SPONSOR_KINDS = frozenset({"digest", "review", "wrap-up"})
+# What a trend compares with, in the words of each kind (the final report has nothing before it).
+COMPARED_WITH = {"digest": "the last digest", "review": "the quarter before", "wrap-up": "the period before"}
 
 
 def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tuple[datetime, datetime],
@@ -100,6 +106,7 @@ def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tupl
     later = [end for _, end in spans if end > period[1]]
     figures["next_digest"] = (later[0].astimezone(cfg.program.zone).date() if later and kind == "digest"
                               else None)
+    figures["compared_with"] = COMPARED_WITH[kind]
     figures["charts"] = charts.trend_charts(figures["history"])
     figures["survey"] = False
     if kind == "wrap-up":

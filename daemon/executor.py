@@ -18,7 +18,7 @@ from daemon.core.types import BookedSeries
 from daemon.core.serial import overrides_to_list, spec_to_dict
 from daemon.ical import series_calendar
 from daemon.mail import Envelope
-from daemon.mail.reply_token import EXPECTS_ANSWER, reply_address, token_for
+from daemon.mail.reply_token import expects_answer, reply_address, token_for
 from daemon.program import Program
 from daemon.providers.base import SeriesNotFound
 from daemon.store.db import Store
@@ -216,7 +216,7 @@ class Executor:
                                   organizer_email=str(cfg.organizer.email), method=method,
                                   dtstamp=booking.booked_at)
         token = None
-        if mail.kind in EXPECTS_ANSWER:
+        if expects_answer(mail.kind, mail.key):
             token = token_for(program.reply_secret(), program.id, mail.key)
         envelope = Envelope(
             key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,

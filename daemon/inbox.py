@@ -18,7 +18,7 @@ from daemon.core.serial import booked_from_row
 from daemon.core.types import ical_utc
 from daemon.executor import ActionRecord, Executor
 from daemon.mail import reply_token
-from daemon.mail.reply_token import EXPECTS_ANSWER
+from daemon.mail.reply_token import EXPECTS_ANSWER, expects_answer
 from daemon.program import Program
 from daemon.store.models import Outbox, Reply, Series
 
@@ -193,7 +193,7 @@ def answer(program: Program, message: EmailMessage, request: Request, now: datet
         return Verdict("quarantined", f"sender {sender or '(none)'} is not {request.to_addr}, to whom the {kind} "
                        "went (or an alias of theirs in the config)", kind, session_id, person_id,
                        request_key=request.key)
-    if kind not in EXPECTS_ANSWER:
+    if not expects_answer(kind, request.key):
         return Verdict("quarantined", f"a reply to a {kind}, which asks for no answer", kind, session_id, person_id,
                        request_key=request.key)
     payload, rating = read_answer(program.cfg, kind, person_id, reply_text.body_text(message), now)

@@ -18,8 +18,8 @@ from typing import Any
 from daemon.config import ProgramConfig
 from daemon.core import action_items
 from daemon.core.observed import Observed, latest_answers
-from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS
-from daemon.core.types import BookedSeries, Occurrence, Role, SessionKind
+from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS, feedback_givers
+from daemon.core.types import BookedSeries, Occurrence, Role, SeriesSpec, SessionKind
 from daemon.core.privacy import MIN_GROUP
 from daemon.metrics_people import coaching_time, consistency, goal_check_ins, mean, recognition
 
@@ -69,7 +69,8 @@ class Program:
         rated: dict[str, list[tuple[datetime, str, int]]] = {}
         for r in self.answers:
             held = starts.get(r.session_id) if r.session_id else None
-            if r.request_kind in FEEDBACK_KINDS and r.rating is not None and held and held.spec.team_id:
+            if (r.request_kind in FEEDBACK_KINDS and r.rating is not None and held and held.spec.team_id
+                    and held.spec.kind is SessionKind.GROUP):  # the team's own sessions, not its one-to-ones
                 rated.setdefault(held.spec.team_id, []).append((held.occurrence.start, r.person_id, r.rating))
         self.ratings_by_team: dict[str, tuple[list[datetime], list[tuple[str, int]]]] = {
             team: ([t for t, _, _ in rows], [(p, v) for _, p, v in rows])
@@ -108,8 +109,8 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
     zone = cfg.program.zone
     as_of = min(end, now)
     previous = previous or (start - (end - start), start)
-    feedback = _feedback(program, start, end)
-    before = _feedback(program, *previous)
+    feedback = _feedback(program, start, end, now)
+    before = _feedback(program, *previous, previous[1] + max(now - end, timedelta(0)))
     figures: dict[str, Any] = {
         "period_start": start.astimezone(zone).date(),
         "period_end": (end - timedelta(microseconds=1)).astimezone(zone).date(),
@@ -122,7 +123,7 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
         "actions": _actions(program, start, end),
         "coaching": coaching_time(program, start, end),
         "consistency": consistency(program, as_of),
-        "outcomes": _outcomes(cfg, as_of.astimezone(zone).date()),
+        "outcomes": _outcomes(cfg, (as_of - timedelta(microseconds=1)).astimezone(zone).date()),
         "goal_check_ins": goal_check_ins(program, start, end),
         "recognition": recognition(program, as_of),
         "upcoming": _upcoming(program, end),
@@ -167,14 +168,20 @@ def _sessions(program: Program, start: datetime, end: datetime) -> dict[str, Any
 
 
 def _teams(program: Program, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One row per team with group sessions in the period or in the config: a team dropped from the
+    config keeps its row (named by its id) while its sessions still count in the totals."""
     cfg = program.cfg
+    group_in_period = [h for h in program.in_period(start, end) if h.spec.kind is SessionKind.GROUP]
+    known = {team.id: (team.name, team.coach) for team in cfg.teams}
+    for h in group_in_period:
+        if h.spec.team_id is not None and h.spec.team_id not in known:
+            known[h.spec.team_id] = (h.spec.team_id, h.spec.host.person_id)
     rows = []
-    for team in cfg.teams:
-        group = [h for h in program.in_period(start, end)
-                 if h.spec.team_id == team.id and h.spec.kind is SessionKind.GROUP]
+    for team_id, (name, coach_id) in known.items():
+        group = [h for h in group_in_period if h.spec.team_id == team_id]
         expected, attended = _attendance(program, group)
-        coach = cfg.people_by_id.get(team.coach)
-        rows.append({"id": team.id, "name": team.name, "coach": coach.name if coach else team.coach}
+        coach = cfg.people_by_id.get(coach_id)
+        rows.append({"id": team_id, "name": name, "coach": coach.name if coach else coach_id}
                     | _counts(program, group)
                     | {"expected": expected, "attended": attended,
                        "attendance_rate": round(attended / expected, 3) if expected else None})
@@ -193,22 +200,24 @@ def _attendance(program: Program, occurrences: Iterable[Held]) -> tuple[int, int
     return expected, attended
 
 
-def feedback_givers(spec: Any) -> tuple[str, ...]:
-    """Feedback is asked of everyone but the host; sponsor reviews ask none and a wrap-up asks its
-    survey instead (as the planner does)."""
-    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP):
+def _asked_feedback(spec: SeriesSpec) -> tuple[str, ...]:
+    """Who got a feedback request about a session of `spec` (a wrap-up's survey is not one)."""
+    if spec.kind is SessionKind.WRAPUP:
         return ()
-    return tuple(a.person_id for a in spec.everyone() if a.person_id != spec.host.person_id)
+    return tuple(a.person_id for a in feedback_givers(spec))
 
 
-def _feedback(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+def _feedback(program: Program, start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
+    """Feedback on the sessions of [start, end) as it stood at `as_of`: the previous period is read as
+    it stood the same time after its end, so late answers never tilt the trend."""
     asked: set[tuple[str, str]] = set()
     for h in program.in_period(start, end):
         # Counted once the request has gone out, so the rate is over requests people really got.
-        if program.held(h) and h.occurrence.end + program.feedback_after <= program.now:
-            asked.update((h.occurrence.session_id, person) for person in feedback_givers(h.spec))
+        if not h.occurrence.cancelled and h.occurrence.end + program.feedback_after <= as_of:
+            asked.update((h.occurrence.session_id, person) for person in _asked_feedback(h.spec))
     answers = [r for r in program.answers
-               if r.request_kind in FEEDBACK_KINDS and (r.session_id, r.person_id) in asked]
+               if r.request_kind in FEEDBACK_KINDS and (r.session_id, r.person_id) in asked
+               and r.received_at <= as_of]
     ratings = [(r.person_id, r.rating) for r in answers if r.rating is not None]
     people = len({p for p, _ in ratings})
     suppressed = people < MIN_GROUP

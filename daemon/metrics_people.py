@@ -23,28 +23,39 @@ RECOGNISE_AT_MOST = 3
 CONSISTENT_SHARE = 0.9
 
 
+# Sessions a coach coaches in: not the coaches' own circle, not the sponsor review.
+COACHING = frozenset({SessionKind.KICKOFF, SessionKind.GROUP, SessionKind.INDIVIDUAL, SessionKind.CHECK_IN,
+                      SessionKind.WRAPUP})
+
+
 def coaching_time(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
-    """Hours each coach spent in held sessions, against the share of their working hours the program targets."""
+    """Hours each coach spent coaching in held sessions, against the share of their working hours
+    the program targets. Working hours count the program's working days of the period that have
+    passed, in the coach's own days and hours, blackout days aside."""
     cfg = program.cfg
     target = getattr(cfg.digest, "coaching_target", None)
     blackout = cfg.program.blackout_days()
     zone = cfg.program.zone
-    days = _days(start.astimezone(zone).date(), end.astimezone(zone).date())
+    last = min(end, program.now).astimezone(zone) - timedelta(microseconds=1)
+    days = [d for d in _days(start.astimezone(zone).date(), last.date() + timedelta(days=1))
+            if cfg.program.starts <= d <= cfg.program.ends and d not in blackout]
     rows = []
     for coach in cfg.coaches():
         hours = sum((h.occurrence.end - h.occurrence.start) / timedelta(hours=1)
                     for h in program.in_period(start, end)
-                    if program.held(h) and _takes_part(program, h, coach.id))
+                    if h.spec.kind in COACHING and program.held(h) and _coached(program, h, coach.id))
         daily = (datetime.combine(date.min, coach.hours.end) - datetime.combine(date.min, coach.hours.start))
-        working = sum(daily / timedelta(hours=1) for d in days if d.weekday() in coach.days and d not in blackout)
+        working = sum(daily / timedelta(hours=1) for d in days if d.weekday() in coach.days)
         share = round(hours / working, 3) if working else None
         rows.append({"id": coach.id, "coach": coach.name, "hours": round(hours, 2), "working_hours": round(working, 1),
                      "share": share, "on_target": None if share is None or target is None else share >= target})
     return {"target": target, "rows": rows}
 
 
-def _takes_part(program: Program, h: Held, person_id: str) -> bool:
-    return any(a.person_id == person_id for a in h.spec.everyone()) and person_id not in program.absent(h)
+def _coached(program: Program, h: Held, person_id: str) -> bool:
+    """The coach was there and so was at least one coachee: a one-to-one its coachee declined is no coaching."""
+    there = {a.person_id for a in h.spec.everyone()} - program.absent(h)
+    return person_id in there and len(there) > 1
 
 
 def _days(first: date, end: date) -> list[date]:
@@ -82,21 +93,29 @@ def _attended_coachees(program: Program, h: Held) -> set[str]:
     return coachees - program.absent(h)
 
 
+def goal_check_in_due(cfg: Any, n: int, zone: Any) -> datetime:
+    """When the n-th goal check-in goes to a coachee of `zone` (as the planner queues it)."""
+    return datetime.combine(cfg.program.starts + cfg.mail.goals.every * n, time(9), zone)
+
+
 def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
-    """Goal check-ins sent in the period, how many coachees answered, and their average self-rating."""
+    """Goal check-ins sent in the period, how many coachees answered them (whenever they did), and
+    their average self-assessment."""
     cfg = program.cfg
-    every = cfg.mail.goals.every
-    asked = 0
+    asked: set[tuple[str, str]] = set()
     n = 1
-    while (day := cfg.program.starts + every * n) <= cfg.program.ends:
+    while (day := cfg.program.starts + cfg.mail.goals.every * n) <= cfg.program.ends:
         for person in cfg.coachees():
-            due = datetime.combine(day, time(9), person.zone)
-            asked += start <= due < end and due <= program.now
+            due = goal_check_in_due(cfg, n, person.zone)
+            if start <= due < end and due <= program.now:
+                asked.add((person.id, f"goals-{n}"))
         n += 1
-    answers = [r for r in program.answers if r.request_kind == "goal-check-in" and start <= r.received_at < end]
+    answers = [r for r in program.answers if r.request_kind == "goal-check-in"
+               and ((r.person_id, r.request_ref) in asked
+                    or (r.request_ref is None and start <= r.received_at < end))]  # stored before requests were kept
     rated = [r for r in answers if r.rating is not None]
     suppressed = len({r.person_id for r in rated}) < MIN_GROUP
-    return {"asked": asked, "answered": len({r.person_id for r in answers}),
+    return {"asked": len(asked), "answered": len(answers),
             "average": None if suppressed else mean([r.rating for r in rated if r.rating is not None]),
             "suppressed": suppressed and bool(rated)}
 

@@ -35,11 +35,11 @@ def handled_replies(db, program_id: str, people: Sequence[str] | None = None) ->
     """The replies matched to a request (of `people` only, if given), as the planner reads them:
     never the raw messages, which can be large."""
     query = select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
-                   Reply.payload).where(Reply.program_id == program_id, Reply.status == "handled")
+                   Reply.payload, Reply.request_key).where(Reply.program_id == program_id, Reply.status == "handled")
     if people is not None:
         query = query.where(Reply.person_id.in_(people))
-    return [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {})
-            for kind, session_id, person_id, received_at, rating, payload in db.execute(query)]
+    return [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {}, request_key)
+            for kind, session_id, person_id, received_at, rating, payload, request_key in db.execute(query)]
 
 
 class Observer:

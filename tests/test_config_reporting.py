@@ -314,7 +314,7 @@ def test_where_dst_skips_midnight_a_period_starts_when_the_day_does():
     periods = digest_periods(cfg)
     assert_well_formed(cfg, periods)
     assert periods[0] == (datetime(2027, 8, 29, 4, tzinfo=UTC), datetime(2027, 9, 5, 4, tzinfo=UTC))
-    assert [hours(p) for p in periods] == [168, 167]
+    assert [hours(p) for p in periods] == [168, 143], "the last one ends with the program, on 10 September"
 
 
 def test_weekly_periods_across_spring_forward_in_chicago():
@@ -322,7 +322,7 @@ def test_weekly_periods_across_spring_forward_in_chicago():
     periods = digest_periods(cfg)
     assert_well_formed(cfg, periods)
     assert [local_days(p, CHICAGO)[0] for p in periods] == [date(2027, 3, d) for d in (1, 8, 15, 22, 29)]
-    assert [hours(p) for p in periods] == [168, 167, 168, 168, 168], "DST began on Sunday 14 March"
+    assert [hours(p) for p in periods] == [168, 167, 168, 168, 72], "DST began on Sunday 14 March; ends 31 March"
     assert periods[1] == (datetime(2027, 3, 8, 6, tzinfo=UTC), datetime(2027, 3, 15, 5, tzinfo=UTC))
 
 
@@ -330,7 +330,7 @@ def test_weekly_periods_across_fall_back_in_berlin():
     cfg = load("{every: 1w}", zone="Europe/Berlin", starts="2027-10-18", ends="2027-11-10")
     periods = digest_periods(cfg)
     assert_well_formed(cfg, periods)
-    assert [hours(p) for p in periods] == [168, 169, 168, 168], "DST ended on Sunday 31 October"
+    assert [hours(p) for p in periods] == [168, 169, 168, 72], "DST ended on Sunday 31 October; ends 10 November"
     assert periods[1] == (datetime(2027, 10, 24, 22, tzinfo=UTC), datetime(2027, 10, 31, 23, tzinfo=UTC))
     assert local_days(periods[1], BERLIN) == (date(2027, 10, 25), date(2027, 10, 31))
 
@@ -343,7 +343,7 @@ def test_two_week_periods_step_from_the_program_start_across_both_changes_in_chi
     starts = [date(2027, 1, 4) + timedelta(weeks=2 * k) for k in range(25)]
     assert [local_days(p, CHICAGO)[0] for p in periods] == starts
     assert [hours(p) for p in periods].count(335) == 1 and [hours(p) for p in periods].count(337) == 1
-    assert local_days(periods[-1], CHICAGO) == (date(2027, 12, 6), date(2027, 12, 19)), "holds 17 December"
+    assert local_days(periods[-1], CHICAGO) == (date(2027, 12, 6), date(2027, 12, 17)), "ends with the program"
 
 
 def test_two_week_periods_in_berlin():
@@ -365,7 +365,7 @@ def test_monthly_periods_end_on_the_first_of_each_month_in_chicago():
         (date(2027, 2, 1), date(2027, 2, 28)),
         (date(2027, 3, 1), date(2027, 3, 31)),
     ]
-    assert len(periods) == 12 and local_days(periods[-1], CHICAGO) == (date(2027, 12, 1), date(2027, 12, 31))
+    assert len(periods) == 12 and local_days(periods[-1], CHICAGO) == (date(2027, 12, 1), date(2027, 12, 17))
     assert hours(periods[2]) == 31 * 24 - 1 and hours(periods[10]) == 30 * 24 + 1, "March and November"
 
 
@@ -387,9 +387,9 @@ def test_quarterly_periods_end_on_calendar_quarters():
         (date(2027, 2, 15), date(2027, 3, 31)),
         (date(2027, 4, 1), date(2027, 6, 30)),
         (date(2027, 7, 1), date(2027, 9, 30)),
-        (date(2027, 10, 1), date(2027, 12, 31)),
+        (date(2027, 10, 1), date(2027, 11, 30)),  # the last ends with the program
     ]
-    assert hours(periods[0]) == 45 * 24 - 1 and hours(periods[3]) == 92 * 24 + 1
+    assert hours(periods[0]) == 45 * 24 - 1 and hours(periods[3]) == 61 * 24 + 1
 
 
 def test_quarterly_periods_across_a_year_end_in_chicago():

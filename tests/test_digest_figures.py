@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -30,7 +31,7 @@ program:
   recognise_people: true
   outcomes:
     - {text: "Win rate from 22% to 30%", baseline: 22, target: 30, unit: "%",
-       measured: {2027-01-20: 24, 2027-03-01: 26}}
+       measured: {2027-01-20: 24, 2027-02-01: 25, 2027-03-01: 26}}
     - "Account plans for every top-5 account"
 organizer: {name: Office, email: office@figures.example, calendar: {provider: local}, send: {provider: file},
             receive: {provider: maildir}}
@@ -72,6 +73,12 @@ def _occurrences(series: BookedSeries, start: datetime, end: datetime) -> list[O
 def _reply(kind: str, occurrence: Occurrence | None, person: str, at: datetime, rating: int | None = None,
            **payload) -> ReplyFact:
     return ReplyFact(kind, occurrence.session_id if occurrence else None, person, at, rating, payload)
+
+
+def _goals(n: int, person: str, at: datetime, rating: int) -> ReplyFact:
+    """An answer to the n-th goal check-in (which is about no session: its request key tells them apart)."""
+    return ReplyFact("goal-check-in", None, person, at, rating, {"text": "on it"},
+                     f"mail:figures/goals-{n}/goal-check-in/{person}")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +130,7 @@ def program(cfg):
     replies += [_reply("feedback-request", second_group[0], p, second_group[0].end + day, 5)
                 for p in ("ann", "bob", "cy")]
     goals_due = datetime(2027, 2, 1, 15, tzinfo=UTC)
-    replies += [_reply("goal-check-in", None, p, goals_due + day, r) for p, r in (("ann", 2), ("bob", 3), ("cy", 4))]
+    replies += [_goals(1, p, goals_due + day, r) for p, r in (("ann", 2), ("bob", 3), ("cy", 4))]
     observed = Observed(bookings={k: Booking(s, datetime(2027, 1, 1, tzinfo=UTC)) for k, s in booked.items()},
                         replies=replies, declines=declines)
     return {"periods": periods, "observed": observed, "one_to_ones": one_to_ones, "cy_missed": cy_missed}
@@ -174,10 +181,10 @@ def test_action_items_opened_done_and_overdue(figures):
 
 def test_coaching_hours_against_the_target_share(figures):
     (row,) = figures["coaching"]["rows"]
-    # Kickoff 1.5 h + two group sessions 1 h + five one-to-ones 0.5 h; cy's missed one-to-one still had its coach.
-    assert row["hours"] == pytest.approx(6.0)
+    # Kickoff 1.5 h + two group sessions 1 h + four one-to-ones 0.5 h: the one cy declined was no coaching.
+    assert row["hours"] == pytest.approx(5.5)
     assert row["working_hours"] == pytest.approx(20 * 8)  # 20 weekdays of 09:00-17:00
-    assert row["share"] == pytest.approx(6 / 160, abs=0.001)
+    assert row["share"] == pytest.approx(5.5 / 160, abs=0.001)
     assert figures["coaching"]["target"] == pytest.approx(0.1) and row["on_target"] is False
 
 
@@ -243,3 +250,61 @@ def test_an_action_written_again_is_carried_and_a_done_line_closes_the_one_it_re
         ("Ann", date(2027, 1, 22), None),  # carried forward with its new due date, still open
         ("Bob", None, day + timedelta(days=7)),
     ]
+
+
+def test_a_late_answer_never_tilts_the_trend(cfg, program):
+    """The previous period is read as it stood as long after its end as this one is read after its own."""
+    kickoff = _occurrences(_booked(cfg)["kickoff:core"], *program["periods"][0])[0]
+    late = ReplyFact("feedback-request", kickoff.session_id, "ann", datetime(2027, 2, 20, tzinfo=UTC), 5, {})
+    observed = replace(program["observed"], replies=[*program["observed"].replies, late])
+    first, second = program["periods"][:2]
+    assert program_figures(cfg, observed, *first, NOW)["feedback"]["responses"] == 5, "read today, it counts"
+    sent_at = second[1] + timedelta(hours=8)
+    later = program_figures(cfg, observed, *second, sent_at, previous=first)
+    assert later["feedback"]["previous"]["response_rate"] == pytest.approx(4 / 14, abs=0.001), (
+        "as the last digest showed it: the answer came after that digest")
+
+
+def test_goal_check_ins_are_credited_to_their_ask_and_show_who_improved(cfg, program):
+    first, second, third = program["periods"][:3]
+    goals_2 = datetime(2027, 3, 1, 15, tzinfo=UTC)
+    replies = [*program["observed"].replies,
+               _goals(1, "ann", datetime(2027, 3, 3, tzinfo=UTC), 3),  # a second answer to the first ask
+               _goals(2, "ann", goals_2 + timedelta(days=2), 5),
+               _goals(2, "bob", goals_2 + timedelta(days=2), 3)]
+    observed = replace(program["observed"], replies=replies)
+    now = datetime(2027, 4, 1, tzinfo=UTC)
+    february = program_figures(cfg, observed, *second, now)
+    # Ann's later answer to the February ask replaces her first; it still belongs to February.
+    assert february["goal_check_ins"] == {"asked": 3, "answered": 3, "average": pytest.approx(10 / 3, abs=0.01),
+                                          "suppressed": False}
+    march = program_figures(cfg, observed, *third, now)
+    assert march["goal_check_ins"] == {"asked": 3, "answered": 2, "average": None, "suppressed": True}
+    assert march["recognition"]["most_improved"] == ["Ann Avery"], "3 then 5: the largest rise"
+
+
+def test_a_digest_reaches_a_reader_far_east_only_after_its_period_ends(cfg, program):
+    tokyo = load_config_text(CONFIG.replace("email: sam@figures.example,  timezone: America/New_York",
+                                            "email: sam@figures.example,  timezone: Asia/Tokyo"), Path("/tmp/t.yaml"))
+    first = program["periods"][0]
+    digests = [a for a in plan(tokyo, program["observed"], first[1] + timedelta(days=2), booking=False).actions
+               if isinstance(a, QueueMail) and a.kind == "digest"]
+    (digest,) = [d for d in digests if d.period == first]
+    # The period ends at midnight in Chicago, 15:00 in Tokyo: the digest waits for the next Tokyo morning.
+    assert digest.due >= first[1]
+    assert digest.due.astimezone(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None) == datetime(2027, 2, 2, 8, 0)
+
+
+def test_a_team_dropped_from_the_config_keeps_its_row_while_its_sessions_count(cfg, program):
+    renamed = load_config_text(CONFIG.replace("{id: core, name: Core Team", "{id: main, name: Main Team"),
+                               Path("/tmp/r.yaml"))
+    figures = program_figures(renamed, program["observed"], *program["periods"][0], NOW)
+    rows = {t["id"]: t for t in figures["teams"]}
+    group = next(r for r in figures["sessions"]["rows"] if r["kind"] == "group")
+    assert rows["core"]["held"] == group["held"] == 2 and rows["core"]["name"] == "core"
+    assert rows["main"]["planned"] == 0
+
+
+def test_a_reading_after_the_period_is_not_shown_in_it(figures):
+    win = figures["outcomes"][0]
+    assert (win["latest"], win["measured_on"]) == (24, date(2027, 1, 20)), "the 1 February reading is next month's"

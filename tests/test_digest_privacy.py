@@ -16,7 +16,7 @@ from daemon.config.loader import load_config_text
 from daemon.core.actions import BookSeries, QueueMail
 from daemon.core.observed import Booking, Observed, ReplyFact, latest_answers
 from daemon.core.periods import digest_periods
-from daemon.core.planner import plan
+from daemon.core.planner import first_morning, plan
 from daemon.core.series import attendee
 from daemon.core.types import UTC, Role, SessionKind
 from daemon.mail.compose import Composer
@@ -94,7 +94,8 @@ def year(cfg):
 def sponsor_mail(cfg, observed) -> list[tuple[QueueMail, datetime]]:
     """Every digest, review pack and the final report, each with the moment it is rendered."""
     sue = attendee(cfg, "sue", Role.SPONSOR)
-    mails = [(QueueMail("privacy", "digest", sue, f"d{i}", end, period=(start, end)), end + timedelta(hours=8))
+    # Each rendered when the planner has it due, as the daemon would.
+    mails = [(QueueMail("privacy", "digest", sue, f"d{i}", end, period=(start, end)), first_morning(end, sue.zone))
              for i, (start, end) in enumerate(digest_periods(cfg))]
     for booking in observed.bookings.values():
         if booking.series.spec.kind is SessionKind.SPONSOR_REVIEW:
@@ -104,9 +105,10 @@ def sponsor_mail(cfg, observed) -> list[tuple[QueueMail, datetime]]:
                 mails += [(a, occurrence.start - timedelta(days=3)) for a in result.actions
                           if isinstance(a, QueueMail) and a.kind == "review" and a.recipient.person_id == "sue"
                           and a.occurrence == occurrence]
-    periods = digest_periods(cfg)
-    mails.append((QueueMail("privacy", "wrap-up", sue, "wrap-up-report", periods[-1][1],
-                            period=(periods[0][0], periods[-1][1])), datetime(2027, 12, 25, tzinfo=UTC)))
+    reports = [a for a in plan(cfg, observed, datetime(2027, 12, 25, 14, tzinfo=UTC), booking=False).actions
+               if isinstance(a, QueueMail) and a.subject_ref == "wrap-up-report"]
+    assert [r.recipient.person_id for r in reports] == ["sue"]
+    mails.append((reports[0], reports[0].due))
     return mails
 
 
@@ -132,7 +134,7 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
         start, end = mail.period
         held = {o.session_id for b in year.bookings.values() for o in b.series.occurrences()
                 if start <= o.start < end and o.end + cfg.mail.feedback.after <= now
-                and b.series.spec.kind not in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP)}
+                and b.series.spec.kind not in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP, SessionKind.CHECK_IN)}
         raw = raters(year, held)
         feedback = context["feedback"]
         if len({p for p, _ in raw}) >= 3:
@@ -148,8 +150,11 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
         if mail.kind == "wrap-up":
             assert [t["word"] for t in context["wrap_up"]["themes"]] == ["negotiation"]
             assert "negotiation (3)" in rendered.text
-        # Names: the program does not allow recognition, so no one is named outside the one-to-one table.
+        # Names: the program does not allow recognition, so a coachee is named only in the one-to-one table.
         assert "TO RECOGNISE" not in rendered.text
+        for coachee in cfg.coachees():
+            lines = [line for line in rendered.text.splitlines() if coachee.name in line]
+            assert len(lines) == 1 and re.match(rf"{coachee.name} +Team (Two|Three) +(\d+ days|none yet)", lines[0]), lines
     assert shown >= 12, "the averages checked above were really shown"
 
 

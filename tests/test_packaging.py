@@ -18,12 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """`pip install .` into a fresh prefix; dependencies come from the test environment."""
     prefix = tmp_path_factory.mktemp("prefix")
+    # --ignore-installed: without it pip first uninstalls the checkout's own editable install from the
+    # test environment, and `.venv/bin/coachd` is gone after `make test`.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--prefix", str(prefix), str(ROOT)], check=True, cwd=prefix)
+                    "--ignore-installed", "--prefix", str(prefix), str(ROOT)], check=True, cwd=prefix)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path[1:]])}
     env.pop("PYTHONHOME", None)
     return prefix, env
+
+
+def test_installing_the_wheel_leaves_the_development_install_alone(installed):
+    from importlib.metadata import distribution
+
+    files = [str(f) for f in distribution("coachd").files or []]
+    assert any(f.endswith(("bin/coachd", "__editable__.coachd-0.1.0.pth")) or "coachd" in f for f in files)
+    assert (Path(sys.executable).parent / "coachd").exists(), "the venv's coachd command is still there"
 
 
 def test_installed_coachd_checks_and_simulates_outside_the_source_tree(installed, tmp_path):

@@ -27,6 +27,17 @@ class ReplyFact:
     received_at: datetime
     rating: int | None = None
     payload: Mapping[str, object] = field(default_factory=dict)
+    # The outbox key of the request answered: tells apart the answers to mail that is about no
+    # session (each goal check-in); None for replies stored before it was kept.
+    request_key: str | None = None
+
+    @property
+    def request_ref(self) -> str | None:
+        """The request's subject ("goals-3" of "mail:<program>/goals-3/goal-check-in/<person>")."""
+        if not self.request_key or not self.request_key.startswith("mail:"):
+            return None
+        parts = self.request_key.split("/")
+        return "/".join(parts[1:-2]) if len(parts) >= 4 else None
 
 
 def latest_answers(replies: Iterable[ReplyFact]) -> list[ReplyFact]:
@@ -38,7 +49,9 @@ def latest_answers(replies: Iterable[ReplyFact]) -> list[ReplyFact]:
 
     latest: dict[tuple[str, str | None, str], ReplyFact] = {}
     for reply in sorted(replies, key=lambda r: r.received_at):
-        latest[(question(reply.request_kind), reply.session_id, reply.person_id)] = reply
+        # About a session, the session says which request; otherwise (goal check-ins) the request's own subject.
+        about = reply.session_id if reply.session_id is not None else reply.request_ref
+        latest[(question(reply.request_kind), about, reply.person_id)] = reply
     return sorted(latest.values(), key=lambda r: r.received_at)
 
 

@@ -18,11 +18,15 @@ def digest_periods(cfg: ProgramConfig) -> list[Span]:
     holds program.ends; each ends where the next starts.
 
     Whole-week cadences step from program.starts; monthly and quarterly ones end on the 1st of a
-    calendar month (quarters: January, April, July, October), so the first may be short. Bounds
+    calendar month (quarters: January, April, July, October), so the first may be short; the last
+    ends the day after program.ends, so it may be short too. Bounds
     are midnights in the program's zone, so a period across a DST change is an hour off whole days.
     """
     program = cfg.program
     days = boundary_days(program.starts, program.ends, cfg.digest.every)
+    # The last period stops with the program, so its digest goes out the day after the last day,
+    # before the final report, not weeks later at the next calendar boundary.
+    days[-1] = min(days[-1], program.ends + timedelta(days=1))
     bounds = [midnight(day, program.zone) for day in days]
     return list(zip(bounds, bounds[1:], strict=False))
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
@@ -351,10 +352,10 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
     feedback_due = occurrence.end + mail.feedback.after
     if spec.kind is SessionKind.WRAPUP:
         # The wrap-up survey is this session's feedback: what worked, what did not, what each learned.
-        for person in _feedback_givers(booked):
+        for person in feedback_givers(booked.spec):
             yield intent("wrap-up", person, feedback_due, feedback_due + STALE_AFTER["wrap-up"])
         return
-    for person in _feedback_givers(booked):
+    for person in feedback_givers(booked.spec):
         yield intent("feedback-request", person, feedback_due, feedback_due + STALE_AFTER["feedback-request"])
         if not observed.replies_to(sid, FEEDBACK_KINDS, person.person_id):
             remind_due = feedback_due + mail.feedback.remind
@@ -367,20 +368,23 @@ def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence
     earlier = [o.start for o in booked.occurrences() if not o.cancelled and o.start < occurrence.start]
     start = max(earlier) if earlier else datetime.combine(cfg.program.starts, time(0), cfg.program.zone)
     zone = cfg.program.zone
-    # Whole days in the program's zone, ending the day before the review, as a digest's period does.
-    period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
-              datetime.combine(occurrence.start.astimezone(zone).date(), time(0), zone).astimezone(UTC))
     due = occurrence.start - REVIEW_PACK_BEFORE
+    # Whole days in the program's zone, from the last review's day up to the day the pack goes out:
+    # what has happened, nothing still to come.
+    period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
+              datetime.combine(due.astimezone(zone).date(), time(0), zone).astimezone(UTC))
     for person in spec.everyone():
         yield MailIntent(QueueMail(cfg.program.id, "review", person, occurrence.session_id, due,
                                    series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
 
 
-def _feedback_givers(booked: BookedSeries) -> tuple[Attendee, ...]:
-    """Feedback is asked of everyone but the session's host; sponsors review, they are not coached."""
-    if booked.spec.kind is SessionKind.SPONSOR_REVIEW:
+def feedback_givers(spec: SeriesSpec) -> tuple[Attendee, ...]:
+    """Who is asked about a session: everyone but its host. Sponsors review, they are not coached; a
+    check-in is a short call with nothing asked after it; after a wrap-up the survey asks instead of
+    the feedback request (the digest's figures count by this too)."""
+    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.CHECK_IN):
         return ()
-    return tuple(a for a in booked.spec.everyone() if a.person_id != booked.spec.host.person_id)
+    return tuple(a for a in spec.everyone() if a.person_id != spec.host.person_id)
 
 
 def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
@@ -401,19 +405,28 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
     recipients = [series_mod.attendee(cfg, p, Role.SPONSOR) for p in cfg.digest.to]
     periods = digest_periods(cfg)
     for index, span in enumerate(periods):
-        next_end = periods[index + 1][1] if index + 1 < len(periods) else None
-        period_end = span[1].astimezone(program.zone).date()
+        following = periods[index + 1] if index + 1 < len(periods) else None
         for person in recipients:
-            due = datetime.combine(period_end, time(8), person.zone).astimezone(UTC)
+            due = first_morning(span[1], person.zone)
             # A missed digest goes out once when the daemon is back, until the next one is due.
-            valid_until = datetime.combine(next_end.astimezone(program.zone).date(), time(8),
-                                           person.zone).astimezone(UTC) if next_end else due + (span[1] - span[0])
+            valid_until = first_morning(following[1], person.zone) if following else due + (span[1] - span[0])
             yield MailIntent(QueueMail(program.id, "digest", person, f"digest-{ical_utc(span[0])}", due,
                                        period=span), valid_until)
-    # The final report waits a week after the program's last day, so the wrap-up surveys are in.
-    whole = (periods[0][0], periods[-1][1]) if periods else None
-    report_day = program.ends + WRAP_UP_REPORT_AFTER
-    for person in recipients:
-        due = datetime.combine(report_day, time(8), person.zone).astimezone(UTC)
-        yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
-                         due + STALE_AFTER["wrap-up"])
+    # The final report waits a week after the program's last day, so the wrap-up surveys are in; it
+    # covers the whole program, as the digests do between them.
+    if periods:
+        whole = (periods[0][0], periods[-1][1])
+        for person in recipients:
+            due = first_morning(whole[1] + WRAP_UP_REPORT_AFTER - timedelta(days=1), person.zone)
+            yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
+                             due + STALE_AFTER["wrap-up"])
+
+
+def first_morning(instant: datetime, zone: ZoneInfo) -> datetime:
+    """08:00 in `zone` on the first day it falls at or after `instant`: a digest never arrives before
+    its period has ended where the program runs, however far east its reader is."""
+    local = instant.astimezone(zone)
+    morning = datetime.combine(local.date(), time(8), zone)
+    if morning < local:
+        morning = datetime.combine(local.date() + timedelta(days=1), time(8), zone)
+    return morning.astimezone(UTC)

@@ -150,15 +150,16 @@ def percent(value: float | None) -> str:
     return "not recorded" if value is None else f"{round(value * 100)}%"
 
 
-def change(delta: float | None, kind: str = "rate") -> str:
-    """A change since the last digest: "up 5 points", "down 0.3", "no change"; "" when there is nothing to compare."""
+def change(delta: float | None, kind: str = "rate", since: str = "the last digest") -> str:
+    """A change since an earlier period: "up 5 points since the last digest", "down 0.3 ..."; "" when
+    there is nothing to compare."""
     if delta is None:
         return ""
     amount = round(delta * 100) if kind == "rate" else round(delta, 1)
     if not amount:
-        return "no change since the last digest"
+        return f"no change since {since}"
     unit = " points" if kind == "rate" else ""
-    return f"{'up' if amount > 0 else 'down'} {abs(amount)}{unit} since the last digest"
+    return f"{'up' if amount > 0 else 'down'} {abs(amount)}{unit} since {since}"
 
 
 def number(value: float | None, digits: int = 1) -> str:

@@ -163,6 +163,7 @@ def _sponsor_view() -> dict[str, Any]:
             {"id": "apac", "name": "APAC Growth", "attendance": [None, None, None, None],
              "rating": [None, None, None, None]}]},
         "charts": [],
+        "compared_with": "the last digest",
         "survey": False,
     }
 

@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from daemon import metrics
 from daemon.config import ProgramConfig
+from daemon.core.periods import digest_periods, previous_period
 from daemon.core.types import UTC
 from daemon.mail.filters import FILTERS
 from daemon.observe import observe
@@ -105,7 +106,12 @@ def write_report(cfg: ProgramConfig, state: Path, fmt: str, out: Path, first: da
                               "`coachd run` or `coachd simulate` makes one")
         now = state_now(store, cfg.program.id)
         period = resolve_period(cfg, now, first, last)
-        figures = metrics.program_figures(cfg, observe(store, cfg.program.id), period.start, period.end, now)
+        # A range that is a digest period compares with the digest before it, as the digest does.
+        spans = digest_periods(cfg)
+        span = (period.start, period.end)
+        previous = previous_period(spans, span) if span in spans else None
+        figures = metrics.program_figures(cfg, observe(store, cfg.program.id), period.start, period.end, now,
+                                          previous=previous)
     report = document(cfg, figures, period, now, generated_at or datetime.now(UTC))
     render = {"json": render_json, "csv": render_csv, "html": render_html}[fmt]
     write_atomically(out, render(cfg, report))
@@ -229,8 +235,6 @@ def trend_charts(history: Mapping[str, Any]) -> list[Any]:
 
 def next_digest(cfg: ProgramConfig, now: datetime) -> date | None:
     """The day the next sponsor digest goes out: the end of the digest period running at `now`."""
-    from daemon.core.periods import digest_periods
-
     ends = [end for _, end in digest_periods(cfg) if end > now]
     return ends[0].astimezone(cfg.program.zone).date() if ends else None
 
