@@ -104,7 +104,7 @@ def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str
     cfg = program.cfg
     asked: set[tuple[str, str]] = set()
     n = 1
-    while (day := cfg.program.starts + cfg.mail.goals.every * n) <= cfg.program.ends:
+    while cfg.program.starts + cfg.mail.goals.every * n <= cfg.program.ends:
         for person in cfg.coachees():
             due = goal_check_in_due(cfg, n, person.zone)
             if start <= due < end and due <= program.now:
