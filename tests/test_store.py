@@ -287,3 +287,26 @@ def test_an_outbox_from_before_0002_keeps_every_message_through_the_upgrade(data
             assert s.scalars(select(Outbox.key)).all() == ["mail:p1/old"]
     finally:
         store.dispose()
+
+
+def test_switching_a_new_file_to_wal_waits_out_another_process_doing_the_same() -> None:
+    """SQLite refuses the WAL switch at once ("database is locked") while another process holds the
+    new file, without using busy_timeout: the switch is retried instead of failing the open."""
+    import sqlite3
+
+    from daemon.store.db import _enable_wal
+
+    class Racing:
+        def __init__(self, refusals: int, error: str = "database is locked") -> None:
+            self.refusals, self.error, self.calls = refusals, error, 0
+
+        def execute(self, sql: str) -> None:
+            self.calls += 1
+            if self.calls <= self.refusals:
+                raise sqlite3.OperationalError(self.error)
+
+    racing = Racing(refusals=2)
+    _enable_wal(racing)
+    assert racing.calls == 3
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _enable_wal(Racing(refusals=1, error="disk I/O error"))  # anything else is not waited out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +50,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # opening the same new file may hold.
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # WAL lets readers (the CLI) run while the daemon writes; the setting persists in the file.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         # In WAL mode NORMAL is safe against a crash of the process (what the crash tests do); it can
         # lose the last commits on power loss, which the level-triggered planner re-plans.
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -56,6 +58,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch to WAL. On a new file that other processes are opening too, SQLite can refuse with
+    "database is locked" at once, without waiting on busy_timeout (its busy handler is skipped there
+    to avoid a deadlock), so retry for as long as busy_timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def create_store_engine(url: str, **kwargs: Any) -> Engine:
