@@ -29,11 +29,9 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 
 def test_installing_the_wheel_leaves_the_development_install_alone(installed):
-    from importlib.metadata import distribution
-
-    files = [str(f) for f in distribution("coachd").files or []]
-    assert any(f.endswith(("bin/coachd", "__editable__.coachd-0.1.0.pth")) or "coachd" in f for f in files)
-    assert (Path(sys.executable).parent / "coachd").exists(), "the venv's coachd command is still there"
+    # `pip install --prefix` without --ignore-installed uninstalls the test environment's own coachd
+    # first: its command is gone and `make run` fails after `make test`.
+    assert (Path(sys.executable).parent / "coachd").exists(), "the environment's coachd command is still there"
 
 
 def test_installed_coachd_checks_and_simulates_outside_the_source_tree(installed, tmp_path):
