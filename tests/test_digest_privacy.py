@@ -169,3 +169,61 @@ def test_a_month_where_two_people_rated_shows_no_average(cfg, year):
     assert context["feedback"]["average_rating"] is None and context["feedback"]["suppressed"]
     text = Composer().render("digest", mail.recipient, context).text
     assert "suppressed, fewer than 3 people" in " ".join(text.split())
+
+
+def _into_store(store, observed: Observed) -> None:
+    """The year as the daemon would have stored it: booked series and handled replies."""
+    from daemon.core.serial import overrides_to_list, spec_to_dict
+    from daemon.store.models import Reply, Series
+
+    with store.session() as db:
+        for booking in observed.bookings.values():
+            spec = booking.series.spec
+            db.add(Series(uid=spec.uid, program_id="privacy", key=spec.key, booked_at=booking.booked_at,
+                          kind=spec.kind.value, title=spec.title, timezone=spec.timezone, spec=spec_to_dict(spec),
+                          sequence=booking.series.sequence, overrides=overrides_to_list(booking.series.overrides),
+                          cancelled=booking.series.cancelled, updated_at=booking.booked_at))
+        for n, reply in enumerate(observed.replies):
+            db.add(Reply(program_id="privacy", message_id=f"<{n}@privacy.example>", received_at=reply.received_at,
+                         from_addr=f"{reply.person_id}@privacy.example", kind=reply.request_kind,
+                         session_id=reply.session_id, person_id=reply.person_id, status="handled",
+                         rating=reply.rating, payload=dict(reply.payload), raw=b"", request_key=reply.request_key))
+
+
+def test_every_digest_read_from_the_store_matches_the_raw_replies_in_it(cfg, year, store):
+    """The year stored, read back as the daemon reads it, and each digest's average and response
+    count compared with a query over the replies table itself."""
+    from sqlalchemy import select
+
+    from daemon.observe import observe
+    from daemon.store.models import Reply
+
+    _into_store(store, year)
+    stored = observe(store, "privacy")
+    composer = Composer()
+    sue = attendee(cfg, "sue", Role.SPONSOR)
+    for start, end in digest_periods(cfg):
+        now = first_morning(end, sue.zone)
+        held = [o.session_id for b in stored.bookings.values() for o in b.series.occurrences()
+                if start <= o.start < end and o.end + cfg.mail.feedback.after <= now
+                and b.series.spec.kind not in (SessionKind.SPONSOR_REVIEW, SessionKind.WRAPUP, SessionKind.CHECK_IN)]
+        with store.session() as db:
+            rows = db.execute(select(Reply.session_id, Reply.person_id, Reply.rating, Reply.received_at)
+                              .where(Reply.program_id == "privacy", Reply.status == "handled",
+                                     Reply.kind.in_(("feedback-request", "feedback-reminder")))
+                              .order_by(Reply.received_at)).all()
+        latest = {}
+        for session_id, person, rating, received_at in rows:
+            if session_id in set(held) and received_at <= now:
+                latest[(session_id, person)] = (person, rating)  # a later answer replaces an earlier one
+        ratings = [(p, r) for p, r in latest.values() if r is not None]
+        mail = QueueMail("privacy", "digest", sue, "d", now, period=(start, end))
+        context = contexts.build(cfg, stored, mail, now)
+        feedback = context["feedback"]
+        assert feedback["responses"] == len(ratings), (start, "every synthetic answer carries a rating")
+        if len({p for p, _ in ratings}) >= 3:
+            assert feedback["average_rating"] == pytest.approx(mean(r for _, r in ratings), abs=0.006)
+        else:
+            assert feedback["average_rating"] is None
+        rendered = composer.render("digest", sue, context)
+        assert not SECRET.search(rendered.text + rendered.html)
