@@ -352,7 +352,8 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
     feedback_due = occurrence.end + mail.feedback.after
     if spec.kind is SessionKind.WRAPUP:
         # The wrap-up survey is this session's feedback: what worked, what did not, what each learned.
-        for person in feedback_givers(booked.spec):
+        # The coach is a participant too, and answers it like the team.
+        for person in survey_takers(booked.spec):
             yield intent("wrap-up", person, feedback_due, feedback_due + STALE_AFTER["wrap-up"])
         return
     for person in feedback_givers(booked.spec):
@@ -376,6 +377,11 @@ def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence
     for person in spec.everyone():
         yield MailIntent(QueueMail(cfg.program.id, "review", person, occurrence.session_id, due,
                                    series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
+
+
+def survey_takers(spec: SeriesSpec) -> tuple[Attendee, ...]:
+    """Who gets the wrap-up survey after a wrap-up session: everyone in it, its coach included."""
+    return spec.everyone() if spec.kind is SessionKind.WRAPUP else ()
 
 
 def feedback_givers(spec: SeriesSpec) -> tuple[Attendee, ...]:

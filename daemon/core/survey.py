@@ -14,7 +14,7 @@ from typing import Any
 
 from daemon.config import ProgramConfig
 from daemon.core.observed import Observed, latest_answers
-from daemon.core.planner import feedback_givers
+from daemon.core.planner import survey_takers
 from daemon.core.privacy import MIN_GROUP
 from daemon.core.types import SessionKind
 
@@ -49,7 +49,7 @@ def survey_summary(cfg: ProgramConfig, observed: Observed, now: datetime) -> dic
             continue
         for occurrence in booking.series.occurrences():
             if not occurrence.cancelled and occurrence.end + after <= now:
-                asked |= {a.person_id for a in feedback_givers(spec)}
+                asked |= {a.person_id for a in survey_takers(spec)}
     answers = [r for r in latest_answers(observed.replies)
                if r.request_kind == "wrap-up" and r.person_id in participants]
     by_person = {r.person_id: r for r in answers}  # the latest answer of each person
