@@ -189,6 +189,8 @@ def test_the_html_partial_shows_each_chart_by_content_id_with_its_alt_text(chart
 def test_the_text_partial_is_a_table_of_the_last_eight_weeks() -> None:
     text = Composer().env.get_template("_charts.txt").render(history=history())
     lines = text.splitlines()
+    assert lines[0] == "", "set apart from the table above it"
+    lines = lines[1:]
     assert lines[0] == "ATTENDANCE AND FEEDBACK, LAST 8 WEEKS"
     assert all(len(line) < 78 for line in lines)
     assert lines[1].split() == ["Attendance", "29", "Mar", "5", "Apr", "12", "Apr", "19", "Apr", "26", "Apr",
@@ -200,8 +202,8 @@ def test_the_text_partial_is_a_table_of_the_last_eight_weeks() -> None:
     assert emea[1][20:].split() == ["-"] * 8
     short = Composer().env.get_template("_charts.txt").render(
         history={"weeks": WEEKS[:2], "teams": [{"id": "a", "name": "A", "attendance": [None, 0.5]}]})
-    assert "LAST 2 WEEKS" in short and short.splitlines()[2].split() == ["A", "-", "50%"]
-    assert short.splitlines()[5].split() == ["A", "-", "-"]  # no ratings at all: gaps, not an error
+    assert "LAST 2 WEEKS" in short and short.splitlines()[3].split() == ["A", "-", "50%"]
+    assert short.splitlines()[6].split() == ["A", "-", "-"]  # no ratings at all: gaps, not an error
 
 
 # --- the email --------------------------------------------------------------------------------
