@@ -43,7 +43,7 @@ class Held:
     occurrence: Occurrence
 
     @property
-    def spec(self):  # type: ignore[no-untyped-def]
+    def spec(self) -> SeriesSpec:
         return self.series.spec
 
 
@@ -138,11 +138,6 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
         team |= {"sessions_planned": team["planned"], "sessions_held": team["held"]}
     figures["coaching_hours"] = [{"coach": r["coach"], "hours": r["hours"]} for r in figures["coaching"]["rows"]]
     return figures
-
-
-def digest_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end: datetime,
-                   now: datetime) -> dict[str, Any]:
-    return program_figures(cfg, observed, start, end, now)
 
 
 def _counts(program: Program, occurrences: Iterable[Held]) -> dict[str, int]:
