@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+
+from daemon.mail.filters import MONTHS, percent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-# Fixed English names: strftime's %b follows the process locale (see daemon/mail/filters.py).
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Okabe-Ito, the palette made for colour-blind readers, yellow last (it is faint on white).
 # Each team also gets its own marker, so lines stay apart in greyscale and for every reader.
@@ -235,12 +235,12 @@ def _style_axes(axes: Axes, metric: _Metric, weeks: list[date]) -> None:
 
 
 def _day_month(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]}"
+    return f"{day.day} {MONTHS[day.month - 1]}"  # English whatever the host's locale, as in the emails
 
 
 def _figure(metric: _Metric, value: float) -> str:
     if metric.unit == "%":
-        return f"{round(value * 100)}%"  # as the `percent` filter shows it in the tables
+        return percent(value)  # as the tables show it
     return f"{value:.1f}{metric.unit}"
 
 

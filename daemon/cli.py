@@ -16,6 +16,7 @@ from rich.console import Console
 
 from daemon.clock import Clock
 from daemon.config import ConfigError, ProgramConfig, load_config
+from daemon.logs import setup_logging
 from daemon.program import Program, default_state_dir
 
 console = Console()
@@ -40,11 +41,6 @@ def load_or_exit(path: Path) -> ProgramConfig:
         for problem in error.problems:
             err_console.print(f"  {problem}", highlight=False, markup=False)
         sys.exit(EXIT_USAGE)
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 config_argument = click.argument("config", type=click.Path(path_type=Path, dir_okay=False))

@@ -11,8 +11,7 @@ from daemon import charts
 from daemon.config import ProgramConfig
 from daemon.core.actions import QueueMail
 from daemon.core.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, questions_for
-from daemon.core.observed import Observed, ReplyFact
-from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS
+from daemon.core.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, ReplyFact
 from daemon.core.types import BookedSeries, Occurrence, SessionKind
 from daemon.core import periods as periods_mod
 from daemon.core.survey import WRAP_UP_QUESTIONS, survey_summary
@@ -101,11 +100,10 @@ def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tupl
                  now: datetime) -> dict[str, Any]:
     """The figures of a digest, review pack or final report, with its charts and next steps."""
     spans = periods_mod.digest_periods(cfg)
-    previous = periods_mod.previous_period(spans, period) if period in spans else None
-    figures = program_figures(cfg, observed, period[0], period[1], now, previous=previous)
-    later = [end for _, end in spans if end > period[1]]
-    figures["next_digest"] = (later[0].astimezone(cfg.program.zone).date() if later and kind == "digest"
-                              else None)
+    figures = program_figures(cfg, observed, period[0], period[1], now,
+                              previous=periods_mod.previous_period(spans, period))
+    coming = periods_mod.next_end(spans, period[1]) if kind == "digest" else None
+    figures["next_digest"] = coming.astimezone(cfg.program.zone).date() if coming else None
     figures["compared_with"] = COMPARED_WITH[kind]
     figures["charts"] = charts.trend_charts(figures["history"])
     figures["survey"] = False

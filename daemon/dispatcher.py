@@ -23,6 +23,7 @@ from daemon.clock import SystemClock
 from daemon.config import ProgramConfig
 from daemon.executor import ActionRecord, Executor
 from daemon.jobs import Job, JobOutcome
+from daemon.logs import setup_logging
 from daemon.outbox import drain, next_attempt
 from daemon.program import Program, open_program
 from daemon.runner import JobRunner
@@ -96,8 +97,7 @@ class MailDispatcher:
 def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: str, wake: Event,
           stop: Event) -> None:
     """The sender process: drain, then sleep until woken, the next retry is due, or `interval`."""
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     # Ctrl-C reaches the whole process group: the daemon decides when its sender stops. A SIGTERM
     # sent to every process of the service (systemd's default) stops it the same way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

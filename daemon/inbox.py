@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from daemon.config import ProgramConfig
 from daemon.core import reply_text
+from daemon.core.observed import FEEDBACK_KINDS
 from daemon.core.serial import booked_from_row
 from daemon.core.types import ical_utc
 from daemon.executor import ActionRecord, Executor
@@ -214,7 +215,7 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
         person = cfg.people_by_id.get(person_id)
         today = now.astimezone(person.zone).date() if person else now.date()
         payload |= reply_text.coach_notes(text, today=today)
-    elif kind in ("feedback-request", "feedback-reminder"):
+    elif kind in FEEDBACK_KINDS:
         # The whole body: answers typed under the quoted questions belong to those questions.
         found = reply_text.feedback(body)
         rating = found.get("rating")
@@ -224,7 +225,9 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
     elif kind in ("goal-check-in", "wrap-up"):
         # Both ask for a 1-5 self-assessment on a line of its own; prose numbers are never read as one.
         rating = reply_text.rating(body)
-    return payload, rating
+    # Text from a message may hold NUL characters, which PostgreSQL's text and JSON refuse; dropped
+    # here, so the inbox and an admin's `coachd inbox --assign` store the same clean payload.
+    return _without_nul(payload), rating
 
 
 def allowed_senders(program: Program, person_id: str, to_addr: str) -> set[str]:

@@ -17,8 +17,9 @@ from typing import Any
 
 from daemon.config import ProgramConfig
 from daemon.core import action_items
-from daemon.core.observed import Observed, latest_answers
-from daemon.core.planner import FEEDBACK_KINDS, NOTES_KINDS, feedback_givers
+from daemon.core.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, latest_answers
+from daemon.core.periods import local_days
+from daemon.core.planner import feedback_givers
 from daemon.core.types import BookedSeries, Occurrence, Role, SeriesSpec, SessionKind
 from daemon.core.privacy import MIN_GROUP
 from daemon.metrics_people import coaching_time, consistency, goal_check_ins, mean, recognition
@@ -55,7 +56,6 @@ class Program:
         self.observed = observed
         self.now = now
         self.occurrences = [Held(b.series, o) for b in observed.bookings.values() for o in b.series.occurrences()]
-        self.by_uid = {b.series.spec.uid: b.series for b in observed.bookings.values()}
         self.answers = latest_answers(observed.replies)
         self.feedback_after = cfg.mail.feedback.after
         self._absent: dict[str, frozenset[str]] = {}
@@ -96,10 +96,6 @@ class Program:
         named = _people_named(notes[-1].payload.get("absent", ()) if notes else (), h.spec.everyone())
         return declined | named
 
-    def team_of_series(self, series_uid: str) -> str | None:
-        series = self.by_uid.get(series_uid)
-        return series.spec.team_id if series is not None else None
-
 
 def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end: datetime, now: datetime,
                     *, previous: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
@@ -111,9 +107,10 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
     previous = previous or (start - (end - start), start)
     feedback = _feedback(program, start, end, now)
     before = _feedback(program, *previous, previous[1] + max(now - end, timedelta(0)))
+    period_start, period_end = local_days((start, end), zone)
     figures: dict[str, Any] = {
-        "period_start": start.astimezone(zone).date(),
-        "period_end": (end - timedelta(microseconds=1)).astimezone(zone).date(),
+        "period_start": period_start,
+        "period_end": period_end,
         "sessions": _sessions(program, start, end),
         "teams": _teams(program, start, end),
         "feedback": feedback | {
@@ -127,9 +124,9 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
         "goal_check_ins": goal_check_ins(program, start, end),
         "recognition": recognition(program, as_of),
         "upcoming": _upcoming(program, end),
-        "next_review": next((h.occurrence.start for h in sorted(program.occurrences, key=lambda h: h.occurrence.start)
-                             if h.spec.kind is SessionKind.SPONSOR_REVIEW and not h.occurrence.cancelled
-                             and h.occurrence.start >= end), None),
+        "next_review": min((h.occurrence.start for h in program.occurrences
+                            if h.spec.kind is SessionKind.SPONSOR_REVIEW and not h.occurrence.cancelled
+                            and h.occurrence.start >= end), default=None),
         "program_ends": cfg.program.ends,
         "history": history(program, end),
     }
@@ -195,13 +192,6 @@ def _attendance(program: Program, occurrences: Iterable[Held]) -> tuple[int, int
     return expected, attended
 
 
-def _asked_feedback(spec: SeriesSpec) -> tuple[str, ...]:
-    """Who got a feedback request about a session of `spec` (a wrap-up's survey is not one)."""
-    if spec.kind is SessionKind.WRAPUP:
-        return ()
-    return tuple(a.person_id for a in feedback_givers(spec))
-
-
 def _feedback(program: Program, start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
     """Feedback on the sessions of [start, end) as it stood at `as_of`: the previous period is read as
     it stood the same time after its end, so late answers never tilt the trend."""
@@ -209,7 +199,7 @@ def _feedback(program: Program, start: datetime, end: datetime, as_of: datetime)
     for h in program.in_period(start, end):
         # Counted once the request has gone out, so the rate is over requests people really got.
         if not h.occurrence.cancelled and h.occurrence.end + program.feedback_after <= as_of:
-            asked.update((h.occurrence.session_id, person) for person in _asked_feedback(h.spec))
+            asked.update((h.occurrence.session_id, a.person_id) for a in feedback_givers(h.spec))
     answers = [r for r in program.answers
                if r.request_kind in FEEDBACK_KINDS and (r.session_id, r.person_id) in asked
                and r.received_at <= as_of]
@@ -249,12 +239,11 @@ def _notes_entries(program: Program) -> Iterator[action_items.NotesEntry]:
 def _outcomes(cfg: ProgramConfig, day: date) -> list[dict[str, Any]]:
     rows = []
     for outcome in cfg.program.outcomes:
-        latest = outcome.latest(day) if hasattr(outcome, "latest") else None
+        latest = outcome.latest(day)
         rows.append({
-            "text": str(outcome), "baseline": getattr(outcome, "baseline", None),
-            "target": getattr(outcome, "target", None), "unit": getattr(outcome, "unit", None) or "",
+            "text": outcome.text, "baseline": outcome.baseline, "target": outcome.target, "unit": outcome.unit,
             "latest": latest[1] if latest else None, "measured_on": latest[0] if latest else None,
-            "progress": outcome.progress(day) if hasattr(outcome, "progress") else None,
+            "progress": outcome.progress(day),
         })
     return rows
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from daemon.core.planner import goal_check_in_due
 from daemon.core.privacy import MIN_GROUP
 from daemon.core.types import SessionKind
 
@@ -33,7 +34,7 @@ def coaching_time(program: Program, start: datetime, end: datetime) -> dict[str,
     the program targets. Working hours count the program's working days of the period that have
     passed, in the coach's own days and hours, blackout days aside."""
     cfg = program.cfg
-    target = getattr(cfg.digest, "coaching_target", None)
+    target = cfg.digest.coaching_target
     blackout = cfg.program.blackout_days()
     zone = cfg.program.zone
     last = min(end, program.now).astimezone(zone) - timedelta(microseconds=1)
@@ -91,11 +92,6 @@ def consistency(program: Program, as_of: datetime) -> dict[str, Any]:
 def _attended_coachees(program: Program, h: Held) -> set[str]:
     coachees = {a.person_id for a in h.spec.everyone() if a.person_id != h.spec.host.person_id}
     return coachees - program.absent(h)
-
-
-def goal_check_in_due(cfg: Any, n: int, zone: Any) -> datetime:
-    """When the n-th goal check-in goes to a coachee of `zone` (as the planner queues it)."""
-    return datetime.combine(cfg.program.starts + cfg.mail.goals.every * n, time(9), zone)
 
 
 def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str, Any]:

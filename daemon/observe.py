@@ -21,6 +21,8 @@ STATES_META = "coachee_states"
 CONFIRMED_META = "confirmed_holds"
 # Who declined which occurrence, as the calendar sync last read it.
 DECLINES_META = "declines"
+# The virtual clock of a simulated state (`coachd simulate`); commands read their "now" from it.
+CLOCK_KEY = "simulation_clock"
 
 
 def declines_to_json(declines: dict[str, Decline]) -> dict[str, dict[str, object]]:
@@ -31,13 +33,16 @@ def declines_from_json(value: dict[str, dict]) -> dict[str, Decline]:
     return {sid: Decline(datetime.fromisoformat(d["start"]), frozenset(d["people"])) for sid, d in value.items()}
 
 
-def handled_replies(db, program_id: str, people: Sequence[str] | None = None) -> list[ReplyFact]:  # type: ignore[no-untyped-def]
-    """The replies matched to a request (of `people` only, if given), as the planner reads them:
-    never the raw messages, which can be large."""
+def handled_replies(db, program_id: str, people: Sequence[str] | None = None,  # type: ignore[no-untyped-def]
+                    since: datetime | None = None) -> list[ReplyFact]:
+    """The replies matched to a request (of `people` only, and received at or after `since`, if
+    given), as the planner reads them: never the raw messages, which can be large."""
     query = select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
                    Reply.payload, Reply.request_key).where(Reply.program_id == program_id, Reply.status == "handled")
     if people is not None:
         query = query.where(Reply.person_id.in_(people))
+    if since is not None:
+        query = query.where(Reply.received_at >= since)
     return [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {}, request_key)
             for kind, session_id, person_id, received_at, rating, payload, request_key in db.execute(query)]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from daemon.clock import VirtualClock
 from daemon.executor import ActionRecord
 from daemon.jobs import Job
+from daemon.observe import CLOCK_KEY
 from daemon.runner import JobRunner
 
 log = logging.getLogger("coachd.simulate")
 
-CLOCK_KEY = "simulation_clock"
 # Bound on reruns within one virtual instant: jobs that keep reporting changes are a bug, not a loop.
 MAX_PASSES = 6
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from daemon.core.coachee_state import derive_states
+from daemon.core.coachee_state import WINDOW, derive_states
 from daemon.core.observed import latest_answers
 from daemon.executor import ActionRecord, Executor
 from daemon.observe import STATES_META, handled_replies
@@ -22,7 +22,8 @@ def refresh_states(program: Program, executor: Executor, now: datetime) -> bool:
     """
     coachees = [p.id for p in program.cfg.coachees()]
     with program.store.session() as db:
-        replies = handled_replies(db, program.id, coachees)
+        # Only the window is judged: older replies need not be read on every inbox run.
+        replies = handled_replies(db, program.id, coachees, since=now - WINDOW)
     judged = derive_states(latest_answers(replies), coachees, now)
     states = dict(program.get_meta(STATES_META) or {})  # type: ignore[call-overload]
     before = dict(program.get_meta(REASONS_META) or {})  # type: ignore[call-overload]

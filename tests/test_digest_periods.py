@@ -23,13 +23,18 @@ def cfg():
     return load_config(EXAMPLE)
 
 
-def digests(state) -> list[tuple[str, str]]:
+def sent(state, kind: str) -> list[tuple[str, str]]:
+    """(To, Subject) of every email of `kind` the file sender wrote, oldest first."""
     found = []
     for path in sorted((state / "mail").glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["X-Coachd-Kind"] == "digest":
+        if message["X-Coachd-Kind"] == kind:
             found.append((str(message["To"]), str(message["Subject"])))
     return found
+
+
+def digests(state) -> list[tuple[str, str]]:
+    return sent(state, "digest")
 
 
 def test_a_digest_missed_while_the_daemon_was_down_goes_out_once_when_it_is_back(tmp_path, cfg):
@@ -57,15 +62,6 @@ def test_a_daemon_down_for_more_than_a_whole_period_sends_only_the_latest_missed
     tick(tmp_path, cfg, second_end + timedelta(days=1))
     sent = digests(tmp_path)
     assert len(sent) == len(cfg.digest.to), "the stale one is skipped; sponsors get the current picture once"
-
-
-def sent(state, kind: str) -> list[tuple[str, str]]:
-    found = []
-    for path in sorted((state / "mail").glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["X-Coachd-Kind"] == kind:
-            found.append((str(message["To"]), str(message["Subject"])))
-    return found
 
 
 def test_the_review_pack_goes_once_to_everyone_in_the_review(tmp_path, cfg):

@@ -37,15 +37,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
 
-from daemon.core.observed import ReplyFact
+from daemon.core.observed import FEEDBACK_KINDS, NOTES_KINDS, ReplyFact
 
 STATES = ("stress", "steady", "momentum")
 # Six weeks is three one-to-ones at the usual cadence: recent enough to be today's state.
 WINDOW = timedelta(weeks=6)
 # How many words before a match a negation may stand to cancel it.
 NEGATION_REACH = 3
-FEEDBACK_KINDS = frozenset({"feedback-request", "feedback-reminder"})
-UNREAD_KINDS = frozenset({"notes-request"})
 
 
 def _fr(*words: str) -> tuple[str, ...]:
@@ -162,7 +160,7 @@ def _mentions_in(text: str) -> Iterator[_Mention]:
 
 def _texts(reply: ReplyFact) -> list[str]:
     """What the coachee wrote in a reply, field by field; empty when there is nothing to read."""
-    if reply.request_kind in UNREAD_KINDS:
+    if reply.request_kind in NOTES_KINDS:
         return []
     payload = reply.payload
     fields: list[object] = [payload.get("text")]

@@ -17,6 +17,12 @@ class Booking:
     booked_at: datetime
 
 
+# The requests whose answers are feedback on a session (a reminder asks the same question again),
+# and the coach's notes on one.
+FEEDBACK_KINDS = frozenset({"feedback-request", "feedback-reminder"})
+NOTES_KINDS = frozenset({"notes-request"})
+
+
 @dataclass(frozen=True)
 class ReplyFact:
     """A reply coachd matched to one of its requests."""
@@ -45,7 +51,7 @@ def latest_answers(replies: Iterable[ReplyFact]) -> list[ReplyFact]:
     correction, an afterthought) replaces the first, and an answer to the feedback reminder
     answers the same question as one to the request."""
     def question(kind: str) -> str:
-        return "feedback" if kind in ("feedback-request", "feedback-reminder") else kind
+        return "feedback" if kind in FEEDBACK_KINDS else kind
 
     latest: dict[tuple[str, str | None, str], ReplyFact] = {}
     for reply in sorted(replies, key=lambda r: r.received_at):

@@ -68,12 +68,15 @@ def period_containing(periods: Sequence[Span], instant: datetime) -> Span | None
 
 
 def previous_period(periods: Sequence[Span], span: Span) -> Span | None:
-    """The period just before span (a trend's "since the last digest"), or None for the first.
-
-    span must be one of periods (ValueError otherwise).
-    """
-    index = list(periods).index(span)
+    """The period just before span (a trend's "since the last digest"); None for the first, and for
+    a span that is not one of periods (a report's own range)."""
+    index = list(periods).index(span) if span in periods else 0
     return periods[index - 1] if index > 0 else None
+
+
+def next_end(periods: Sequence[Span], instant: datetime) -> datetime | None:
+    """The end of the first period ending after instant: when the next digest's period is over."""
+    return next((end for _, end in periods if end > instant), None)
 
 
 def last_ended(periods: Sequence[Span], instant: datetime) -> Span | None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.core import series as series_mod
 from daemon.core.actions import Action, BookSeries, QueueMail
-from daemon.core.observed import Observed
+from daemon.core.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed
 from daemon.core.periods import digest_periods
 from daemon.core.blackouts import keep_off_blackouts
 from daemon.core.repair import Conflict, repair
@@ -20,8 +20,6 @@ from daemon.core.types import UTC, Attendee, BookedSeries, Occurrence, Role, Ser
 if TYPE_CHECKING:
     from daemon.config import ProgramConfig
 
-FEEDBACK_KINDS = frozenset({"feedback-request", "feedback-reminder"})
-NOTES_KINDS = frozenset({"notes-request"})
 # How long after its due time an email still makes sense; past that a late daemon skips it.
 STALE_AFTER = {
     "agenda": None,  # until the session starts
@@ -388,7 +386,7 @@ def feedback_givers(spec: SeriesSpec) -> tuple[Attendee, ...]:
     """Who is asked about a session: everyone but its host. Sponsors review, they are not coached; a
     check-in is a short call with nothing asked after it; after a wrap-up the survey asks instead of
     the feedback request (the digest's figures count by this too)."""
-    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.CHECK_IN):
+    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.CHECK_IN, SessionKind.WRAPUP):
         return ()
     return tuple(a for a in spec.everyone() if a.person_id != spec.host.person_id)
 
@@ -404,7 +402,7 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
         if datetime.combine(day, time(0), program.zone) > end:
             break
         for person in coachees:
-            due = datetime.combine(day, time(9), person.zone).astimezone(UTC)
+            due = goal_check_in_due(cfg, n, person.zone).astimezone(UTC)
             yield MailIntent(QueueMail(program.id, "goal-check-in", person, f"goals-{n}", due),
                              due + STALE_AFTER["goal-check-in"])
         n += 1
@@ -426,6 +424,11 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
             due = first_morning(whole[1] + WRAP_UP_REPORT_AFTER - timedelta(days=1), person.zone)
             yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
                              due + STALE_AFTER["wrap-up"])
+
+
+def goal_check_in_due(cfg: ProgramConfig, n: int, zone: ZoneInfo) -> datetime:
+    """When the n-th goal check-in goes to a coachee working in `zone`: 09:00 their time."""
+    return datetime.combine(cfg.program.starts + cfg.mail.goals.every * n, time(9), zone)
 
 
 def first_morning(instant: datetime, zone: ZoneInfo) -> datetime:

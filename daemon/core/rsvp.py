@@ -27,6 +27,8 @@ def rsvp_declines(replies: Sequence[ReplyFact], bookings: Mapping[str, Booking])
             session_id = f"{response['uid']}/{ical_utc(datetime.fromisoformat(rid))}"
             person = str(response.get("person") or reply.person_id)
             latest[(session_id, person)] = (str(response.get("partstat")), response.get("start"))
+    if not latest:
+        return {}  # the usual case: no emailed calendar answers, so no set of every occurrence to build
     booked = {o.session_id for b in bookings.values() for o in b.series.occurrences()}
     # Grouped by the time answered for: a decline of the time an occurrence had when it was answered.
     found: dict[tuple[str, str], set[str]] = {}

@@ -42,17 +42,18 @@ class CompositionError(Exception):
     """A template failed to render; the message starts with `file:line:`."""
 
 
-def builtin_templates_dir() -> Path:
-    """The shipped templates: installed as package data, or the source tree's `templates/email`."""
+def builtin_templates_dir(folder: str = "email") -> Path:
+    """The shipped templates (`email`, or `report` for `coachd report`): installed as package data, or
+    the source tree's `templates/<folder>`."""
     # `coachd_templates` is a data-only (namespace) package; an editable install adds a path
     # hook entry to its search locations that importlib.resources cannot read, so look for
     # the real folders directly.
     spec = importlib.util.find_spec("coachd_templates")
     for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "email"
+        candidate = Path(location) / folder
         if candidate.is_dir():
             return candidate
-    return Path(__file__).resolve().parents[2] / "templates" / "email"
+    return Path(__file__).resolve().parents[2] / "templates" / folder
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from daemon.core.types import require_aware
 # Fixed English names: strftime's %a/%b follow the process locale, and a
 # daemon's mail must not change language with the host's LANG.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DASH = "\u2013"
 
 _KIND_LABELS = {
@@ -51,7 +51,7 @@ def zone_abbreviation(value: datetime) -> str:
 
 
 def _day(value: date, with_year: bool = True) -> str:
-    text = f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]}"
+    text = f"{_DAYS[value.weekday()]} {value.day} {MONTHS[value.month - 1]}"
     return f"{text} {value.year}" if with_year else text
 
 
@@ -162,11 +162,11 @@ def change(delta: float | None, kind: str = "rate", since: str = "the last diges
     return f"{'up' if amount > 0 else 'down'} {abs(amount)}{unit} since {since}"
 
 
-def number(value: float | None, digits: int = 1) -> str:
-    """A measured value as people write it: 24, 24.5; "not measured" for None."""
+def number(value: float | None) -> str:
+    """A measured value as people write it, to one decimal: 24, 24.5; "not measured" for None."""
     if value is None:
         return "not measured"
-    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else str(round(value))
+    return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def session_kind(value: Any) -> str:

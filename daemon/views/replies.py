@@ -6,7 +6,9 @@ records that an admin assigned it and what the quarantine had said.
 
 from __future__ import annotations
 
+import email.policy
 import json
+from email.parser import BytesHeaderParser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from daemon.config import ProgramConfig
 from daemon.core import reply_text
-from daemon.core.planner import FEEDBACK_KINDS
+from daemon.core.observed import FEEDBACK_KINDS
 from daemon.inbox import read_answer
 from daemon.mail.reply_token import EXPECTS_ANSWER
 from daemon.observe import STATES_META
@@ -55,7 +57,9 @@ def quarantined(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
 
 def _subject(raw: bytes) -> str:
     try:
-        return " ".join(str(reply_text.parse_message(raw).get("Subject", "")).split())[:200]
+        # The headers are all a listing needs: the body (attachments and all) is never parsed here.
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        return " ".join(str(headers.get("Subject", "")).split())[:200]
     except Exception:  # a header too broken to decode is shown as missing
         return ""
 

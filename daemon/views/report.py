@@ -7,7 +7,6 @@ reply's text, never one person's rating.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -24,9 +23,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from daemon import metrics
+from daemon.charts import trend_charts  # matplotlib itself is imported only when a chart is drawn
 from daemon.config import ProgramConfig
-from daemon.core.periods import digest_periods, previous_period
+from daemon.core.periods import digest_periods, next_end, previous_period
 from daemon.core.types import UTC
+from daemon.mail.compose import builtin_templates_dir
 from daemon.mail.filters import FILTERS
 from daemon.observe import observe
 from daemon.views.state import existing_store, state_now
@@ -99,7 +100,7 @@ def resolve_period(cfg: ProgramConfig, now: datetime, first: date | None, last: 
 
 def write_report(cfg: ProgramConfig, state: Path, fmt: str, out: Path, first: date | None, last: date | None,
                  generated_at: datetime | None = None) -> Period:
-    check_out(out)
+    """Write the report; the caller has checked `out` with check_out before any figure is computed."""
     with existing_store(cfg, state) as store:
         if store is None:
             raise ReportError(f"--state: no coachd database in {state} yet; "
@@ -108,8 +109,7 @@ def write_report(cfg: ProgramConfig, state: Path, fmt: str, out: Path, first: da
         period = resolve_period(cfg, now, first, last)
         # A range that is a digest period compares with the digest before it, as the digest does.
         spans = digest_periods(cfg)
-        span = (period.start, period.end)
-        previous = previous_period(spans, span) if span in spans else None
+        previous = previous_period(spans, (period.start, period.end))
         figures = metrics.program_figures(cfg, observe(store, cfg.program.id), period.start, period.end, now,
                                           previous=previous)
     report = document(cfg, figures, period, now, generated_at or datetime.now(UTC))
@@ -215,37 +215,22 @@ def render_csv(cfg: ProgramConfig, report: Mapping[str, Any]) -> bytes:
 
 
 def render_html(cfg: ProgramConfig, report: Mapping[str, Any]) -> bytes:
-    env = Environment(loader=FileSystemLoader(str(report_templates_dir())), autoescape=True,
+    env = Environment(loader=FileSystemLoader(str(builtin_templates_dir("report"))), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(FILTERS)
     env.filters.update({"rating": _rating, "signed": _signed, "hours": _hours})
     charts = [{"title": c.title, "alt": c.alt, "svg": _inline_svg(c.data, c.name, c.alt)}
-              for c in trend_charts(report.get("history") or {})]
+              for c in trend_charts(report.get("history") or {}, fmt="svg")]
     coming = report.get("next_digest") or next_digest(cfg, report["period"]["as_of"])
     html = env.get_template("report.html").render(report=report, charts=charts, tz=cfg.program.timezone,
                                                   min_group=metrics.MIN_GROUP, next_digest=coming)
     return html.encode("utf-8")
 
 
-def trend_charts(history: Mapping[str, Any]) -> list[Any]:
-    from daemon.charts import trend_charts as draw  # matplotlib: loaded only for an HTML report
-
-    return list(draw(history, fmt="svg"))
-
-
 def next_digest(cfg: ProgramConfig, now: datetime) -> date | None:
     """The day the next sponsor digest goes out: the end of the digest period running at `now`."""
-    ends = [end for _, end in digest_periods(cfg) if end > now]
-    return ends[0].astimezone(cfg.program.zone).date() if ends else None
-
-
-def report_templates_dir() -> Path:
-    """templates/report, installed with the email templates in the data package `coachd_templates`."""
-    spec = importlib.util.find_spec("coachd_templates")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(location) / "report").is_dir():
-            return Path(location) / "report"
-    return Path(__file__).resolve().parents[2] / "templates" / "report"
+    coming = next_end(digest_periods(cfg), now)
+    return coming.astimezone(cfg.program.zone).date() if coming else None
 
 
 _SVG_ID = re.compile(r'\bid="([^"]+)"')

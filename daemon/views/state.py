@@ -13,11 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.config import ProgramConfig
 from daemon.core.observed import Observed
-from daemon.observe import observe
+from daemon.observe import CLOCK_KEY, observe
 from daemon.core.types import UTC
 from daemon.program import StateUnavailable
-from daemon.simulate import CLOCK_KEY
-from daemon.store.db import Store, database_url, head_revision
+from daemon.store.db import Store, create_store_engine, database_url, head_revision
 from daemon.store.models import Meta
 
 
@@ -71,8 +70,10 @@ def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) ->
 
 
 def _open(url: str, state: Path, readonly: bool) -> Store:
+    # Writable only once the probe found the schema at head: nothing to migrate, so no migration (and
+    # its write lock against the running daemon) is attempted.
     try:
-        return Store.open_readonly(url) if readonly else Store.open(url)
+        return Store.open_readonly(url) if readonly else Store(create_store_engine(url))
     except (OSError, SQLAlchemyError) as error:
         raise _unavailable(state, error) from error
 
