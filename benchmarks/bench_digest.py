@@ -21,16 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon import contexts  # noqa: E402
-from daemon.config.loader import load_config_text  # noqa: E402
-from daemon.core.actions import BookSeries, QueueMail  # noqa: E402
-from daemon.core.observed import Booking, Observed, ReplyFact  # noqa: E402
-from daemon.core.periods import digest_periods  # noqa: E402
-from daemon.core.planner import plan  # noqa: E402
-from daemon.core.series import attendee  # noqa: E402
-from daemon.core.types import UTC, Role  # noqa: E402
-from daemon.mail.compose import Composer  # noqa: E402
-from daemon.metrics import program_figures  # noqa: E402
+from coachd.mail import contexts  # noqa: E402
+from coachd.config.loader import load_config_text  # noqa: E402
+from coachd.model.actions import BookSeries, QueueMail  # noqa: E402
+from coachd.model.observed import Booking, Observed, ReplyFact  # noqa: E402
+from coachd.model.periods import digest_periods  # noqa: E402
+from coachd.plan.planner import plan  # noqa: E402
+from coachd.plan.series import attendee  # noqa: E402
+from coachd.model.types import UTC, Role  # noqa: E402
+from coachd.mail.compose import Composer  # noqa: E402
+from coachd.reporting.figures import program_figures  # noqa: E402
 
 BUDGET_SECONDS = 2.0
 ZONES = ("America/Chicago", "Europe/London", "Europe/Berlin", "Asia/Kolkata", "America/New_York")

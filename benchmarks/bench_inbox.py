@@ -3,7 +3,7 @@
 Setup, not timed: `coachd simulate` runs the example program for --weeks weeks, so the outbox holds the
 requests coachd really sent; replies to them are generated (60% feedback with a rating and answers, 20% coach
 notes, 10% agenda topics, 10% others: HTML-only multipart/alternative, plain+HTML, quoted "On ... wrote:"
-history, goal check-ins) and delivered into the Maildir's new/. The ingest is `daemon.inbox.read_inbox`,
+history, goal check-ins) and delivered into the Maildir's new/. The ingest is `coachd.observe.inbox.read_inbox`,
 called until it returns 0, in a fresh process; a second fresh process on a copy of the same state measures
 the ingest's tracemalloc peak (apart, as tracemalloc slows it). Prints replies per second, the ratio to the
 target, peak memory and how the replies were stored (handled, quarantined, auto-reply).
@@ -41,12 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from daemon.clock import VirtualClock  # noqa: E402
-from daemon.config import load_config  # noqa: E402
-from daemon.executor import Executor  # noqa: E402
-from daemon.inbox import read_inbox  # noqa: E402
-from daemon.program import Program, open_program  # noqa: E402
-from daemon.store.models import Outbox, OutboxMessage, Reply  # noqa: E402
+from coachd.runtime.clock import VirtualClock  # noqa: E402
+from coachd.config import load_config  # noqa: E402
+from coachd.execute.executor import Executor  # noqa: E402
+from coachd.observe.inbox import read_inbox  # noqa: E402
+from coachd.runtime.wiring import Program, open_program  # noqa: E402
+from coachd.store.models import Outbox, OutboxMessage, Reply  # noqa: E402
 
 EXAMPLE = ROOT / "config" / "example.yaml"
 PROGRAM_START = date(2027, 1, 4)
@@ -173,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         state = Path(scratch) / "state"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "daemon", "simulate", str(EXAMPLE), "--until", until.isoformat(),
+        subprocess.run([sys.executable, "-m", "coachd", "simulate", str(EXAMPLE), "--until", until.isoformat(),
                         "--out", str(state), "--log-level", "error"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         simulated = time.perf_counter() - started
         cfg = load_config(EXAMPLE)

@@ -5,7 +5,7 @@ over SMTP) and for the floor: the same pre-rendered messages sent with plain smt
 connection. Target: coachd at least 0.5 of the floor.
 
 coachd is measured as `coachd run` works: the scheduler's process renders and queues (a transaction
-per batch of emails, as the executor does), while the daemon's mail sender process (daemon/dispatcher.py),
+per batch of emails, as the executor does), while the daemon's mail sender process (daemon/coachd/runtime/sender_process.py),
 woken as mail is queued, drains the outbox over one SMTP connection. The clock starts before the
 first render and stops when the last email has been accepted by the server. Three rounds of both, the
 median ratio is the figure.
@@ -33,14 +33,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from daemon.clock import VirtualClock  # noqa: E402
-from daemon.config import load_config_text  # noqa: E402
-from daemon.dispatcher import MailDispatcher  # noqa: E402
-from daemon.mail import Composer, Envelope  # noqa: E402
-from daemon.mail.samples import sample_context  # noqa: E402
-from daemon.program import open_program  # noqa: E402
-from daemon.executor import QUEUE_BATCH, store_mail  # noqa: E402
-from daemon.store.models import Outbox  # noqa: E402
+from coachd.runtime.clock import VirtualClock  # noqa: E402
+from coachd.config import load_config_text  # noqa: E402
+from coachd.runtime.sender_process import MailDispatcher  # noqa: E402
+from coachd.mail import Composer, Envelope  # noqa: E402
+from coachd.mail.samples import sample_context  # noqa: E402
+from coachd.runtime.wiring import open_program  # noqa: E402
+from coachd.execute.executor import QUEUE_BATCH, store_mail  # noqa: E402
+from coachd.store.models import Outbox  # noqa: E402
 
 TARGET = 0.5
 # Queued as due now: the sender process reads the real clock, as `coachd run`'s does.

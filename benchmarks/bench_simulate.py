@@ -28,7 +28,7 @@ def main() -> None:
     until = PROGRAM_START + timedelta(weeks=args.weeks)
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "daemon", "simulate", str(EXAMPLE), "--until", until.isoformat(),
+        subprocess.run([sys.executable, "-m", "coachd", "simulate", str(EXAMPLE), "--until", until.isoformat(),
                         "--out", out, "--log-level", "warning"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         elapsed = time.perf_counter() - started
         actions = [json.loads(line) for line in (Path(out) / "actions.jsonl").read_text().splitlines()]

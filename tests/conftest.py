@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from daemon.store import Store
+from coachd.store import Store
 
 PG_ENV = "COACHD_TEST_DATABASE_URL"
 

@@ -9,11 +9,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.executor import Executor
-from daemon.outbox import drain
-from daemon.program import open_program
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.execute.executor import Executor
+from coachd.execute.outbox import drain
+from coachd.runtime.wiring import open_program
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from daemon.cli import main
+from coachd.cli.commands import main
 from tests.test_simulate import EXAMPLE, read_mail, reply_to, simulate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from daemon.cli import main
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.core.serial import booked_from_row
-from daemon.program import open_program
-from daemon.store.models import Series
+from coachd.cli.commands import main
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.model.serial import booked_from_row
+from coachd.runtime.wiring import open_program
+from coachd.store.models import Series
 from tests.test_daemon_ticks import EXAMPLE, program_start, tick
 
 
@@ -139,8 +139,8 @@ def test_a_series_deleted_by_hand_is_taken_as_cancelled_and_not_rebooked(tmp_pat
 def test_one_occurrence_cancelled_by_hand_is_adopted_pinned_and_left_cancelled():
     from datetime import datetime
 
-    from daemon.core.calendar_truth import CalendarView, adopt
-    from daemon.core.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind
+    from coachd.plan.calendar_truth import CalendarView, adopt
+    from coachd.model.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind
 
     coach = Attendee("lena", "Lena", "lena@example.org", "Europe/Berlin", Role.COACH)
     spec = SeriesSpec("group:t", "uid-1@example.org", SessionKind.GROUP, "Group", "Europe/Berlin",

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from daemon.charts import Chart, trend_charts
-from daemon.mail import Composer, Envelope
-from daemon.mail.headers import assemble_bytes
-from daemon.mail.samples import DANA, sample_context
+from coachd.reporting.charts import Chart, trend_charts
+from coachd.mail import Composer, Envelope
+from coachd.mail.headers import assemble_bytes
+from coachd.mail.samples import DANA, sample_context
 
 WEEKS = [date(2027, 1, 4) + timedelta(weeks=i) for i in range(20)]
 CID = re.compile(r"cid:([^\"'\s>]+)")
@@ -159,7 +159,7 @@ def test_values_for_other_weeks_than_the_history_has_are_refused() -> None:
 
 
 def test_importing_charts_or_mail_does_not_import_matplotlib() -> None:
-    code = "import sys, daemon.charts, daemon.mail; assert 'matplotlib' not in sys.modules, 'imported'"
+    code = "import sys, coachd.reporting.charts, coachd.mail; assert 'matplotlib' not in sys.modules, 'imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
@@ -265,7 +265,7 @@ def test_an_email_without_charts_is_byte_identical_to_before(composer: Composer)
 
 def test_the_same_digest_with_charts_gives_the_same_bytes_as_the_stock_generator(
         composer: Composer, charts: list[Chart], monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.mail import headers
+    from coachd.mail import headers
 
     context = {**sample_context("digest"), "history": history(), "charts": charts}
     ours = composer.compose_bytes("digest", DANA, context, envelope()).raw

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from daemon.cli import main
+from coachd.cli.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -78,7 +78,7 @@ def test_simulate_rejects_a_bad_date():
 
 def test_run_stops_cleanly_on_sigterm(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "daemon", "run", str(EXAMPLE), "--state", str(tmp_path)],
+    process = subprocess.Popen([sys.executable, "-m", "coachd", "run", str(EXAMPLE), "--state", str(tmp_path)],
                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
     seen = []
     deadline = time.monotonic() + 60
@@ -97,9 +97,9 @@ def test_run_stops_cleanly_on_sigterm(tmp_path):
 
 
 def test_a_second_daemon_on_the_same_state_is_refused(tmp_path):
-    from daemon.clock import VirtualClock
-    from daemon.config import load_config
-    from daemon.program import open_program
+    from coachd.runtime.clock import VirtualClock
+    from coachd.config import load_config
+    from coachd.runtime.wiring import open_program
 
     cfg = load_config(EXAMPLE)
     holder = open_program(cfg, tmp_path, VirtualClock(datetime(2027, 1, 1, tzinfo=timezone.utc)))

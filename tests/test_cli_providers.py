@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from daemon.cli import main
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.program import open_program
+from coachd.cli.commands import main
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.runtime.wiring import open_program
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect
 
-from daemon.cli import main
-from daemon.simulate import CLOCK_KEY
-from daemon.store.db import Store, create_store_engine, sqlite_url
-from daemon.store.models import Meta
+from coachd.cli.commands import main
+from coachd.runtime.simulator import CLOCK_KEY
+from coachd.store.db import Store, create_store_engine, sqlite_url
+from coachd.store.models import Meta
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"

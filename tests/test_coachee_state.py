@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.core import series
-from daemon.core.coachee_state import (
+from coachd.plan import series
+from coachd.plan.coachee_states import (
     MOMENTUM_WORDS, STATES, STRESS_WORDS, WINDOW, StateJudgement, derive_states, judge_coachee,
 )
-from daemon.core.observed import ReplyFact
-from daemon.core.types import UTC
+from coachd.model.observed import ReplyFact
+from coachd.model.types import UTC
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 

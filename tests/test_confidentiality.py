@@ -13,7 +13,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from daemon.config import load_config
+from coachd.config import load_config
 from tests.test_simulate import EXAMPLE, read_mail, reply_to, simulate
 
 SECRET_NOTE = "confidential-pipeline-worry-7731"

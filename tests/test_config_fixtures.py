@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load_config
+from coachd.config import ConfigError, load_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 BAD = sorted(p for p in FIXTURES.glob("*.yaml") if "# expect: " in p.read_text())

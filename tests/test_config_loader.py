@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from daemon.config import ConfigError, Problem, ProgramConfig, load_config, load_config_text
-from daemon.config.values import DigestCadence
+from coachd.config import ConfigError, Problem, ProgramConfig, load_config, load_config_text
+from coachd.config.values import DigestCadence
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 MINIMAL = (FIXTURES / "minimal.yaml").read_text()
@@ -269,7 +269,7 @@ def test_a_bad_sponsor_id_is_reported_once():
 
 
 def test_unreadable_busy_file_names_the_file(monkeypatch, tmp_path):
-    from daemon.config.checks import busy_problem
+    from coachd.config.checks import busy_problem
 
     (tmp_path / "locked.ics").write_text("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
 
@@ -281,7 +281,7 @@ def test_unreadable_busy_file_names_the_file(monkeypatch, tmp_path):
 
 
 def test_busy_file_with_a_broken_event_names_the_property(tmp_path):
-    from daemon.config.checks import busy_problem
+    from coachd.config.checks import busy_problem
 
     (tmp_path / "odd.ics").write_bytes(
         b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:not-a-date\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"

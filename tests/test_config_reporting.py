@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.cli import main
-from daemon.config import ConfigError, ProgramConfig, load_config, load_config_text, summary_text
-from daemon.config.model import Outcome
-from daemon.config.values import DigestCadence, parse_digest_every, parse_share
-from daemon.core.periods import (
+from coachd.cli.commands import main
+from coachd.config import ConfigError, ProgramConfig, load_config, load_config_text, summary_text
+from coachd.config.model import Outcome
+from coachd.config.values import DigestCadence, parse_digest_every, parse_share
+from coachd.model.periods import (
     digest_periods,
     last_ended,
     local_days,

@@ -6,7 +6,7 @@ from datetime import time, timedelta
 
 import pytest
 
-from daemon.config.values import (
+from coachd.config.values import (
     check_slug,
     check_zone,
     format_days,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.core.intervals import intersect, merge, overlap, subtract
-from daemon.core.types import UTC, Interval
+from coachd.model.intervals import intersect, merge, overlap, subtract
+from coachd.model.types import UTC, Interval
 
 BASE = datetime(2027, 1, 4, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon.core.slots import Availability, find_slots, working_intervals
-from daemon.core.types import UTC, Interval
+from coachd.plan.slots import Availability, find_slots, working_intervals
+from coachd.model.types import UTC, Interval
 
 WEEKDAYS = frozenset(range(5))
 

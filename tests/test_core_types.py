@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.core.types import UTC, Attendee, Interval, Override, Role, SeriesSpec, SessionKind, split_session_id
+from coachd.model.types import UTC, Attendee, Interval, Override, Role, SeriesSpec, SessionKind, split_session_id
 
 CHICAGO = ZoneInfo("America/Chicago")
 maria = Attendee("maria", "Maria Lopez", "maria@northwind.example", "America/Chicago", Role.COACH)

@@ -25,7 +25,7 @@ DEADLINE = 120.0
 
 def simulate(out: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "daemon", "simulate", str(EXAMPLE), "--until", UNTIL,
+    return subprocess.Popen([sys.executable, "-m", "coachd", "simulate", str(EXAMPLE), "--until", UNTIL,
                              "--out", str(out), "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 

@@ -15,13 +15,13 @@ import pytest
 import recurring_ical_events
 from sqlalchemy import func, select
 
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.executor import Executor
-from daemon.jobs import Job, JobOutcome, program_jobs
-from daemon.program import open_program
-from daemon.runner import JobRunner
-from daemon.store.models import ActionLog, JobRun, Outbox, Reply, Series
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.execute.executor import Executor
+from coachd.runtime.jobs import Job, JobOutcome, program_jobs
+from coachd.runtime.wiring import open_program
+from coachd.runtime.runner import JobRunner
+from coachd.store.models import ActionLog, JobRun, Outbox, Reply, Series
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -160,7 +160,7 @@ def test_an_unreadable_reply_is_quarantined_and_does_not_hold_up_the_others(tmp_
 
 
 def test_a_member_leaving_is_held_then_applied_on_confirmation_with_itip_cancels(tmp_path, cfg, caplog):
-    from daemon.observe import CONFIRMED_META
+    from coachd.observe.observer import CONFIRMED_META
 
     now = program_start(cfg) + timedelta(days=3)
     tick(tmp_path, cfg, now)
@@ -218,7 +218,7 @@ def test_coaches_swapping_teams_end_the_old_series_and_start_new_ones(tmp_path, 
 
 
 def test_check_ins_follow_the_coachees_state_through_the_store(tmp_path, cfg, database_url):
-    from daemon.observe import STATES_META
+    from coachd.observe.observer import STATES_META
 
     def set_state(value: dict, at: datetime) -> None:
         store_cfg = cfg if not database_url else cfg.model_copy(

@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import contexts
-from daemon.config.loader import load_config_text
-from daemon.core.actions import BookSeries, QueueMail
-from daemon.core.calendar_truth import Decline
-from daemon.core.observed import Booking, Observed, ReplyFact
-from daemon.core.periods import digest_periods
-from daemon.core.planner import plan
-from daemon.core.types import UTC, BookedSeries, Occurrence, Override
-from daemon.mail.compose import Composer
-from daemon.metrics import program_figures
+from coachd.mail import contexts
+from coachd.config.loader import load_config_text
+from coachd.model.actions import BookSeries, QueueMail
+from coachd.plan.calendar_truth import Decline
+from coachd.model.observed import Booking, Observed, ReplyFact
+from coachd.model.periods import digest_periods
+from coachd.plan.planner import plan
+from coachd.model.types import UTC, BookedSeries, Occurrence, Override
+from coachd.mail.compose import Composer
+from coachd.reporting.figures import program_figures
 
 CONFIG = """
 program:
@@ -216,8 +216,8 @@ def test_outcomes_goal_check_ins_and_recognition(cfg, program, figures):
 def test_the_digest_email_shows_the_figures(cfg, program):
     periods = program["periods"]
     sam = next(p for p in cfg.people if p.id == "sam")
-    from daemon.core.series import attendee
-    from daemon.core.types import Role
+    from coachd.plan.series import attendee
+    from coachd.model.types import Role
 
     mail = QueueMail("figures", "digest", attendee(cfg, "sam", Role.SPONSOR), "digest-1", periods[1][0],
                      period=periods[0])
@@ -235,7 +235,7 @@ def test_the_digest_email_shows_the_figures(cfg, program):
 
 
 def test_an_action_written_again_is_carried_and_a_done_line_closes_the_one_it_resembles():
-    from daemon.core.action_items import NotesEntry, track
+    from coachd.reporting.action_items import NotesEntry, track
 
     day = datetime(2027, 1, 11, tzinfo=UTC)
     items = track([

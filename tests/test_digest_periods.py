@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from daemon.config import load_config
-from daemon.core.periods import digest_periods
-from daemon.core.planner import REVIEW_PACK_BEFORE
-from daemon.core.types import SessionKind
-from daemon.views.state import read_observed
+from coachd.config import load_config
+from coachd.model.periods import digest_periods
+from coachd.plan.planner import REVIEW_PACK_BEFORE
+from coachd.model.types import SessionKind
+from coachd.observe.readonly import read_observed
 from tests.test_reviews_wrap_up import occurrences
 from tests.test_daemon_ticks import EXAMPLE, program_start, tick
 

@@ -11,15 +11,15 @@ from statistics import mean
 
 import pytest
 
-from daemon import contexts
-from daemon.config.loader import load_config_text
-from daemon.core.actions import BookSeries, QueueMail
-from daemon.core.observed import Booking, Observed, ReplyFact, latest_answers
-from daemon.core.periods import digest_periods
-from daemon.core.planner import first_morning, plan
-from daemon.core.series import attendee
-from daemon.core.types import UTC, Role, SessionKind
-from daemon.mail.compose import Composer
+from coachd.mail import contexts
+from coachd.config.loader import load_config_text
+from coachd.model.actions import BookSeries, QueueMail
+from coachd.model.observed import Booking, Observed, ReplyFact, latest_answers
+from coachd.model.periods import digest_periods
+from coachd.plan.planner import first_morning, plan
+from coachd.plan.series import attendee
+from coachd.model.types import UTC, Role, SessionKind
+from coachd.mail.compose import Composer
 
 CONFIG = """
 program:
@@ -173,8 +173,8 @@ def test_a_month_where_two_people_rated_shows_no_average(cfg, year):
 
 def _into_store(store, observed: Observed) -> None:
     """The year as the daemon would have stored it: booked series and handled replies."""
-    from daemon.core.serial import overrides_to_list, spec_to_dict
-    from daemon.store.models import Reply, Series
+    from coachd.model.serial import overrides_to_list, spec_to_dict
+    from coachd.store.models import Reply, Series
 
     with store.session() as db:
         for booking in observed.bookings.values():
@@ -195,8 +195,8 @@ def test_every_digest_read_from_the_store_matches_the_raw_replies_in_it(cfg, yea
     count compared with a query over the replies table itself."""
     from sqlalchemy import select
 
-    from daemon.observe import observe
-    from daemon.store.models import Reply
+    from coachd.observe.observer import observe
+    from coachd.store.models import Reply
 
     _into_store(store, year)
     stored = observe(store, "privacy")

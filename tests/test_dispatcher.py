@@ -14,15 +14,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from daemon.clock import SystemClock, VirtualClock
-from daemon.config import load_config_text
-from daemon.dispatcher import MailDispatcher
-from daemon.executor import Executor
-from daemon.jobs import JobOutcome, program_jobs
-from daemon.outbox import drain
-from daemon.program import open_program
-from daemon.runner import JobRunner
-from daemon.store.models import Outbox
+from coachd.runtime.clock import SystemClock, VirtualClock
+from coachd.config import load_config_text
+from coachd.runtime.sender_process import MailDispatcher
+from coachd.execute.executor import Executor
+from coachd.runtime.jobs import JobOutcome, program_jobs
+from coachd.execute.outbox import drain
+from coachd.runtime.wiring import open_program
+from coachd.runtime.runner import JobRunner
+from coachd.store.models import Outbox
 from tests.smtp_servers import Recorder, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_run_sends_over_smtp_from_its_sender_process_once_each_and_stops_it_on_s
         cfg = load_config_text(config.read_text(), config)
         state = tmp_path / "state"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run", str(config), "--state", str(state)],
+        daemon = subprocess.Popen([sys.executable, "-m", "coachd", "run", str(config), "--state", str(state)],
                                   stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
         try:
             assert until(lambda: (state / "coachd.sqlite").exists() and statuses(state, cfg).get("sent", 0) > 0
@@ -142,7 +142,7 @@ def test_the_sender_stops_by_itself_when_the_daemon_is_killed_outright(tmp_path)
     config = config_file(tmp_path)
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run", str(config), "--state", str(state)],
+    daemon = subprocess.Popen([sys.executable, "-m", "coachd", "run", str(config), "--state", str(state)],
                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
     assert daemon.stderr is not None
     pid = None

@@ -1,4 +1,4 @@
-"""daemon.ical: the calendar objects coachd writes must mean exactly the occurrences it planned."""
+"""coachd.mail.ical: the calendar objects coachd writes must mean exactly the occurrences it planned."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import recurring_ical_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.core.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind, to_utc
-from daemon.ical import (
+from coachd.model.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind, to_utc
+from coachd.mail.ical import (
     CalendarParseError,
     canonical_rrule,
     occurrence_calendar,

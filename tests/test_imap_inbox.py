@@ -15,13 +15,13 @@ import trustme
 from imapclient import IMAPClient
 from sqlalchemy import select
 
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.executor import ActionRecord, Executor
-from daemon.inbox import read_inbox
-from daemon.program import open_program
-from daemon.providers.imap_inbox import PROCESSED, ImapInbox, InboxError, TransientInboxError
-from daemon.store.models import Reply
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.execute.executor import ActionRecord, Executor
+from coachd.observe.inbox import read_inbox
+from coachd.runtime.wiring import open_program
+from coachd.providers.mailserver.imap import PROCESSED, ImapInbox, InboxError, TransientInboxError
+from coachd.store.models import Reply
 from tests.imap_server import NOT_INSTALLED, PASSWORD, USER, Dovecot, binaries, running_dovecot
 from tests.smtp_servers import free_port
 from tests.test_cli_providers import config_with, invoke

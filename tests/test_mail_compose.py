@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from jinja2.exceptions import SecurityError
 
-from daemon.core.types import Attendee
-from daemon.mail import KINDS, Composer, CompositionError, Envelope, UnknownKind
-from daemon.mail.filters import localdate, localrange, localtimes, minutes
-from daemon.mail.samples import DANA, LENA, PRIYA, ZOE, sample_context, session
+from coachd.model.types import Attendee
+from coachd.mail import KINDS, Composer, CompositionError, Envelope, UnknownKind
+from coachd.mail.filters import localdate, localrange, localtimes, minutes
+from coachd.mail.samples import DANA, LENA, PRIYA, ZOE, sample_context, session
 
 UTC = timezone.utc
 SENT = datetime(2027, 1, 10, 15, 0, tzinfo=UTC)
@@ -327,8 +327,8 @@ def test_the_sandbox_refuses_unsafe_attributes_in_admin_templates(tmp_path: Path
 def test_a_line_break_in_a_header_value_is_refused() -> None:
     from datetime import datetime, timezone
 
-    from daemon.core.types import Attendee, Role
-    from daemon.mail.headers import Envelope, assemble_bytes
+    from coachd.model.types import Attendee, Role
+    from coachd.mail.headers import Envelope, assemble_bytes
 
     envelope = Envelope(key="k", sender_name="Office", sender_email="office@example.org",
                         date=datetime(2027, 1, 11, tzinfo=timezone.utc), session_id="u/1\r\nBcc: victim@example.org")
@@ -345,9 +345,9 @@ def test_a_line_break_in_a_header_value_is_refused() -> None:
 
 
 def test_the_wire_generator_writes_exactly_what_the_email_packages_own_does(composer: Composer, monkeypatch) -> None:
-    from daemon.mail import headers
-    from daemon.mail.compose import KINDS
-    from daemon.mail.samples import sample_contexts
+    from coachd.mail import headers
+    from coachd.mail.compose import KINDS
+    from coachd.mail.samples import sample_contexts
 
     ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Café with Zoë\r\nEND:VCALENDAR\r\n".encode()
     for kind in KINDS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from daemon.cli import main
+from coachd.cli.commands import main
 from tests.test_simulate import EXAMPLE, read_mail, simulate
 
 

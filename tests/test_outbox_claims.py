@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.executor import Executor
-from daemon.jobs import program_jobs
-from daemon.outbox import CLAIM_LEASE, claim, drain
-from daemon.program import open_program
-from daemon.providers.base import MailSender
-from daemon.runner import JobRunner
-from daemon.store.models import Outbox
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.execute.executor import Executor
+from coachd.runtime.jobs import program_jobs
+from coachd.execute.outbox import CLAIM_LEASE, claim, drain
+from coachd.runtime.wiring import open_program
+from coachd.providers.base import MailSender
+from coachd.runtime.runner import JobRunner
+from coachd.store.models import Outbox
 from tests.test_daemon_ticks import EXAMPLE, program_start
 
 

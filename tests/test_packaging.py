@@ -43,7 +43,7 @@ def test_installed_coachd_checks_and_simulates_outside_the_source_tree(installed
     result = subprocess.run([str(coachd), "check", str(config / "example.yaml")], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    probe = subprocess.run([sys.executable, "-c", "import daemon, daemon.mail as m; print(daemon.__file__); "
+    probe = subprocess.run([sys.executable, "-c", "import coachd, coachd.mail as m; print(coachd.__file__); "
                             "print(m.builtin_templates_dir())"], cwd=tmp_path, env=env, capture_output=True, text=True)
     module_file, templates = probe.stdout.split()
     assert module_file.startswith(str(prefix)), "the installed copy is used, not the checkout"
@@ -52,6 +52,15 @@ def test_installed_coachd_checks_and_simulates_outside_the_source_tree(installed
                              "--out", str(tmp_path / "sim")], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert list((tmp_path / "sim" / "mail").glob("*.eml"))
+
+
+def test_the_import_package_is_coachd_and_leaves_python_daemon_alone(installed):
+    # `daemon` is python-daemon's import name (PEP 3143): installing coachd beside it must not replace it.
+    prefix, _ = installed
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
+    top_level = {path.name for path in site.iterdir() if path.is_dir() and not path.name.endswith(".dist-info")}
+    assert "coachd" in top_level
+    assert "daemon" not in top_level
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

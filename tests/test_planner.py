@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load_config
-from daemon.core.actions import BookSeries, QueueMail
-from daemon.core.observed import Booking, Observed
-from daemon.core.planner import plan
-from daemon.core.types import UTC, SessionKind
+from coachd.config import load_config
+from coachd.model.actions import BookSeries, QueueMail
+from coachd.model.observed import Booking, Observed
+from coachd.plan.planner import plan
+from coachd.model.types import UTC, SessionKind
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 

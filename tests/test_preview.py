@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 
 from click.testing import CliRunner
 
-from daemon.charts import trend_charts
-from daemon.cli import main
-from daemon.mail import Composer, Envelope
-from daemon.mail.samples import sample_context
-from daemon.views.preview import browsable_html
+from coachd.reporting.charts import trend_charts
+from coachd.cli.commands import main
+from coachd.mail import Composer, Envelope
+from coachd.mail.samples import sample_context
+from coachd.reporting.preview import browsable_html
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"

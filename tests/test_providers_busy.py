@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.core.types import UTC, Interval
-from daemon.providers.base import BusySource, BusySourceError
-from daemon.providers.busy_ics import IcsBusySource
+from coachd.model.types import UTC, Interval
+from coachd.providers.base import BusySource, BusySourceError
+from coachd.providers.local.busy_ics import IcsBusySource
 
 MakeSource = Callable[[dict[str, list[Interval]]], BusySource]
 

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from daemon.core.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind, to_utc
-from daemon.ical import canonical_rrule, series_calendar
-from daemon.providers.base import (
+from coachd.model.types import UTC, Attendee, BookedSeries, Override, Role, SeriesSpec, SessionKind, to_utc
+from coachd.mail.ical import canonical_rrule, series_calendar
+from coachd.providers.base import (
     CalendarProvider,
     CalendarStoreError,
     SeriesNotFound,
     SyncCursorExpired,
 )
-from daemon.providers.local_calendar import LocalCalendar, file_name
+from coachd.providers.local.calendar import LocalCalendar, file_name
 
 CHICAGO = ZoneInfo("America/Chicago")
 STAMP = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)

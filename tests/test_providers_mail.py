@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.providers.base import Inbox, MailSender, PermanentSendError, TransientSendError
-from daemon.providers.file_sender import FileSender
-from daemon.providers.maildir_inbox import MaildirInbox
+from coachd.providers.base import Inbox, MailSender, PermanentSendError, TransientSendError
+from coachd.providers.local.file_sender import FileSender
+from coachd.providers.local.maildir import MaildirInbox
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
 

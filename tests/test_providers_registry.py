@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.providers.base import CalendarProvider, Inbox, MailSender, ProviderUnavailable, UnknownProvider
-from daemon.providers.file_sender import FileSender
-from daemon.providers.local_calendar import LocalCalendar
-from daemon.providers.maildir_inbox import MaildirInbox
-from daemon.providers.registry import (
+from coachd.providers.base import CalendarProvider, Inbox, MailSender, ProviderUnavailable, UnknownProvider
+from coachd.providers.local.file_sender import FileSender
+from coachd.providers.local.calendar import LocalCalendar
+from coachd.providers.local.maildir import MaildirInbox
+from coachd.providers.registry import (
     CALENDAR_PROVIDERS,
     RECEIVE_PROVIDERS,
     SEND_PROVIDERS,
@@ -60,7 +60,7 @@ def test_every_config_name_is_listed() -> None:
 
 
 def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
-    from daemon.providers.registry import ProviderRefused, provider
+    from coachd.providers.registry import ProviderRefused, provider
 
     with pytest.raises(ProviderRefused) as refused:
         provider("receive", "gmail", tmp_path)
@@ -70,7 +70,7 @@ def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
 
 
 def test_accepted_options_are_what_each_factory_takes() -> None:
-    from daemon.providers.registry import accepted_options
+    from coachd.providers.registry import accepted_options
 
     assert accepted_options("calendar", "local") == {"folder"}
     assert accepted_options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}

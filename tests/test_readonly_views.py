@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from daemon.cli import main
+from coachd.cli.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -46,8 +46,8 @@ def test_the_read_only_store_cannot_write_even_by_mistake(tmp_path):
     import pytest
     from sqlalchemy.exc import OperationalError
 
-    from daemon.store.db import Store, sqlite_url
-    from daemon.store.models import Meta
+    from coachd.store.db import Store, sqlite_url
+    from coachd.store.models import Meta
 
     url = sqlite_url(tmp_path)
     Store.open(url).dispose()  # created and migrated, as the daemon does

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from daemon.core import reply_text
+from coachd.replies import reading as reply_text
 
 CORPUS = Path(__file__).parent / "replies"
 EXPECTED = sorted(CORPUS.glob("*.json"))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.core import reply_text
-from daemon.core.reply_html import html_to_text
+from coachd.replies import reading as reply_text
+from coachd.replies.html import html_to_text
 
 # -- new text: quotes and signatures ----------------------------------------------------------------
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from daemon.clock import VirtualClock
-from daemon.config import load_config
-from daemon.mail import reply_token
-from daemon.program import open_program
-from daemon.store.models import Outbox, Reply
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config
+from coachd.mail import reply_token
+from coachd.runtime.wiring import open_program
+from coachd.store.models import Outbox, Reply
 from tests.test_daemon_ticks import EXAMPLE, program_start, tick
 
 FEEDBACK = "Rating: 4\n1. The role play on pricing\n2. More time on objections\n3. Yes\nRepeat: role plays\nAvoid: running late\n"
@@ -217,7 +217,7 @@ def test_a_secret_others_can_read_is_refused_with_the_fix(tmp_path):
 def invoke(*args: str):
     from click.testing import CliRunner
 
-    from daemon.cli import main
+    from coachd.cli.commands import main
 
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -273,7 +273,7 @@ def test_low_ratings_put_a_coachee_under_stress_and_book_weekly_check_ins(tmp_pa
     records, _ = tick(tmp_path, cfg, program_start(cfg) + timedelta(days=4, minutes=15))
     program = open_program(cfg, tmp_path, VirtualClock(program_start(cfg)))
     try:
-        from daemon.observe import STATES_META
+        from coachd.observe.observer import STATES_META
 
         assert (program.get_meta(STATES_META) or {}).get(person.id) == "stress"
     finally:
@@ -296,8 +296,8 @@ def itip_reply(sender: str, organizer: str, uid: str, rid: str, partstat: str, n
 
 
 def test_an_emailed_decline_by_the_host_moves_that_occurrence_and_a_strangers_is_quarantined(tmp_path, sent, cfg):
-    from daemon.core.types import ical_utc
-    from daemon.observe import observe
+    from coachd.model.types import ical_utc
+    from coachd.observe.observer import observe
 
     program = open_program(cfg, tmp_path, VirtualClock(program_start(cfg)))
     try:
@@ -373,7 +373,7 @@ def test_without_a_token_the_parent_and_a_request_that_asks_for_an_answer_win(tm
 def test_a_second_reply_to_the_same_request_replaces_the_first_in_the_figures():
     from datetime import datetime, timezone
 
-    from daemon.core.observed import ReplyFact, latest_answers
+    from coachd.model.observed import ReplyFact, latest_answers
 
     at = datetime(2027, 1, 11, 18, tzinfo=timezone.utc)
     first = ReplyFact("feedback-request", "s1", "ana", at, 2)
@@ -383,8 +383,8 @@ def test_a_second_reply_to_the_same_request_replaces_the_first_in_the_figures():
 
 
 def test_nul_characters_in_a_reply_do_not_stop_the_inbox_on_any_database(tmp_path, cfg, database_url):
-    from daemon.inbox import read_inbox
-    from daemon.executor import Executor
+    from coachd.observe.inbox import read_inbox
+    from coachd.execute.executor import Executor
 
     store_cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"url": database_url})})
     program = open_program(store_cfg, tmp_path, VirtualClock(program_start(cfg)))
@@ -402,7 +402,7 @@ def test_nul_characters_in_a_reply_do_not_stop_the_inbox_on_any_database(tmp_pat
 def test_changing_a_reply_never_upgrades_an_older_database(tmp_path):
     from alembic import command
 
-    from daemon.store.db import alembic_config, create_store_engine, sqlite_url
+    from coachd.store.db import alembic_config, create_store_engine, sqlite_url
 
     engine = create_store_engine(sqlite_url(tmp_path))
     with engine.connect() as connection:

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from daemon.cli import main
-from daemon.config import load_config
-from daemon.core.types import UTC
-from daemon.metrics import program_figures
-from daemon.observe import observe
-from daemon.views import report as report_view
-from daemon.views.state import existing_store
+from coachd.cli.commands import main
+from coachd.config import load_config
+from coachd.model.types import UTC
+from coachd.reporting.figures import program_figures
+from coachd.observe.observer import observe
+from coachd.reporting import report as report_view
+from coachd.observe.readonly import existing_store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"  # runs 2027-01-04 to 2027-12-17, America/Chicago

@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import contexts
-from daemon.config.loader import load_config_text
-from daemon.core.actions import BookSeries, QueueMail
-from daemon.core.observed import Booking, Observed, ReplyFact
-from daemon.core.planner import REVIEW_PACK_BEFORE, WRAP_UP_REPORT_AFTER, plan
-from daemon.core.types import UTC, SessionKind
-from daemon.inbox import read_answer
-from daemon.mail.compose import Composer
+from coachd.mail import contexts
+from coachd.config.loader import load_config_text
+from coachd.model.actions import BookSeries, QueueMail
+from coachd.model.observed import Booking, Observed, ReplyFact
+from coachd.plan.planner import REVIEW_PACK_BEFORE, WRAP_UP_REPORT_AFTER, plan
+from coachd.model.types import UTC, SessionKind
+from coachd.observe.inbox import read_answer
+from coachd.mail.compose import Composer
 from tests.test_digest_figures import CONFIG
 
 

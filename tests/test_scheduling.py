@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.config import load_config_text
-from daemon.core.actions import BookSeries
-from daemon.core.observed import Booking, Observed
-from daemon.core.planner import plan
-from daemon.core.types import UTC, BookedSeries, Interval
+from coachd.config import load_config_text
+from coachd.model.actions import BookSeries
+from coachd.model.observed import Booking, Observed
+from coachd.plan.planner import plan
+from coachd.model.types import UTC, BookedSeries, Interval
 
 BASE = """
 program: {{id: p1, name: Test Program, timezone: {zone}, starts: {starts}, ends: {ends}}}

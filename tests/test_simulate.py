@@ -18,8 +18,8 @@ import pytest
 import recurring_ical_events
 from click.testing import CliRunner
 
-from daemon.cli import main
-from daemon.config import load_config
+from coachd.cli.commands import main
+from coachd.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -219,7 +219,7 @@ def test_progress_is_shown_on_a_terminal(tmp_path, cfg):
 
     from rich.console import Console
 
-    from daemon.views.simulation import run_simulate_command
+    from coachd.cli.simulate import run_simulate_command
 
     screen = StringIO()
     console = Console(file=screen, force_terminal=True, width=100)

@@ -6,8 +6,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from daemon.providers.base import PermanentSendError, TransientSendError
-from daemon.providers.smtp_sender import SmtpSender
+from coachd.providers.base import PermanentSendError, TransientSendError
+from coachd.providers.mailserver.smtp import SmtpSender
 from tests.smtp_servers import PASSWORD, USER, Recorder, smtp_server, tls_contexts
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from daemon.outbox import CLAIM_LEASE
-from daemon.store.db import Store, sqlite_url
-from daemon.store.models import Outbox, OutboxMessage
+from coachd.execute.outbox import CLAIM_LEASE
+from coachd.store.db import Store, sqlite_url
+from coachd.store.models import Outbox, OutboxMessage
 from tests.smtp_servers import Recorder, smtp_server
 from tests.test_daemon_ticks import EXAMPLE
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from daemon.cli import main
-from daemon.clock import VirtualClock
-from daemon.config import load_config_text
-from daemon.program import open_program
-from daemon.store.models import Outbox
+from coachd.cli.commands import main
+from coachd.runtime.clock import VirtualClock
+from coachd.config import load_config_text
+from coachd.runtime.wiring import open_program
+from coachd.store.models import Outbox
 from tests.smtp_servers import Recorder, smtp_server
 from tests.test_daemon_ticks import EXAMPLE, program_start, tick
 

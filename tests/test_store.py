@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from daemon.store import (
+from coachd.store import (
     ActionLog,
     Base,
     Busy,
@@ -229,7 +229,7 @@ def _empty(database_url: str) -> None:
 
 
 def test_read_only_store_reports_no_schema_then_the_head(database_url: str) -> None:
-    from daemon.store.db import head_revision
+    from coachd.store.db import head_revision
 
     _empty(database_url)
     with Store.open_readonly(database_url) as looking:
@@ -263,8 +263,8 @@ def test_an_outbox_from_before_0002_keeps_every_message_through_the_upgrade(data
     from alembic import command
 
 
-    from daemon.store.db import alembic_config, create_store_engine
-    from daemon.store.models import OutboxMessage
+    from coachd.store.db import alembic_config, create_store_engine
+    from coachd.store.models import OutboxMessage
 
     _empty(database_url)
     engine = create_store_engine(database_url)
@@ -294,7 +294,7 @@ def test_switching_a_new_file_to_wal_waits_out_another_process_doing_the_same() 
     new file, without using busy_timeout: the switch is retried instead of failing the open."""
     import sqlite3
 
-    from daemon.store.db import _enable_wal
+    from coachd.store.db import _enable_wal
 
     class Racing:
         def __init__(self, refusals: int, error: str = "database is locked") -> None:

@@ -1,5 +1,0 @@
-"""`python -m daemon` is `coachd`."""
-
-from daemon.cli import main
-
-main()

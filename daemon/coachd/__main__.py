@@ -1,0 +1,5 @@
+"""`python -m coachd` is `coachd`."""
+
+from coachd.cli.commands import main
+
+main()

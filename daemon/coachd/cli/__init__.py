@@ -1,0 +1,1 @@
+"""The `coachd` command, one module per group of commands."""

@@ -1,0 +1,364 @@
+"""The `coachd` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from coachd.runtime.clock import Clock
+from coachd.config import ConfigError, ProgramConfig, load_config
+from coachd.runtime.logs import setup_logging
+from coachd.runtime.wiring import Program, default_state_dir
+
+console = Console()
+# Errors are never wrapped: admins grep them and paste them into tickets.
+err_console = Console(stderr=True, soft_wrap=True)
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(EXIT_USAGE)
+
+
+def load_or_exit(path: Path) -> ProgramConfig:
+    """Load the config, or list every problem in it and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        count = len(error.problems)
+        err_console.print(f"[bold red]{error.file}[/]: {count} problem{'s' if count != 1 else ''}", highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        sys.exit(EXIT_USAGE)
+
+
+config_argument = click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+state_option = click.option("--state", "state", type=click.Path(path_type=Path, file_okay=False),
+                            help="State directory (database, secret, local calendar, mail). "
+                                 "Default: $STATE_DIRECTORY under systemd, else ./var.")
+log_option = click.option("--log-level", default="info", show_default=True,
+                          type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+
+
+def state_dir(state: Path | None) -> Path:
+    return state if state is not None else default_state_dir()
+
+
+def parse_day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{what}: expected a date like 2027-03-29, got {value!r}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coachd")
+def main() -> None:
+    """coachd books coaching sessions and sends their email, for a program described in one YAML file."""
+
+
+@main.command()
+@config_argument
+@state_option
+def check(config: Path, state: Path | None) -> None:
+    """Validate CONFIG, its templates and its providers; exit 2 listing every problem."""
+    from coachd.config import summary_text
+    from coachd.mail import Composer
+    from coachd.runtime.wiring import provider_problems, unused_provider_options
+
+    cfg = load_or_exit(config)
+    # What `run` would refuse is a problem here, not at start-up; the two lists are told apart
+    # because a provider problem does not stop `simulate`, which runs on the embedded ones.
+    refused = provider_problems(cfg)
+    folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
+    template_problems = Composer(folder).check()
+    if refused:
+        print_problems(f"{config}: {len(refused)} problem(s) `coachd run` would refuse "
+                       "(`coachd simulate` runs on the embedded providers whatever the config names)",
+                       [f"{field}: {message}" for field, message in refused])
+    if template_problems:
+        print_problems(f"{config}: {len(template_problems)} template problem(s)", template_problems)
+    if refused or template_problems:
+        sys.exit(EXIT_USAGE)
+    console.print(summary_text(cfg), highlight=False, markup=False)
+    for field, note in unused_provider_options(cfg):
+        console.print(f"note: {field}: {note}; it is kept but ignored", highlight=False, markup=False,
+                      soft_wrap=True)
+    console.print("OK: the config is valid.", style="green")
+
+
+def print_problems(title: str, problems: list[str]) -> None:
+    err_console.print(title, style="bold red", highlight=False, markup=False)
+    for problem in problems:
+        err_console.print(f"  {problem}", highlight=False, markup=False)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the config file."""
+    click.echo(json.dumps(ProgramConfig.json_schema(), indent=2))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--at", "at", help="Plan as of this date (default: now).")
+@click.option("--occurrences", default=3, show_default=True, help="Occurrences shown per series.")
+def plan(config: Path, state: Path | None, at: str | None, occurrences: int) -> None:
+    """Dry run: each series, its first occurrences in every attendee's zone, conflicts and burden."""
+    from coachd.reporting.dry_run import show_plan
+
+    cfg = load_or_exit(config)
+    day = parse_day(at, "--at")
+    now = datetime.combine(day, time(9), cfg.program.zone) if day else None
+    with state_errors_exit():
+        show_plan(console, cfg, state_dir(state), now, occurrences)
+
+
+@main.command()
+@config_argument
+@state_option
+@log_option
+def run(config: Path, state: Path | None, log_level: str) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    from coachd.runtime.clock import SystemClock
+    from coachd.runtime.sender_process import MailDispatcher
+    from coachd.execute.executor import Executor
+    from coachd.runtime.jobs import JobOutcome, program_jobs
+    from coachd.runtime.runner import Daemon, JobRunner
+
+    setup_logging(log_level)
+    cfg = load_or_exit(config)
+    program = open_or_exit(cfg, state_dir(state), SystemClock())
+    # Started after the store is open (and migrated): the sender opens the same store.
+    sender = MailDispatcher(cfg, program.state_dir, cfg.daemon.send, log_level)
+    executor = Executor(program, sender.on_action)
+
+    def watch_sender(now: datetime) -> JobOutcome:
+        sender.watch(now)
+        return JobOutcome()
+
+    try:
+        sender.start()
+        Daemon(JobRunner(program, program_jobs(program, executor, send=watch_sender))).serve()
+    finally:
+        sender.stop()
+        program.close()
+
+
+@main.command()
+@config_argument
+@click.option("--until", "until", required=True, help="Simulate up to this date (exclusive end of day).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="State directory of the simulation; run again with a later --until to resume.")
+@click.option("--from", "start", help="Start date (default: the program's start, or where DIR stopped).")
+@click.option("--replies", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Folder of .eml replies, each delivered to the inbox at its Date.")
+@click.option("--state", "state", type=click.Path(path_type=Path, file_okay=False), hidden=True)
+@log_option
+def simulate(config: Path, until: str, out: Path, start: str | None, replies: Path | None,
+             state: Path | None, log_level: str) -> None:
+    """Run the daemon's jobs on a virtual clock from the program start to --until."""
+    from coachd.cli.simulate import run_simulate_command
+
+    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if log_level.lower() == "info":
+        logging.getLogger("coachd.actions").setLevel(logging.WARNING)
+    cfg = load_or_exit(config)
+    if state is not None and state != out:
+        fail("--state and --out name different folders; for simulate they are the same thing")
+    until_day = parse_day(until, "--until")
+    start_day = parse_day(start, "--from")
+    assert until_day is not None
+    from coachd.runtime.simulator import SimulationError
+
+    with state_errors_exit():
+        try:
+            run_simulate_command(console, cfg, out, until_day, start_day, replies, err_console)
+        except SimulationError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config: Path, state: Path | None, as_json: bool) -> None:
+    """Upcoming sessions, queued and failed mail, quarantined replies, last errors."""
+    from coachd.reporting.status import show_status
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        show_status(console, cfg, state_dir(state), as_json)
+
+
+@main.command()
+@config_argument
+@click.argument("kind")
+@state_option
+@click.option("--session", "session_id", help="Session id (UID/RECURRENCE-ID); default: the next session.")
+@click.option("--to", "person_id", help="Person id of the recipient; default: a typical reader of KIND.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the HTML part to this file, to open in a browser.")
+@click.option("--at", "at", help="As of this date (default: now).")
+def preview(config: Path, kind: str, state: Path | None, session_id: str | None, person_id: str | None,
+            html_out: Path | None, at: str | None) -> None:
+    """Show the email of KIND (agenda, summary, invitation, digest, ...) as it would be sent."""
+    from coachd.reporting.preview import PreviewError
+    from coachd.reporting.preview import preview as show_preview
+
+    cfg = load_or_exit(config)
+    day = parse_day(at, "--at")
+    now = datetime.combine(day, time(9), cfg.program.zone) if day else None
+    with state_errors_exit():
+        try:
+            show_preview(console, cfg, state_dir(state), kind, session_id, person_id, html_out, now)
+        except PreviewError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@click.argument("session")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@state_option
+def notes(config: Path, session: str, file: Path, state: Path | None) -> None:
+    """Record a coach's notes for SESSION (its id, UID/RECURRENCE-ID) from FILE; the summary uses them."""
+    from coachd.cli.notes import NotesError, record_notes
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        try:
+            record_notes(console, cfg, state_dir(state), session, file)
+        except NotesError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@click.argument("hold_id")
+@state_option
+def confirm(config: Path, hold_id: str, state: Path | None) -> None:
+    """Let a held pass of cancellations (HOLD_ID, as `plan` and `status` show it) go ahead."""
+    from coachd.cli.confirm import NoSuchHold
+    from coachd.cli.confirm import confirm as confirm_hold
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        try:
+            confirm_hold(console, cfg, state_dir(state), hold_id)
+        except NoSuchHold as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--assign", "assign_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+              help="Take quarantined reply ID as an answer.")
+@click.option("--person", "person_id", help="With --assign: whose answer it is (person id).")
+@click.option("--session", "session_id", help="With --assign: the session it is about (default: their latest request).")
+@click.option("--kind", "kind", help="With --assign: the kind of request it answers (feedback-request, ...).")
+@click.option("--dismiss", "dismiss_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
+              help="Set quarantined reply ID aside (kept).")
+def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None, person_id: str | None,
+          session_id: str | None, kind: str | None, dismiss_id: int | None) -> None:
+    """Quarantined replies with the reason; assign one to the request it answers, or dismiss it."""
+    from coachd.cli.replies import ReplyCommandError, assign, dismiss, show_inbox
+
+    cfg = load_or_exit(config)
+    if assign_id is not None and dismiss_id is not None:
+        fail("--assign and --dismiss: one reply at a time")
+    if assign_id is None and (person_id or session_id or kind):
+        fail("--person, --session and --kind go with --assign ID")
+    if assign_id is not None and not person_id:
+        fail("--assign needs --person: whose answer the reply is")
+    with state_errors_exit():
+        try:
+            if assign_id is not None:
+                assign(console, cfg, state_dir(state), assign_id, person_id or "", session_id, kind)
+            elif dismiss_id is not None:
+                dismiss(console, cfg, state_dir(state), dismiss_id)
+            else:
+                show_inbox(console, cfg, state_dir(state), as_json)
+        except ReplyCommandError as error:
+            fail(str(error))
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def feedback(config: Path, state: Path | None, as_json: bool) -> None:
+    """Every feedback reply: session, person, rating, answers, the coachee's state, when received."""
+    from coachd.cli.replies import show_feedback
+
+    cfg = load_or_exit(config)
+    with state_errors_exit():
+        show_feedback(console, cfg, state_dir(state), as_json)
+
+
+@main.command()
+@config_argument
+@state_option
+@click.option("--format", "fmt", metavar="html|csv|json",
+              help="What to write; default: from the --out file's extension.")
+@click.option("--from", "start", help="First day reported, in the program's zone (default: the program's start).")
+@click.option("--until", "until", help="Last day reported, included (default: today, or the program's end).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="File to write; replaced whole, never left half-written.")
+def report(config: Path, state: Path | None, fmt: str | None, start: str | None, until: str | None,
+           out: Path) -> None:
+    """The program's figures for a period (the sponsor digest's, with charts) as an HTML, CSV or JSON file."""
+    from coachd.reporting.report import ReportError, check_out, report_format, write_report
+
+    cfg = load_or_exit(config)
+    first, last = parse_day(start, "--from"), parse_day(until, "--until")
+    with state_errors_exit():
+        try:
+            check_out(out)
+            kind = report_format(fmt, out)
+            period = write_report(cfg, state_dir(state), kind, out, first, last)
+        except ReportError as error:
+            fail(str(error))
+    console.print(f"{kind} report for {period.first} to {period.last} written to {out}", highlight=False,
+                  soft_wrap=True)
+
+
+@contextmanager
+def state_errors_exit() -> Iterator[None]:
+    """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""
+    from coachd.runtime.wiring import StateUnavailable
+    from coachd.providers.base import ProviderError
+
+    try:
+        yield
+    except (ProviderError, StateUnavailable) as error:
+        fail(str(error))
+
+
+def open_or_exit(cfg: ProgramConfig, state: Path, clock: Clock) -> Program:
+    from coachd.runtime.wiring import open_program
+
+    with state_errors_exit():
+        return open_program(cfg, state, clock)
+    raise AssertionError("unreachable: state_errors_exit exits")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""load_config: read the YAML file, validate it, check it, and report every problem at once."""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from coachd.config.checks import file_problems, reference_problems
+from coachd.config.model import UNION_TAGS, ProgramConfig
+from coachd.config.problems import ConfigError, Problem, dotted, ordered
+from coachd.config.values import shown, suggest
+from coachd.config.yamltree import Document, Key, read_yaml
+
+_SECTIONS = "program:, organizer:, people:, teams:"
+
+
+def load_config(path: str | Path) -> ProgramConfig:
+    """Load and check a program's config file; raises ConfigError listing every problem."""
+    path = Path(path).absolute()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(path, [Problem("", f"cannot read the config file: {error.strerror or error}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(path, [Problem("", "the file is not UTF-8 text", line)]) from None
+    return load_config_text(text, path)
+
+
+def load_config_text(text: str, source: Path) -> ProgramConfig:
+    """Load config text as if read from `source` (relative paths resolve beside it)."""
+    source = Path(source).absolute()
+    doc = read_yaml(text)
+    problems = list(doc.problems)
+    config: ProgramConfig | None = None
+    if not problems or isinstance(doc.data, dict):
+        try:
+            config, found = _validate(doc, source)
+            problems += found
+        except Exception as error:  # a traceback is what an admin must never see; name it as our bug
+            problems.append(Problem("", f"internal error while checking ({type(error).__name__}: {error})"))
+    if problems or config is None:
+        raise ConfigError(source, ordered(problems))
+    return config
+
+
+def _validate(doc: Document, source: Path) -> tuple[ProgramConfig | None, list[Problem]]:
+    data = doc.data
+    if data is None:
+        return None, [Problem("", f"the file is empty; expected the sections {_SECTIONS} ...")]
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"the value {shown(data)}"
+        return None, [Problem("", f"expected a mapping with the sections {_SECTIONS} ..., got {kind}", 1)]
+    # A value YAML could not read already has its problem; do not add "expected text, got None" on top.
+    taken = {p.path for p in doc.problems}
+    problems: list[Problem] = []
+    config = None
+    try:
+        config = ProgramConfig.model_validate(data, context={"source": source})
+    except ValidationError as error:
+        for detail in error.errors(include_url=False):
+            loc: Key = tuple(part for part in detail["loc"] if part not in UNION_TAGS)
+            if dotted(loc) not in taken:
+                problems.append(Problem(dotted(loc), _message(detail, loc), doc.line_of(loc)))
+    found = reference_problems(data) + file_problems(data, source.parent)
+    problems += [Problem(dotted(path), message, doc.line_of(path)) for path, message in found]
+    return config, problems
+
+
+def _message(detail: ErrorDetails, loc: Key) -> str:
+    """Pydantic's wording, made to read like the rest of `coachd check`."""
+    kind, value, ctx = detail["type"], detail.get("input"), detail.get("ctx") or {}
+    reason = detail["msg"].partition(", ")[2]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        allowed = _keys_at(loc[:-1])
+        hint = suggest(str(loc[-1]), allowed)
+        if hint or not allowed:
+            return f"unknown key{hint}"
+        return f"unknown key (expected one of: {', '.join(allowed)})"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping of keys to values, got {shown(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {shown(value)}"
+    if kind == "string_type":
+        return f"expected text, got {shown(value)}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "too_short":
+        return "expected at least one entry"
+    if kind.startswith("date_"):
+        return f"expected a date like 2027-01-04, got {shown(value)}" + (f" ({reason})" if reason else "")
+    if kind == "literal_error":
+        choices = [e.strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")]
+        hint = suggest(value, choices) if isinstance(value, str) else ""
+        return f"expected {ctx.get('expected')}, got {shown(value)}{hint}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {shown(value)}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {ctx.get('ge', ctx.get('le'))}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {shown(value)}"
+    message = detail["msg"]
+    if message.startswith("value is not a valid email address"):
+        return f"{shown(value)} is not a valid email address{message.partition(':')[1]}{message.partition(':')[2]}"
+    return message[:1].lower() + message[1:]
+
+
+def _keys_at(loc: Key) -> list[str]:
+    """The keys the model accepts at loc, for 'did you mean' on unknown keys."""
+    current: Any = ProgramConfig
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if typing.get_origin(current) is list and args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            current = fields[part].annotation if part in fields else None
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Annotated[X, ...] -> X; X | Y -> the model or list among them."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            arg = _unwrap(arg)
+            if typing.get_origin(arg) is list or (isinstance(arg, type) and issubclass(arg, BaseModel)):
+                return arg
+    return annotation

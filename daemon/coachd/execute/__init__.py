@@ -1,0 +1,1 @@
+"""Actions -> effects under their keys: the executor and the outbox."""

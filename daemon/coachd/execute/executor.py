@@ -1,0 +1,236 @@
+"""The execute step: apply planned actions through the providers, each exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from coachd.mail import contexts
+from coachd.model.actions import Action, BookSeries, QueueMail
+from coachd.model.observed import Booking, Observed
+from coachd.model.types import BookedSeries
+from coachd.model.serial import overrides_to_list, spec_to_dict
+from coachd.mail.ical import series_calendar
+from coachd.mail import Envelope
+from coachd.mail.reply_token import expects_answer, reply_address, token_for
+from coachd.runtime.wiring import Program
+from coachd.providers.base import SeriesNotFound
+from coachd.store.db import Store
+from coachd.store.models import ActionLog, Outbox, OutboxMessage, Series, SessionRow
+
+log = logging.getLogger("coachd.actions")
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One applied action, as logged and as `coachd simulate` writes it to actions.jsonl."""
+
+    at: datetime
+    key: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "key": self.key, "action": self.kind, **self.detail}
+
+
+ActionListener = Callable[[ActionRecord], None]
+
+
+def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
+    """The iTIP method the email's calendar part carries, if any.
+
+    A series ended early is re-sent as a REQUEST with its shortened rule, so the
+    sessions already held stay in people's calendars; a series cancelled before
+    it began, or one a person was taken off, is a CANCEL.
+    """
+    if mail.kind in ("invitation", "update"):
+        return "REQUEST"
+    if mail.kind == "cancellation":
+        left = mail.subject_ref.endswith("/left")
+        return "CANCEL" if series.cancelled or left else "REQUEST"
+    return None
+
+
+# Emails rendered, then stored in one transaction: one commit for many, where each commit competes
+# with the mail sender's for SQLite's single writer.
+QUEUE_BATCH = 50
+# One queued email: its outbox row and its action-log row, as column values.
+QueuedRow = tuple[dict[str, Any], dict[str, Any]]
+
+
+def store_mail(store: Store, rows: Sequence[QueuedRow]) -> None:
+    """Insert queued emails and their action records in one transaction (Core executemany: many
+    times cheaper than ORM objects); raises IntegrityError if any key is there already."""
+    with store.engine.begin() as connection:
+        connection.execute(insert(Outbox), [{k: v for k, v in outbox.items() if k != "message"}
+                                            for outbox, _ in rows])
+        connection.execute(insert(OutboxMessage), [{"key": outbox["key"], "message": outbox["message"]}
+                                                   for outbox, _ in rows])
+        connection.execute(insert(ActionLog), [action for _, action in rows])
+
+
+class Executor:
+    def __init__(self, program: Program, listener: ActionListener | None = None) -> None:
+        self.program = program
+        self.listener = listener
+
+    def apply(self, actions: Sequence[Action], observed: Observed, now: datetime) -> int:
+        """Apply the actions not yet done; returns how many were applied."""
+        done = self._done_keys([a.key for a in actions])
+        applied = 0
+        pending: list[QueueMail] = []
+        for action in actions:
+            if action.key in done:
+                continue
+            if isinstance(action, BookSeries):
+                applied += self._queue_all(pending, observed, now)
+                pending = []
+                booked_at = self._book(action, now)
+                # Mail planned in the same pass (the invitations) reads the series from here.
+                observed = replace(observed, bookings={**observed.bookings,
+                                                       action.series.spec.key: Booking(action.series, booked_at)})
+                applied += 1
+            else:
+                pending.append(action)
+                if len(pending) == QUEUE_BATCH:
+                    applied += self._queue_all(pending, observed, now)
+                    pending = []
+        return applied + self._queue_all(pending, observed, now)
+
+    def emit(self, record: ActionRecord) -> None:
+        log.info("%s %s %s", record.kind, record.key,
+                 " ".join(f"{k}={v}" for k, v in record.detail.items() if k not in ("key",)))
+        if self.listener is not None:
+            self.listener(record)
+
+    def _done_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self.program.store.session() as db:
+            found: set[str] = set()
+            for chunk in range(0, len(keys), 500):
+                found.update(db.scalars(select(ActionLog.key).where(ActionLog.key.in_(keys[chunk:chunk + 500]))))
+            return found
+
+    def _book(self, action: BookSeries, now: datetime) -> datetime:
+        series = action.series
+        spec = series.spec
+        program = self.program
+        organizer = program.cfg.organizer
+        with program.store.session() as db:
+            existing = db.get(Series, spec.uid)
+            booked_at = existing.booked_at if existing else now
+        # The calendar write is idempotent (one object per UID), so a crash before the
+        # record below only means the same write happens again on the next tick.
+        if series.cancelled:
+            try:
+                program.calendar.cancel_series(spec.uid)
+            except SeriesNotFound:
+                pass  # deleted by hand already: the calendar agrees with us
+        else:
+            program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
+        self._record(series, booked_at, now, ActionLog(key=action.key, program_id=program.id, kind="book",
+                                                       done_at=now, detail={"series": spec.key,
+                                                                            "reason": action.reason}))
+        self.emit(ActionRecord(now, action.key, "book", {
+            "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
+            "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
+        return booked_at
+
+    def adopt(self, series: BookedSeries, now: datetime) -> None:
+        """Record a series as someone changed it by hand in the organizer's calendar (no calendar write)."""
+        spec = series.spec
+        key = f"adopt:{spec.uid}:{series.sequence}"
+        with self.program.store.session() as db:
+            existing = db.get(Series, spec.uid)
+            booked_at = existing.booked_at if existing else now
+        self._record(series, booked_at, now, ActionLog(key=key, program_id=self.program.id, kind="adopt",
+                                                       done_at=now, detail={"series": spec.key}))
+        self.emit(ActionRecord(now, key, "adopt", {
+            "series": spec.key, "uid": spec.uid, "sequence": series.sequence, "cancelled": series.cancelled,
+            "pinned": sum(1 for o in series.overrides if o.pinned), "reason": "changed in the organizer's calendar"}))
+
+    def _record(self, series: BookedSeries, booked_at: datetime, now: datetime, log_row: ActionLog) -> None:
+        """The series, its sessions and the action's key, in one transaction."""
+        spec = series.spec
+        program = self.program
+        with program.store.session() as db:
+            row = db.get(Series, spec.uid)
+            if row is None:
+                row = Series(uid=spec.uid, program_id=program.id, key=spec.key, booked_at=booked_at)
+                db.add(row)
+            row.key, row.kind, row.title, row.timezone = spec.key, spec.kind.value, spec.title, spec.timezone
+            row.spec, row.sequence = spec_to_dict(spec), series.sequence
+            row.overrides, row.cancelled, row.updated_at = overrides_to_list(series.overrides), series.cancelled, now
+            db.flush()
+            db.execute(delete(SessionRow).where(SessionRow.series_uid == spec.uid))
+            for occurrence in series.occurrences():
+                db.add(SessionRow(id=occurrence.session_id, program_id=program.id, series_uid=spec.uid,
+                                  kind=spec.kind.value, recurrence_id=occurrence.recurrence_id,
+                                  start=occurrence.start, end=occurrence.end, cancelled=occurrence.cancelled))
+            if db.get(ActionLog, log_row.key) is None:
+                db.add(log_row)
+
+    def _queue_all(self, mails: Sequence[QueueMail], observed: Observed, now: datetime) -> int:
+        """Render `mails` and store them in the outbox in one transaction (each email with its
+        action record, so either both are there or neither); returns how many were new."""
+        if not mails:
+            return 0
+        rows = [self._render(mail, observed, now) for mail in mails]
+        try:
+            store_mail(self.program.store, rows)
+        except IntegrityError:
+            # Another replica (or an earlier crash after commit) queued some: store one at a time.
+            queued = [mail for mail, row in zip(mails, rows) if self._store_one(row)]
+        else:
+            queued = list(mails)
+        for mail in queued:
+            self.emit(ActionRecord(now, mail.key, "queue", {
+                "kind": mail.kind, "to": mail.recipient.person_id, "session": mail.session_id,
+                "due": mail.due.isoformat()}))
+        return len(queued)
+
+    def _store_one(self, row: QueuedRow) -> bool:
+        try:
+            store_mail(self.program.store, [row])
+        except IntegrityError:
+            return False
+        return True
+
+    def _render(self, mail: QueueMail, observed: Observed, now: datetime) -> QueuedRow:
+        program = self.program
+        cfg = program.cfg
+        booking = observed.bookings.get(mail.series_key) if mail.series_key else None
+        ics = method = None
+        series_uid = booking.series.spec.uid if booking else None
+        method = _itip_method(mail, booking.series) if booking else None
+        if method is not None and booking is not None:
+            ics = series_calendar(booking.series, organizer_name=cfg.organizer.name,
+                                  organizer_email=str(cfg.organizer.email), method=method,
+                                  dtstamp=booking.booked_at)
+        token = None
+        if expects_answer(mail.kind, mail.key):
+            token = token_for(program.reply_secret(), program.id, mail.key)
+        envelope = Envelope(
+            key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,
+            reply_to=reply_address(str(cfg.organizer.email), token) if token else None,
+            series_uid=series_uid, session_id=mail.session_id,
+            thread_key=f"series:{series_uid}" if series_uid else None, ics=ics, ics_method=method,
+        )
+        context = contexts.build(cfg, observed, mail, now)
+        composed = program.composer.compose_bytes(mail.kind, mail.recipient, context, envelope)
+        row = {"key": mail.key, "program_id": program.id, "kind": mail.kind, "session_id": mail.session_id,
+               "series_uid": series_uid, "recipient": mail.recipient.person_id, "to_addr": mail.recipient.email,
+               "subject": composed.subject, "message": composed.raw, "message_id": composed.message_id,
+               "reply_token": token, "status": "queued", "attempts": 0, "due_at": mail.due,
+               "next_attempt_at": now, "created_at": now}
+        action = {"key": mail.key, "program_id": program.id, "kind": "queue", "done_at": now,
+                  "detail": {"kind": mail.kind, "to": mail.recipient.person_id}}
+        return row, action

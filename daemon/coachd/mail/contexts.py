@@ -1,0 +1,212 @@
+"""The data each email's template gets, built from the config and what was observed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from coachd.reporting import charts
+
+from coachd.config import ProgramConfig
+from coachd.model.actions import QueueMail
+from coachd.model.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, questions_for
+from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, ReplyFact
+from coachd.model.types import BookedSeries, Occurrence, SessionKind
+from coachd.model import periods as periods_mod
+from coachd.reporting.survey import WRAP_UP_QUESTIONS, survey_summary
+from coachd.reporting.figures import program_figures
+
+
+
+def base_context(cfg: ProgramConfig) -> dict[str, Any]:
+    program = cfg.program
+    return {
+        "program": {"id": program.id, "name": program.name, "timezone": program.timezone,
+                    "outcomes": program.outcome_texts},
+        "organizer": {"name": cfg.organizer.name, "email": str(cfg.organizer.email)},
+    }
+
+
+def _team_name(cfg: ProgramConfig, team_id: str | None) -> str | None:
+    """The team's name; a team dropped from the config (its series held or ending) keeps its id."""
+    if team_id is None:
+        return None
+    try:
+        return cfg.team(team_id).name
+    except KeyError:
+        return team_id
+
+
+def session_dict(cfg: ProgramConfig, series: BookedSeries, occurrence: Occurrence) -> dict[str, Any]:
+    spec = series.spec
+    return {
+        "id": occurrence.session_id, "kind": spec.kind.value, "title": spec.title,
+        "start": occurrence.start, "end": occurrence.end, "length": occurrence.end - occurrence.start,
+        "team_name": _team_name(cfg, spec.team_id), "host": spec.host, "attendees": list(spec.everyone()), "series_uid": spec.uid,
+    }
+
+
+def series_dict(series: BookedSeries) -> dict[str, Any]:
+    spec = series.spec
+    return {"title": spec.title, "kind": spec.kind.value, "cadence_weeks": spec.interval_weeks,
+            "first_start": spec.start, "until": spec.until, "length": spec.length,
+            "attendees": list(spec.everyone())}
+
+
+def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime) -> dict[str, Any]:
+    """The template context for `mail`; one-to-one content only ever comes from that one-to-one."""
+    context = base_context(cfg) | {"recipient": mail.recipient}
+    booking = observed.bookings.get(mail.series_key) if mail.series_key else None
+    if mail.kind in ("invitation", "update", "cancellation") and booking:
+        occurrences = booking.series.occurrences()
+        first = occurrences[0] if occurrences else None
+        context["series"] = series_dict(booking.series)
+        if first:
+            context["session"] = session_dict(cfg, booking.series, first)
+        if mail.kind == "cancellation":
+            context["reason"] = _cancellation_reason(booking.series, mail)
+        return context
+    if mail.kind in SPONSOR_KINDS and mail.period is not None:
+        return context | sponsor_view(cfg, observed, mail.kind, mail.period, now)
+    if mail.kind == "wrap-up" and mail.occurrence is not None and booking is not None:
+        # The survey after a team's wrap-up session; its answers feed the final report, never verbatim.
+        return context | {"survey": True, "session": session_dict(cfg, booking.series, mail.occurrence),
+                          "questions": list(WRAP_UP_QUESTIONS)}
+    if mail.kind == "check-in" and booking is not None and mail.occurrence is not None:
+        # Sent before a check-in call: the note that fits the coachee's state, and when the call is.
+        return context | {"state": observed.states.get(mail.recipient.person_id, "steady"),
+                          "coach": booking.series.spec.host, "next_check_in": mail.occurrence.start}
+    if mail.occurrence is not None and booking is not None:
+        return context | _session_context(cfg, observed, booking.series, mail.occurrence, mail.kind)
+    if mail.kind == "goal-check-in":
+        return context | {"period_label": _period_label(mail.due.date()), "goals": cfg.program.outcome_texts,
+                          "questions": ["Where do you stand against each goal?",
+                                        "What is your plan for the next four weeks?",
+                                        "What support do you need?",
+                                        GOAL_RATING_QUESTION]}
+    raise ValueError(f"no context for {mail.kind} ({mail.key})")
+
+
+# Read by the inbox as the coachee's self-assessment; sponsors see its average over 3 people or more.
+GOAL_RATING_QUESTION = ("Overall, from 1 (off track) to 5 (on track), where do you stand? "
+                        "Put the number on a line of its own.")
+SPONSOR_KINDS = frozenset({"digest", "review", "wrap-up"})
+# What a trend compares with, in the words of each kind (the final report has nothing before it).
+COMPARED_WITH = {"digest": "the last digest", "review": "the quarter before", "wrap-up": "the period before"}
+
+
+def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tuple[datetime, datetime],
+                 now: datetime) -> dict[str, Any]:
+    """The figures of a digest, review pack or final report, with its charts and next steps."""
+    spans = periods_mod.digest_periods(cfg)
+    figures = program_figures(cfg, observed, period[0], period[1], now,
+                              previous=periods_mod.previous_period(spans, period))
+    coming = periods_mod.next_end(spans, period[1]) if kind == "digest" else None
+    figures["next_digest"] = coming.astimezone(cfg.program.zone).date() if coming else None
+    figures["compared_with"] = COMPARED_WITH[kind]
+    figures["charts"] = charts.trend_charts(figures["history"])
+    figures["survey"] = False
+    if kind == "wrap-up":
+        figures["wrap_up"] = survey_summary(cfg, observed, now)
+    if kind in ("review", "wrap-up"):
+        figures["next_steps"] = next_steps(figures)
+    return figures
+
+
+def next_steps(figures: Mapping[str, Any]) -> list[str]:
+    """What the figures ask of the review, in plain words; no one's private content."""
+    steps = []
+    behind = [row["coachee"] for row in figures["consistency"]["rows"] if row["behind"]]
+    if behind:
+        steps.append(f"Get one-to-ones back on cadence for {len(behind)} coachee(s) past "
+                     f"{figures['consistency']['cadence_days']} days.")
+    if figures["actions"]["overdue"]:
+        steps.append(f"Follow up the {figures['actions']['overdue']} overdue action item(s) with the coaches.")
+    low = [t["name"] for t in figures["teams"] if t["attendance_rate"] is not None and t["attendance_rate"] < 0.8]
+    if low:
+        steps.append(f"Look at attendance below 80% in {', '.join(low)}.")
+    rate = figures["feedback"]["response_rate"]
+    if rate is not None and rate < 0.5:
+        steps.append("Fewer than half the feedback requests were answered: ask the coaches to keep the last "
+                     "two minutes of each session for it.")
+    unmeasured = [o["text"] for o in figures["outcomes"] if o["target"] is not None and o["latest"] is None]
+    if unmeasured:
+        steps.append(f"Measure {len(unmeasured)} agreed outcome(s) not measured yet.")
+    below = [r["coach"] for r in figures["coaching"]["rows"] if r["on_target"] is False]
+    if below:
+        steps.append(f"Free time for coaching: {', '.join(below)} below the target share.")
+    return steps
+
+
+def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
+    if mail.subject_ref.endswith("/left"):
+        return "you are no longer on this series"
+    if "~" in series.spec.key:
+        return "it continues with a new coach, who will send you a new invitation"
+    return "it is no longer part of the program"
+
+
+AGENDA_KINDS = frozenset({"agenda"})
+
+
+def _topics(cfg: ProgramConfig, reply: ReplyFact) -> list[dict[str, str]]:
+    """The topics one person sent back on an agenda: as the reply parser split them, else the whole text."""
+    person = cfg.people_by_id.get(reply.person_id)
+    name = person.name if person else reply.person_id
+    found = [str(t) for t in reply.payload.get("topics", ()) or ()]  # type: ignore[union-attr]
+    texts = found or [str(reply.payload.get("text", ""))]
+    return [{"text": " ".join(text.split())[:300], "from_name": name} for text in texts if text.strip()]
+
+
+def _period_label(day: date) -> str:
+    return day.strftime("%B %Y")
+
+
+def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSeries, occurrence: Occurrence,
+                     kind: str) -> dict[str, Any]:
+    occurrences = [o for o in series.occurrences() if not o.cancelled]
+    index = next((i for i, o in enumerate(occurrences) if o.recurrence_id == occurrence.recurrence_id), 0)
+    previous = occurrences[index - 1] if index > 0 else None
+    following = occurrences[index + 1] if index + 1 < len(occurrences) else None
+    context: dict[str, Any] = {"session": session_dict(cfg, series, occurrence)}
+    host = series.spec.host.person_id
+    if kind == "agenda":
+        purpose, reason, importance = CONTRACTS[series.spec.kind]
+        open_actions = []
+        topics: list[dict[str, str]] = []
+        if previous is not None:
+            notes = observed.replies_to(previous.session_id, NOTES_KINDS, host)
+            if notes:
+                open_actions = list(notes[-1].payload.get("actions", []))
+            # What people sent back on the last agenda is on this one.
+            topics = [topic for reply in observed.replies_to(previous.session_id, AGENDA_KINDS)
+                      if reply.person_id != host for topic in _topics(cfg, reply)]
+        bank = tuple(cfg.mail.agenda.questions) or DEFAULT_QUESTIONS
+        context |= {
+            "purpose": purpose, "reason": reason, "importance": importance,
+            "goals": cfg.program.outcome_texts, "open_actions": [_action(a) for a in open_actions],
+            "topics": topics, "questions": questions_for(index, bank), "focus": focus_for(index),
+            "asks_for_topics": series.spec.kind is SessionKind.GROUP,
+            "previous_session": session_dict(cfg, series, previous) if previous else None,
+        }
+    elif kind == "summary":
+        notes = observed.replies_to(occurrence.session_id, NOTES_KINDS, host)
+        payload = notes[-1].payload if notes else {}
+        context |= {
+            "conclusions": list(payload.get("conclusions", [])),
+            "actions": [_action(a) for a in payload.get("actions", [])],
+            "next_session": session_dict(cfg, series, following) if following else None,
+            "feedback_hint": "A short feedback request follows: a rating and two lines are enough.",
+        }
+    elif kind in FEEDBACK_KINDS:
+        context |= {"questions": list(FEEDBACK_QUESTIONS)}
+    return context
+
+
+def _action(item: Any) -> dict[str, Any]:
+    due = item.get("due")
+    return {"text": item.get("text", ""), "owner": item.get("owner", ""),
+            "due": date.fromisoformat(due) if isinstance(due, str) and due else None}
+
+

@@ -1,0 +1,1 @@
+"""Pure values: people, series, occurrences, intervals, actions, mail kinds, periods."""

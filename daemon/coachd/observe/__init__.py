@@ -1,0 +1,1 @@
+"""World -> store -> observed state: calendar sync, busy times, inbox, coachee states."""

@@ -1,0 +1,1 @@
+"""Pure planning: slots, timelines, series placement, repair, blackouts, calendar truth, RSVPs, coachee states, the planner."""

@@ -1,0 +1,441 @@
+"""The pure planner: config + observed state + now -> the actions due now."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from coachd.plan import series as series_mod
+from coachd.model.actions import Action, BookSeries, QueueMail
+from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed
+from coachd.model.periods import digest_periods
+from coachd.plan.blackouts import keep_off_blackouts
+from coachd.plan.repair import Conflict, repair
+from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
+
+if TYPE_CHECKING:
+    from coachd.config import ProgramConfig
+
+# How long after its due time an email still makes sense; past that a late daemon skips it.
+STALE_AFTER = {
+    "agenda": None,  # until the session starts
+    "check-in": None,
+    "cancellation": None,
+    "notes-request": timedelta(days=7),
+    "summary": timedelta(days=14),
+    "feedback-request": timedelta(days=7),
+    "feedback-reminder": timedelta(days=7),
+    "goal-check-in": timedelta(days=7),
+    "invitation": None,
+    "update": None,
+    "review": None,  # until the review starts
+    "wrap-up": timedelta(days=14),
+}
+# The sponsor-review pack arrives this long before the review, with time to read it.
+REVIEW_PACK_BEFORE = timedelta(days=3)
+# The final report waits this long after the program's last day, for the wrap-up surveys.
+WRAP_UP_REPORT_AFTER = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The actions due now, when the next one falls due, and what could not be planned."""
+
+    actions: list[Action]
+    next_due: datetime | None
+    problems: list[str] = field(default_factory=list)
+    # Occurrences left in place although someone cannot make it: shown to admins, not fixed by a retry.
+    conflicts: list[Conflict] = field(default_factory=list)
+    # Cancellations waiting for an admin's confirmation.
+    held: list[Hold] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MailIntent:
+    mail: QueueMail
+    valid_until: datetime | None
+
+
+def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool = True,
+         session_mail: bool = True, program_mail: bool = True) -> Plan:
+    """Everything that should have happened by `now` and has not.
+
+    Level-triggered: the result depends only on the inputs, so running it again
+    after the actions were applied yields nothing new.
+    """
+    actions: list[Action] = []
+    problems: list[str] = []
+    conflicts: list[Conflict] = []
+    held: list[Hold] = []
+    bookings = {key: b.series for key, b in observed.bookings.items()}
+    booked_at = {key: b.booked_at for key, b in observed.bookings.items()}
+    if booking:
+        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts, held):
+            if isinstance(action_or_problem, str):
+                problems.append(action_or_problem)
+            else:
+                actions.append(action_or_problem)
+                bookings[action_or_problem.series.spec.key] = action_or_problem.series
+                booked_at.setdefault(action_or_problem.series.spec.key, now)
+    intents: list[MailIntent] = []
+    if session_mail:
+        for key, booked in bookings.items():
+            intents.extend(_series_mail(cfg, observed, booked, booked_at[key], now))
+    if program_mail:
+        intents.extend(_program_mail(cfg))
+    next_due: datetime | None = None
+    for intent in intents:
+        mail = intent.mail
+        if mail.key in observed.queued:
+            continue
+        if mail.due <= now:
+            if intent.valid_until is None or now < intent.valid_until:
+                actions.append(mail)
+        elif next_due is None or mail.due < next_due:
+            next_due = mail.due
+    # Bookings keep the planner's order (an ending series gives up its key before its successor takes
+    # it); mail goes by due time. The sort is stable.
+    actions.sort(key=lambda a: (0, "", "") if isinstance(a, BookSeries) else (1, a.due, a.key))
+    return Plan(actions, next_due, problems, conflicts, held)
+
+
+def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
+                     now: datetime, conflicts: list[Conflict], held: list[Hold]) -> Iterator[BookSeries | str]:
+    if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
+        return
+    wanted = series_mod.needs(cfg, observed.states)
+    waiting: set[str] = set()  # series whose attendee changes are part of a held pass
+    ending = list(_endings(cfg, observed, bookings, {n.key: n for n in wanted}, now, held, waiting))
+    yield from ending
+    for action in ending:
+        bookings[action.series.spec.key] = action.series
+    placed = [b for b in bookings.values() if not b.cancelled]
+    timelines = series_mod.timelines_for(cfg, observed.busy, placed)
+    rules = series_mod.repair_rules(cfg, now)
+    for need in wanted:
+        current = bookings.get(need.key)
+        if current is not None and current.spec.ended:
+            # Ended by coachd (its team left, a coachee's check-ins stopped) and wanted again: that
+            # series keeps its history under another key; a new one is booked under a new UID.
+            archived = replace(current, spec=replace(current.spec, key=f"{need.key}~{current.sequence}"))
+            del bookings[need.key]
+            bookings[archived.spec.key] = archived
+            placed = [archived if s.spec.key == need.key else s for s in placed]
+            yield BookSeries(archived, "ended earlier; a new series replaces it", tag=f"filed:{need.key}")
+            current = None
+        elif current is not None and current.cancelled:
+            continue  # cancelled by hand in the organizer's calendar: the calendar is the truth
+        if current is not None and _coach_changed(current, need, now):
+            # The old coach's series ends here, history intact; the new coach's starts like a new one.
+            archived = _ended(current, now)
+            if archived is not None:
+                archived = replace(archived, spec=replace(archived.spec, key=f"{need.key}~{ical_utc(now)}"))
+                del bookings[need.key]
+                bookings[archived.spec.key] = archived
+                placed = [archived if s.spec.key == need.key else s for s in placed]
+                timelines.book(archived)
+                yield BookSeries(archived, f"coach changed to {need.host.person_id}: the series continues "
+                                           "with the new coach")
+                current = None
+        if current is None:
+            result = series_mod.place(cfg, need, timelines, placed, now)
+            if isinstance(result, series_mod.Unplaced):
+                yield f"{result.key}: {result.reason}"
+                continue
+            placed.append(result)
+            yield BookSeries(result, "new series")
+            continue
+        reason = None
+        if (_people_changed(current, need) and need.key not in waiting
+                and any(o.end > now for o in current.occurrences())):
+            current = current.bumped(spec=_with_people(current.spec, need))
+            timelines.book(current)
+            reason = "attendees changed in the config"
+        kept_off = keep_off_blackouts(current, timelines, rules, cfg.scheduling.make_up_blackouts)
+        if kept_off is not None:
+            current = kept_off if reason is not None else kept_off.bumped()
+            timelines.book(current)
+            reason = ", ".join(filter(None, (reason, "blackout days changed")))
+        overrides, found = repair(current, timelines, rules, observed.declines)
+        conflicts.extend(found)
+        whole = observed.declines.get(current.spec.uid)
+        if whole is not None and whole.people & {a.person_id for a in current.spec.everyone()}:
+            who = ", ".join(sorted(whole.people))
+            conflicts.append(Conflict(need.key, current.spec.uid, current.spec.start, tuple(sorted(whole.people)),
+                                      f"{who} declined the whole series in their calendar; coachd moves single "
+                                      "occurrences, not a series: this needs a conversation"))
+        if overrides is not None:
+            moved = len(set(overrides) ^ set(current.overrides))
+            current = current.bumped(overrides=overrides) if reason is None else replace(current, overrides=overrides)
+            timelines.book(current)
+            reason = ", ".join(filter(None, (reason, f"{moved} occurrence(s) moved to fit everyone's hours and calendars")))
+        if reason is not None:
+            placed = [current if s.spec.key == need.key else s for s in placed]
+            yield BookSeries(current, reason)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Cancellations held back because there are too many at once: applied once an admin confirms `id`."""
+
+    id: str
+    series: tuple[tuple[str, int], ...]  # (series key, future occurrences it would cancel)
+
+    @property
+    def occurrences(self) -> int:
+        return sum(count for _, count in self.series)
+
+    def describe(self) -> str:
+        listed = ", ".join(f"{key} ({count})" for key, count in self.series)
+        return (f"held: {self.occurrences} future occurrences would be cancelled ({listed}); "
+                f"confirm with `coachd confirm CONFIG {self.id}` if that is intended")
+
+
+def _endings(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
+             wanted: dict[str, series_mod.SeriesNeed], now: datetime, held: list[Hold],
+             waiting: set[str]) -> Iterator[BookSeries]:
+    """End the series the config no longer asks for: the future goes, the past stays in the calendar.
+
+    A pass that would cancel more future occurrences than `scheduling.max_cancellations` (a team
+    dropped by a typo), counting those of people taken off series that go on, is held until an
+    admin confirms it; the series whose people would change are then left as they are (`waiting`).
+    Check-ins ended by a change of the coachee's state are routine and never held.
+    """
+    by_config: list[tuple[BookSeries, int]] = []
+    departures: list[tuple[str, str, int]] = []  # (series key, ids leaving, their future occurrences)
+    for key in sorted(bookings):
+        booked = bookings[key]
+        if booked.cancelled or booked.spec.ended:
+            continue
+        if key in wanted:
+            # People leaving a series that goes on; a hand-over (someone joins as someone leaves) is not
+            # a loss of sessions, so only the net departures count.
+            staying = {a.person_id for a in wanted[key].everyone()}
+            current = {a.person_id for a in booked.spec.everyone()}
+            leaving = sorted(current - staying)
+            lost = len(leaving) - len(staying - current)
+            future = sum(1 for o in booked.occurrences() if o.start >= now and not o.cancelled)
+            if lost > 0 and future:
+                departures.append((key, ",".join(leaving), future * lost))
+            continue
+        ended = _ended(booked, now)
+        if ended is None:
+            continue
+        future = sum(1 for o in booked.occurrences() if o.start >= now and not o.cancelled)
+        if booked.spec.kind is SessionKind.CHECK_IN:
+            yield BookSeries(ended, "check-ins no longer needed at this coachee's state")
+        else:
+            by_config.append((BookSeries(ended, "no longer in the config"), future))
+    total = sum(count for _, count in by_config) + sum(count for *_, count in departures)
+    if total > cfg.scheduling.max_cancellations:
+        what = sorted([action.series.spec.uid for action, _ in by_config] + [f"{k}-{who}" for k, who, _ in departures])
+        hold_id = hashlib.sha256(" ".join(what).encode()).hexdigest()[:10]
+        if hold_id not in observed.confirmed:
+            held.append(Hold(hold_id, tuple((action.series.spec.key, count) for action, count in by_config)
+                             + tuple((f"{key} without {who}", count) for key, who, count in departures)))
+            waiting.update(key for key, _, _ in departures)
+            return
+    for action, _ in by_config:
+        yield action
+
+
+def _ended(booked: BookedSeries, now: datetime) -> BookedSeries | None:
+    """The series cut at `now` (None when nothing of it lies ahead); cancelled outright if none of it is past."""
+    occurrences = booked.occurrences()
+    if not any(o.start >= now and not o.cancelled for o in occurrences):
+        return None
+    past = [o.recurrence_id for o in occurrences if o.start < now]
+    if not past:
+        return booked.bumped(cancelled=True, spec=replace(booked.spec, ended=True))
+    last = max(past)
+    spec = replace(booked.spec, until=last, ended=True)
+    return booked.bumped(spec=spec, overrides=tuple(o for o in booked.overrides if o.recurrence_id <= last))
+
+
+def _with_people(spec: SeriesSpec, need: series_mod.SeriesNeed) -> SeriesSpec:
+    """The spec with the config's people; whoever left is remembered, to be told once."""
+    staying = {a.person_id for a in need.everyone()}
+    former = {a.person_id: a for a in (*spec.former, *spec.everyone()) if a.person_id not in staying}
+    return replace(spec, host=need.host, attendees=need.attendees, title=need.title,
+                   former=tuple(former[k] for k in sorted(former)))
+
+
+def _coach_changed(current: BookedSeries, need: series_mod.SeriesNeed, now: datetime) -> bool:
+    """A team's coach changed on a recurring team series that has already met: a case for a new series.
+
+    Its times suit the old coach's week and zone, and its past belongs to the old coach; a series
+    that has not met yet (or the circle, whose host is only whoever comes first) just changes people.
+    """
+    spec = current.spec
+    return (spec.kind in (SessionKind.GROUP, SessionKind.INDIVIDUAL, SessionKind.CHECK_IN)
+            and spec.host.person_id != need.host.person_id
+            and any(o.start < now for o in current.occurrences()))
+
+
+def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:
+    """Who attends (and how to reach them) differs; the order they are listed in does not matter."""
+    def ids(people: tuple[Attendee, ...]) -> set[tuple[str, str, str]]:
+        return {(a.person_id, a.email.lower(), a.timezone) for a in people}
+    spec = current.spec
+    return (ids(spec.everyone()) != ids(need.everyone()) or spec.host.person_id != need.host.person_id
+            or spec.title != need.title)
+
+
+def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
+                 booked_at: datetime, now: datetime) -> Iterator[MailIntent]:
+    spec = booked.spec
+    program = cfg.program.id
+    kind = "invitation" if booked.sequence == 0 else "update"
+    if booked.cancelled or spec.ended:
+        kind = "cancellation"
+    for person in spec.everyone():
+        yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
+                                   series_key=spec.key), None)
+    for person in spec.former:  # taken off the series: told once, whatever happens to it later
+        yield MailIntent(QueueMail(program, "cancellation", person, f"{spec.uid}/left", booked_at,
+                                   series_key=spec.key), None)
+    if booked.cancelled:
+        return
+    # Only occurrences whose mail can be due around now matter; a year of them every tick
+    # would make each tick cost the whole program. The first wholly future one is kept
+    # so that the plan still says when its mail falls due.
+    tail = _mail_tail(cfg)
+    for occurrence in booked.occurrences():
+        if occurrence.cancelled or occurrence.end + tail < now:
+            continue
+        yield from _session_mail(cfg, observed, booked, occurrence)
+        if occurrence.start - cfg.mail.agenda.before > now:
+            break
+
+
+def _mail_tail(cfg: ProgramConfig) -> timedelta:
+    """How long after a session's end some mail about it may still be due or valid."""
+    mail = cfg.mail
+    latest = max(mail.notes.after, mail.summary.after, mail.feedback.after + mail.feedback.remind)
+    return latest + max(v for v in STALE_AFTER.values() if v is not None)
+
+
+def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
+                  occurrence: Occurrence) -> Iterator[MailIntent]:
+    spec = booked.spec
+    program = cfg.program.id
+    sid = occurrence.session_id
+    mail = cfg.mail
+
+    def intent(kind: str, person: Attendee, due: datetime, valid_until: datetime | None) -> MailIntent:
+        return MailIntent(QueueMail(program, kind, person, sid, due, series_key=spec.key,
+                                    occurrence=occurrence), valid_until)
+
+    if spec.kind is SessionKind.CHECK_IN:
+        # A check-in is a short call: the coachee gets the check-in note before it, nothing after.
+        for person in spec.attendees:
+            yield intent("check-in", person, occurrence.start - mail.agenda.before, occurrence.start)
+        return
+    for person in spec.everyone():
+        yield intent("agenda", person, occurrence.start - mail.agenda.before, occurrence.start)
+    notes_due = occurrence.end + mail.notes.after
+    yield intent("notes-request", spec.host, notes_due, notes_due + STALE_AFTER["notes-request"])
+    notes = observed.replies_to(sid, NOTES_KINDS, spec.host.person_id)
+    summary_due = occurrence.end + mail.summary.after
+    if notes:
+        summary_due = max(notes_due, min(summary_due, notes[0].received_at))
+    for person in spec.everyone():
+        yield intent("summary", person, summary_due, summary_due + STALE_AFTER["summary"])
+    if spec.kind is SessionKind.SPONSOR_REVIEW:
+        yield from review_mail(cfg, booked, occurrence)
+    feedback_due = occurrence.end + mail.feedback.after
+    if spec.kind is SessionKind.WRAPUP:
+        # The wrap-up survey is this session's feedback: what worked, what did not, what each learned.
+        # The coach is a participant too, and answers it like the team.
+        for person in survey_takers(booked.spec):
+            yield intent("wrap-up", person, feedback_due, feedback_due + STALE_AFTER["wrap-up"])
+        return
+    for person in feedback_givers(booked.spec):
+        yield intent("feedback-request", person, feedback_due, feedback_due + STALE_AFTER["feedback-request"])
+        if not observed.replies_to(sid, FEEDBACK_KINDS, person.person_id):
+            remind_due = feedback_due + mail.feedback.remind
+            yield intent("feedback-reminder", person, remind_due, remind_due + STALE_AFTER["feedback-reminder"])
+
+
+def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence) -> Iterator[MailIntent]:
+    """The sponsor-review pack: the program's figures since the last review, to everyone in the review."""
+    spec = booked.spec
+    earlier = [o.start for o in booked.occurrences() if not o.cancelled and o.start < occurrence.start]
+    start = max(earlier) if earlier else datetime.combine(cfg.program.starts, time(0), cfg.program.zone)
+    zone = cfg.program.zone
+    due = occurrence.start - REVIEW_PACK_BEFORE
+    # Whole days in the program's zone, from the last review's day up to the day the pack goes out:
+    # what has happened, nothing still to come.
+    period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
+              datetime.combine(due.astimezone(zone).date(), time(0), zone).astimezone(UTC))
+    for person in spec.everyone():
+        yield MailIntent(QueueMail(cfg.program.id, "review", person, occurrence.session_id, due,
+                                   series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
+
+
+def survey_takers(spec: SeriesSpec) -> tuple[Attendee, ...]:
+    """Who gets the wrap-up survey after a wrap-up session: everyone in it, its coach included."""
+    return spec.everyone() if spec.kind is SessionKind.WRAPUP else ()
+
+
+def feedback_givers(spec: SeriesSpec) -> tuple[Attendee, ...]:
+    """Who is asked about a session: everyone but its host. Sponsors review, they are not coached; a
+    check-in is a short call with nothing asked after it; after a wrap-up the survey asks instead of
+    the feedback request (the digest's figures count by this too)."""
+    if spec.kind in (SessionKind.SPONSOR_REVIEW, SessionKind.CHECK_IN, SessionKind.WRAPUP):
+        return ()
+    return tuple(a for a in spec.everyone() if a.person_id != spec.host.person_id)
+
+
+def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
+    """Mail on the program's own cadence: goal check-ins for coachees and sponsor digests."""
+    program = cfg.program
+    end = datetime.combine(program.ends, time(23, 59), program.zone)
+    coachees = [series_mod.attendee(cfg, p.id, Role.COACHEE) for p in cfg.coachees()]
+    n = 1
+    while True:
+        day = program.starts + cfg.mail.goals.every * n
+        if datetime.combine(day, time(0), program.zone) > end:
+            break
+        for person in coachees:
+            due = goal_check_in_due(cfg, n, person.zone).astimezone(UTC)
+            yield MailIntent(QueueMail(program.id, "goal-check-in", person, f"goals-{n}", due),
+                             due + STALE_AFTER["goal-check-in"])
+        n += 1
+    recipients = [series_mod.attendee(cfg, p, Role.SPONSOR) for p in cfg.digest.to]
+    periods = digest_periods(cfg)
+    for index, span in enumerate(periods):
+        following = periods[index + 1] if index + 1 < len(periods) else None
+        for person in recipients:
+            due = first_morning(span[1], person.zone)
+            # A missed digest goes out once when the daemon is back, until the next one is due.
+            valid_until = first_morning(following[1], person.zone) if following else due + (span[1] - span[0])
+            yield MailIntent(QueueMail(program.id, "digest", person, f"digest-{ical_utc(span[0])}", due,
+                                       period=span), valid_until)
+    # The final report waits a week after the program's last day, so the wrap-up surveys are in; it
+    # covers the whole program, as the digests do between them.
+    if periods:
+        whole = (periods[0][0], periods[-1][1])
+        for person in recipients:
+            due = first_morning(whole[1] + WRAP_UP_REPORT_AFTER - timedelta(days=1), person.zone)
+            yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
+                             due + STALE_AFTER["wrap-up"])
+
+
+def goal_check_in_due(cfg: ProgramConfig, n: int, zone: ZoneInfo) -> datetime:
+    """When the n-th goal check-in goes to a coachee working in `zone`: 09:00 their time."""
+    return datetime.combine(cfg.program.starts + cfg.mail.goals.every * n, time(9), zone)
+
+
+def first_morning(instant: datetime, zone: ZoneInfo) -> datetime:
+    """08:00 in `zone` on the first day it falls at or after `instant`: a digest never arrives before
+    its period has ended where the program runs, however far east its reader is."""
+    local = instant.astimezone(zone)
+    morning = datetime.combine(local.date(), time(8), zone)
+    if morning < local:
+        morning = datetime.combine(local.date() + timedelta(days=1), time(8), zone)
+    return morning.astimezone(UTC)

@@ -1,0 +1,241 @@
+"""Provider Protocols (calendar, busy times, mail out, mail in), their values and their errors."""
+
+from __future__ import annotations
+
+import email.message
+import email.policy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from coachd.model.types import BookedSeries, Interval, Override
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every error a provider raises on purpose."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The config names a provider this build of coachd does not implement (yet)."""
+
+
+class UnknownProvider(ProviderError, ValueError):
+    """The config names a provider coachd has never heard of, or gives it options it does not take."""
+
+
+class SyncCursorExpired(ProviderError):
+    """The sync cursor is unknown, garbled or too old: drop the local copy and sync again from None.
+
+    Google answers 410 `fullSyncRequired`, Graph 410 `SyncStateNotFound`.
+    """
+
+
+class SeriesNotFound(ProviderError, LookupError):
+    """No series with that UID exists in the calendar."""
+
+    def __init__(self, uid: str):
+        super().__init__(f"no series with UID {uid!r} in the calendar")
+        self.uid = uid
+
+
+class CalendarStoreError(ProviderError):
+    """The calendar holds something for that UID that cannot be read or changed."""
+
+
+class BusySourceError(ProviderError):
+    """A person's busy times could not be read (missing file, HTTP error, unparsable calendar)."""
+
+    def __init__(self, person_id: str, source: str, message: str):
+        super().__init__(f"busy times of {person_id!r} from {source}: {message}")
+        self.person_id = person_id
+        self.source = source
+        self.message = message
+
+
+class SendError(ProviderError):
+    """A message was not sent."""
+
+
+class PermanentSendError(SendError):
+    """Sending this message will never work as it is (bad address, malformed message): do not retry."""
+
+
+class TransientSendError(SendError):
+    """Sending failed for a reason that may pass (network, rate limit, full disk): retry with backoff."""
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """A series as the calendar holds it now, whoever last changed it (coachd or a person).
+
+    `start`/`end` are the master's first occurrence in `timezone` (IANA); `exdates` and
+    `overrides` are in UTC, as `SeriesSpec.occurrences` uses them; `rrule` is in icalendar's
+    canonical text form (compare with `coachd.mail.ical.canonical_rrule(spec.rrule())`);
+    `attendees` maps lower-case email to PARTSTAT; `key` is our X-COACHD-KEY (Google:
+    extendedProperties.private) when the entry is ours; `raw` is the provider's own form.
+    """
+
+    uid: str
+    sequence: int
+    cancelled: bool
+    start: datetime
+    end: datetime
+    timezone: str
+    rrule: str | None
+    exdates: tuple[datetime, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    attendees: Mapping[str, str] = field(default_factory=dict)
+    # Occurrences with their own event (UTC RECURRENCE-ID): lower-case email -> PARTSTAT for that one
+    # (Google: the instance's attendees[].responseStatus; Graph: the exception's attendees).
+    occurrence_attendees: Mapping[datetime, Mapping[str, str]] = field(default_factory=dict)
+    key: str | None = None
+    kind: str | None = None
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What changed since a cursor: entries (created, updated or cancelled), UIDs gone, the next cursor.
+
+    `errors` lists (where, message) for things the provider saw but could not read
+    (a hand-broken .ics file); they never stop a sync.
+    """
+
+    entries: list[CalendarEntry]
+    deleted_uids: list[str]
+    cursor: str
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message in an inbox: `ref` stays the same for it while it stays in that mailbox."""
+
+    ref: str
+    raw: bytes = field(repr=False)
+
+
+# --- protocols ------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class CalendarProvider(Protocol):
+    """The organizer's calendar, where booked series live (Google Calendar, Graph, a local folder)."""
+
+    def upsert_series(
+        self, series: BookedSeries, organizer_name: str, organizer_email: str, *, dtstamp: datetime
+    ) -> None:
+        """Create the series, or replace what the calendar holds under its UID, overrides included.
+
+        Idempotent: the same input twice leaves the same state (Google: insert with our id,
+        409 `duplicate` -> update; Graph: `transactionId`). `dtstamp` is when the series was
+        booked, so that an unchanged series is written unchanged. Raises a ProviderError
+        (CalendarStoreError or the implementation's own subclass) when the calendar cannot be
+        written; nothing is half-written.
+        """
+        ...
+
+    def cancel_series(self, uid: str) -> None:
+        """Mark the whole series cancelled (STATUS:CANCELLED), keeping it visible where the store can.
+
+        Cancelling an already cancelled series does nothing. Raises SeriesNotFound when the
+        calendar never held that UID, CalendarStoreError when what it holds cannot be changed.
+        SEQUENCE is left as it is: the caller owns sequence numbers (to record a new one,
+        upsert `series.bumped(cancelled=True)` instead).
+        """
+        ...
+
+    def list_series(self) -> list[CalendarEntry]:
+        """Every series the calendar holds (cancelled ones included), sorted by UID."""
+        ...
+
+    def sync(self, cursor: str | None) -> SyncResult:
+        """Entries changed since `cursor` (all of them for None), UIDs removed, and the next cursor.
+
+        The cursor is opaque (Google `nextSyncToken`, Graph `deltaLink`). Raises
+        SyncCursorExpired when the cursor cannot be used: call again with None.
+        """
+        ...
+
+
+@runtime_checkable
+class BusySource(Protocol):
+    """When people are busy (Google freebusy.query, Graph getSchedule, ICS files or feeds)."""
+
+    def busy(self, person_id: str, window: Interval) -> list[Interval]:
+        """One person's busy time inside `window`: sorted, non-overlapping, clipped to the window, UTC.
+
+        A person the source knows nothing about has no known busy time: []. Raises
+        BusySourceError when the person's calendar exists but cannot be read.
+        """
+        ...
+
+    def busy_many(self, person_ids: Iterable[str], window: Interval) -> dict[str, list[Interval]]:
+        """`busy` for several people (one call where the service allows it), keyed by every id asked for.
+
+        Raises BusySourceError for the first person whose calendar cannot be read.
+        """
+        return {person_id: self.busy(person_id, window) for person_id in person_ids}
+
+
+# (envelope sender, envelope recipients): SMTP's MAIL FROM and RCPT TO.
+SmtpEnvelope = tuple[str, Sequence[str]]
+
+
+@runtime_checkable
+class MailSender(Protocol):
+    """Hands finished messages to a mail system (a folder of .eml files, SMTP, Gmail, Graph sendMail)."""
+
+    def send(self, message: email.message.EmailMessage, key: str) -> None:
+        """Send `message` once per `key` (the outbox key): a second send with the same key does nothing
+        where the system can tell (file sender: always; Graph: transactionId).
+
+        Raises PermanentSendError when retrying cannot help, TransientSendError when it may.
+        """
+        ...
+
+    def send_raw(self, raw: bytes, key: str, envelope: SmtpEnvelope | None = None) -> None:
+        """Send the outbox's stored RFC 5322 bytes, as they are. Senders that hand bytes on (a file,
+        SMTP's DATA, Gmail's raw, Graph's MIME) override this to skip re-parsing the message.
+
+        `envelope` is the sender and recipients the outbox recorded when it queued the message, as
+        a mail queue keeps them beside the message; without it an SMTP sender reads them from the
+        headers (From; To, Cc and Bcc)."""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        self.send(message, key)
+
+    def close(self) -> None:
+        """The end of a batch: release a connection kept open across its sends (SMTP). Default: nothing."""
+
+
+@runtime_checkable
+class Inbox(Protocol):
+    """Where replies arrive (a Maildir, IMAP, Gmail, Graph)."""
+
+    def fetch(self) -> Iterator[InboundMessage]:
+        """Messages not yet marked processed, oldest delivery first where the mailbox knows it.
+
+        Bytes are returned exactly as stored, malformed or not: parsing is the caller's job.
+        """
+        ...
+
+    def mark_processed(self, ref: str) -> None:
+        """Record that `ref` was handled so fetch() no longer yields it; never deletes the message.
+
+        Marking twice does nothing more. Raises KeyError for a ref the mailbox does not hold.
+        """
+        ...
+
+    def deliver(self, raw: bytes, name: str | None = None) -> str:
+        """Put a message into the inbox and return its ref (embedded inboxes, for simulations and tests).
+
+        With a `name`, delivering the same name again returns the existing ref and adds nothing.
+        """
+        ...

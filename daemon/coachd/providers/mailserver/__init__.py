@@ -1,0 +1,1 @@
+"""Real mail servers: the smtp sender and the imap inbox."""

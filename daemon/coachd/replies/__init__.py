@@ -1,0 +1,1 @@
+"""Pure reading of replies: new text without quotes and signatures, ratings, answers, notes, topics, iTIP."""

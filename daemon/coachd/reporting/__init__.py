@@ -1,0 +1,1 @@
+"""What admins and sponsors read: sponsor figures, charts, the report, status, the dry run and previews."""

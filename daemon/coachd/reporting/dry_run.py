@@ -1,0 +1,126 @@
+"""`coachd plan`: what would be booked, in every attendee's own time, with conflicts and burden."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from coachd.config import ProgramConfig
+from coachd.model.actions import BookSeries
+from coachd.model.observed import Observed
+from coachd.plan.planner import plan
+from coachd.plan.series import availability
+from coachd.plan.slots import Candidate, evaluate
+from coachd.model.types import UTC, BookedSeries, Interval, Occurrence
+from coachd.providers.base import BusySourceError
+from coachd.providers.local.busy_ics import IcsBusySource
+from coachd.observe.readonly import read_observed
+
+
+def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:
+    """What is booked (if the state holds anything) and everyone's busy times, read live."""
+    base, warnings = read_observed(cfg, state)
+    source = IcsBusySource({p.id: p.busy for p in cfg.people if p.busy}, cfg.base_dir,
+                           zones={p.id: p.timezone for p in cfg.people})
+    start = datetime.combine(cfg.program.starts - timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
+    end = datetime.combine(cfg.program.ends + timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
+    window = Interval(start.astimezone(UTC), end.astimezone(UTC))
+    busy = dict(base.busy)
+    for person in cfg.people:
+        if person.busy:
+            try:
+                busy[person.id] = source.busy(person.id, window)
+            except BusySourceError as error:
+                warnings.append(f"busy times of {person.id} unavailable: {error}")
+    return Observed(bookings=base.bookings, busy=busy, queued=base.queued, replies=base.replies,
+                    states=base.states, confirmed=base.confirmed), warnings
+
+
+def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime | None, shown: int) -> None:
+    observed, warnings = observed_for_plan(cfg, state)
+    now = now or datetime.now(UTC)
+    result = plan(cfg, observed, now, session_mail=False, program_mail=False)
+    to_book = {a.series.spec.key: a for a in result.actions if isinstance(a, BookSeries)}
+    everything: list[tuple[BookedSeries, str]] = [(b.series, "booked") for b in observed.bookings.values()
+                                                 if b.series.spec.key not in to_book]
+    everything += [(a.series, "to book" if a.series.sequence == 0 else "to update") for a in to_book.values()]
+    console.print(f"[bold]{cfg.program.name}[/] ({cfg.program.id}): plan as of "
+                  f"{now.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}", highlight=False)
+    burden: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for series, state_label in sorted(everything, key=lambda s: (s[0].spec.start, s[0].spec.key)):
+        console.print(_series_table(cfg, series, state_label, observed, now, shown, burden))
+    for problem in result.problems:
+        console.print(f"[yellow]not placed:[/] {problem}", highlight=False)
+    for conflict in result.conflicts:
+        console.print(f"[red]conflict:[/] {conflict.describe()}", highlight=False, markup=False)
+    for hold in result.held:
+        console.print(f"[bold red]{escape(hold.describe())}[/]", highlight=False)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(burden_table(cfg, burden))
+
+
+def burden_table(cfg: ProgramConfig, burden: dict[str, dict[str, int]]) -> Table:
+    """Minutes out of hours per month for everyone who has any: who pays for the time zones."""
+    months = sorted({month for per_person in burden.values() for month in per_person})
+    people = [p for p in cfg.people if burden.get(p.id)]
+    title = "Out-of-hours burden (minutes per month)"
+    table = Table(title=title, header_style="bold", title_justify="left", min_width=len(title) + 2)
+    table.add_column("month")
+    for person in people:
+        table.add_column(person.id, justify="right")
+    for month in months:
+        table.add_row(datetime.strptime(month, "%Y-%m").strftime("%b %Y"),
+                      *(str(burden[p.id].get(month, 0) or "-") for p in people))
+    if people:
+        table.add_row("total", *(str(sum(burden[p.id].values())) for p in people), style="bold")
+    else:
+        table.add_row("nobody: every session is in everyone's working hours")
+    return table
+
+
+def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed: Observed, now: datetime,
+                  shown: int, burden: dict[str, dict[str, int]]) -> Table:
+    spec = series.spec
+    people = spec.everyone()
+    table = Table(title=escape(f"{spec.title} [{label}]"), caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
+                  header_style="bold", title_justify="left")
+    table.add_column("session")
+    for person in people:
+        table.add_column(f"{person.name} ({person.timezone})")
+    occurrences = series.occurrences()
+    for occurrence in occurrences:
+        if occurrence.cancelled:
+            continue
+        cost = _cost(cfg, series, occurrence, observed)
+        month = f"{occurrence.start.astimezone(cfg.program.zone):%Y-%m}"
+        for person_id, minutes in cost.out_of_hours.items():
+            burden[person_id][month] += minutes
+    upcoming = [o for o in occurrences if o.end > now][:shown]
+    for occurrence in upcoming:
+        cost = _cost(cfg, series, occurrence, observed)
+        cells = []
+        for person in people:
+            local = occurrence.start.astimezone(person.zone)
+            end = occurrence.end.astimezone(person.zone)
+            cell = f"{local:%a %d %b %H:%M}-{end:%H:%M} {local:%Z}"
+            if person.person_id in cost.out_of_hours:
+                cell += f" [yellow]({cost.out_of_hours[person.person_id]} min out of hours)[/]"
+            if person.person_id in cost.conflicts:
+                cell += " [red](busy)[/]"
+            cells.append(cell)
+        table.add_row(occurrence.session_id.rpartition("/")[2], *cells)
+    if not upcoming:
+        table.add_row("(no occurrence after now)", *["" for _ in people])
+    return table
+
+
+def _cost(cfg: ProgramConfig, series: BookedSeries, occurrence: Occurrence, observed: Observed) -> Candidate:
+    people = [availability(cfg, a.person_id, observed.busy.get(a.person_id, ()))
+              for a in series.spec.everyone() if a.person_id in cfg.people_by_id]
+    return evaluate(occurrence.start, occurrence.end - occurrence.start, people, occurrence.interval)

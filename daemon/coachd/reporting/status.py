@@ -1,0 +1,119 @@
+"""`coachd status`: what an admin checks first: what is coming, what is stuck, what went wrong."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import func, select
+
+from coachd.config import ProgramConfig
+from coachd.plan.planner import plan
+from coachd.model.types import UTC
+from coachd.observe.observer import observe
+from coachd.store.db import Store
+from coachd.store.models import JobRun, Outbox, Reply, Series, SessionRow
+from coachd.observe.readonly import existing_store, simulated_clock
+
+UPCOMING = 10
+
+
+def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
+    pid = cfg.program.id
+    clock = simulated_clock(store, pid)
+    now = clock or datetime.now(UTC)
+    simulated = clock is not None
+    # What needs a decision is what the planner would report now: held cancellations, conflicts.
+    attention = plan(cfg, observe(store, pid), now, session_mail=False, program_mail=False)
+    with store.session() as db:
+        titles = dict(db.execute(select(Series.uid, Series.title).where(Series.program_id == pid)).all())
+        upcoming = db.scalars(select(SessionRow).where(SessionRow.program_id == pid, SessionRow.end > now,
+                                                       SessionRow.cancelled.is_(False))
+                              .order_by(SessionRow.start).limit(UPCOMING)).all()
+        counts = dict(db.execute(select(Outbox.status, func.count()).where(Outbox.program_id == pid)
+                                 .group_by(Outbox.status)).all())
+        failed = db.scalars(select(Outbox).where(Outbox.program_id == pid, Outbox.status == "failed")
+                            .order_by(Outbox.id.desc()).limit(20)).all()
+        stuck = db.scalars(select(Outbox).where(Outbox.program_id == pid, Outbox.status == "queued",
+                                                Outbox.attempts > 0).limit(20)).all()
+        quarantined = db.scalars(select(Reply).where(Reply.program_id == pid, Reply.status == "quarantined")
+                                 .order_by(Reply.received_at.desc()).limit(20)).all()
+        errors = db.scalars(select(JobRun).where(JobRun.program_id == pid, JobRun.ok.is_(False),
+                                                 JobRun.started_at > now - timedelta(days=7))
+                            .order_by(JobRun.started_at.desc()).limit(10)).all()
+        return {
+            "program": pid, "as_of": now.isoformat(), "simulated": simulated,
+            "series": len(titles),
+            "upcoming": [{"session": s.id, "title": titles.get(s.series_uid, s.series_uid),
+                          "start": s.start.isoformat(), "end": s.end.isoformat()} for s in upcoming],
+            "mail": {"queued": counts.get("queued", 0), "sent": counts.get("sent", 0),
+                     "failed": counts.get("failed", 0)},
+            "failed_mail": [{"key": m.key, "to": m.to_addr, "kind": m.kind, "error": m.last_error} for m in failed],
+            "retrying_mail": [{"key": m.key, "to": m.to_addr, "attempts": m.attempts, "error": m.last_error,
+                               "next_attempt": m.next_attempt_at.isoformat()} for m in stuck],
+            "quarantined": [{"id": r.id, "from": r.from_addr, "reason": r.reason,
+                             "received": r.received_at.isoformat()} for r in quarantined],
+            "errors": [{"job": e.job, "at": e.started_at.isoformat(), "error": e.error} for e in errors],
+            "held": [{"id": h.id, "occurrences": h.occurrences, "series": [k for k, _ in h.series],
+                      "message": h.describe()} for h in attention.held],
+            "conflicts": [{"series": c.series_key, "session": c.session_id, "start": c.start.isoformat(),
+                           "people": list(c.people), "reason": c.reason} for c in attention.conflicts],
+            "unplaced": list(attention.problems),
+        }
+
+
+def show_status(console: Console, cfg: ProgramConfig, state: Path, as_json: bool) -> None:
+    with existing_store(cfg, state) as store:
+        if store is None:
+            data: dict[str, Any] = {"program": cfg.program.id, "state": str(state), "series": 0,
+                                    "note": "nothing booked yet: run `coachd run` or `coachd simulate`"}
+            if as_json:
+                console.print_json(json.dumps(data))
+            else:
+                console.print(f"{cfg.program.name}: nothing booked yet in {state} "
+                              "(start the daemon with `coachd run`).", highlight=False)
+            return
+        data = collect(cfg, store)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    _render(console, cfg, data)
+
+
+def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
+    zone = cfg.program.zone
+    as_of = datetime.fromisoformat(data["as_of"]).astimezone(zone)
+    label = " (simulation clock)" if data["simulated"] else ""
+    console.print(f"[bold]{cfg.program.name}[/]: status as of {as_of:%Y-%m-%d %H:%M %Z}{label}", highlight=False)
+    mail = data["mail"]
+    console.print(f"series booked: {data['series']}   mail: {mail['sent']} sent, {mail['queued']} queued, "
+                  f"{mail['failed']} failed   quarantined replies: {len(data['quarantined'])}", highlight=False)
+    for hold in data["held"]:
+        console.print(f"[bold red]{escape(hold['message'])}[/]", highlight=False)
+    for problem in data["unplaced"]:
+        console.print(f"[yellow]not placed:[/] {escape(problem)}", highlight=False)
+    table = Table(title="Upcoming sessions", header_style="bold", title_justify="left")
+    table.add_column(f"start ({cfg.program.timezone})")
+    table.add_column("session")
+    for item in data["upcoming"]:
+        start = datetime.fromisoformat(item["start"]).astimezone(zone)
+        table.add_row(f"{start:%a %Y-%m-%d %H:%M %Z}", item["title"])
+    console.print(table)
+    for title, rows, fields in (("Failed mail", data["failed_mail"], ("to", "kind", "error")),
+                                ("Mail being retried", data["retrying_mail"], ("to", "attempts", "error")),
+                                ("Quarantined replies", data["quarantined"], ("from", "reason", "received")),
+                                ("Conflicts left in place", data["conflicts"], ("series", "start", "reason")),
+                                ("Recent job errors", data["errors"], ("job", "at", "error"))):
+        if not rows:
+            continue
+        table = Table(title=title, header_style="bold", title_justify="left")
+        for name in fields:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*(str(row[name]) for name in fields))
+        console.print(table)

@@ -1,1 +1,0 @@
-"""What the CLI shows people: plan, status and simulation reports."""
