@@ -45,7 +45,7 @@ from coachd.runtime.clock import VirtualClock  # noqa: E402
 from coachd.config import load_config  # noqa: E402
 from coachd.execute.executor import Executor  # noqa: E402
 from coachd.observe.inbox import read_inbox  # noqa: E402
-from coachd.runtime.wiring import Program, open_program  # noqa: E402
+from coachd.runtime.wiring import ProgramRuntime, open_program  # noqa: E402
 from coachd.store.models import Outbox, OutboxMessage, Reply  # noqa: E402
 
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -71,7 +71,7 @@ class Request:
     body: str  # its plain text, for replies that quote it
 
 
-def load_requests(program: Program) -> dict[str, list[Request]]:
+def load_requests(program: ProgramRuntime) -> dict[str, list[Request]]:
     """The sent requests of answerable kinds, by kind, oldest first."""
     people, found = program.cfg.people_by_id, defaultdict(list)
     with program.store.session() as db:

@@ -17,7 +17,7 @@ from rich.console import Console
 from coachd.runtime.clock import Clock
 from coachd.config import ConfigError, ProgramConfig, load_config
 from coachd.runtime.logs import setup_logging
-from coachd.runtime.wiring import Program, default_state_dir
+from coachd.runtime.wiring import ProgramRuntime, default_state_dir
 
 console = Console()
 # Errors are never wrapped: admins grep them and paste them into tickets.
@@ -352,7 +352,7 @@ def state_errors_exit() -> Iterator[None]:
         fail(str(error))
 
 
-def open_or_exit(cfg: ProgramConfig, state: Path, clock: Clock) -> Program:
+def open_or_exit(cfg: ProgramConfig, state: Path, clock: Clock) -> ProgramRuntime:
     from coachd.runtime.wiring import open_program
 
     with state_errors_exit():

@@ -17,7 +17,7 @@ from coachd.config import ProgramConfig
 from coachd.model.types import UTC
 from coachd.execute.executor import Executor
 from coachd.runtime.jobs import program_jobs
-from coachd.runtime.wiring import Program, open_program
+from coachd.runtime.wiring import ProgramRuntime, open_program
 from coachd.runtime.runner import JobRunner
 from coachd.runtime.simulator import ActionsFile, Delivery, SimulationError, load_replies, resume_point, run_simulation
 from coachd.store.models import JobRun, Outbox, Reply, Series, SessionRow
@@ -77,7 +77,7 @@ def _with_progress(console: Console, runner: JobRunner, clock: VirtualClock, unt
         run_simulation(runner, clock, until, deliveries, report)
 
 
-def summary_table(program: Program, start: datetime, until: datetime) -> Table:
+def summary_table(program: ProgramRuntime, start: datetime, until: datetime) -> Table:
     """Series booked, occurrences, emails by kind and replies: what this simulation did."""
     pid = program.id
     zone = program.cfg.program.zone

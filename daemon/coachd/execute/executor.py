@@ -19,7 +19,7 @@ from coachd.model.serial import overrides_to_list, spec_to_dict
 from coachd.mail.ical import series_calendar
 from coachd.mail import Envelope
 from coachd.mail.reply_token import expects_answer, reply_address, token_for
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import SeriesNotFound
 from coachd.store.db import Store
 from coachd.store.models import ActionLog, Outbox, OutboxMessage, Series, SessionRow
@@ -77,7 +77,7 @@ def store_mail(store: Store, rows: Sequence[QueuedRow]) -> None:
 
 
 class Executor:
-    def __init__(self, program: Program, listener: ActionListener | None = None) -> None:
+    def __init__(self, program: ProgramRuntime, listener: ActionListener | None = None) -> None:
         self.program = program
         self.listener = listener
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from coachd.execute.executor import ActionRecord, Executor
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import PermanentSendError
 from coachd.store.models import Outbox, OutboxMessage
 
@@ -28,12 +28,12 @@ MARK_SENT = (update(Outbox).where(Outbox.id == bindparam("row_id"))
              .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts")))
 
 
-def claim(program: Program, row_id: int, now: datetime) -> bool:
+def claim(program: ProgramRuntime, row_id: int, now: datetime) -> bool:
     """Take one queued email for sending (see `claim_many`)."""
     return row_id in claim_many(program, [row_id], now)
 
 
-def claim_many(program: Program, row_ids: list[int], now: datetime) -> set[int]:
+def claim_many(program: ProgramRuntime, row_ids: list[int], now: datetime) -> set[int]:
     """Take queued emails for sending, atomically: of several drainers (replicas sharing a database,
     or a crash and its restart) exactly one gets each. The lease is the row's next attempt time, so
     a drainer that dies holding some only delays them by the lease."""
@@ -52,7 +52,7 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
 
 
-def drain(program: Program, executor: Executor, now: datetime, batch: int = 50,
+def drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int = 50,
           stopping: Callable[[], bool] = lambda: False) -> int:
     """Send every queued email whose next attempt is due, over one connection where the sender keeps
     one (it is closed at the end); returns how many were sent. `stopping` is asked between emails:
@@ -66,7 +66,7 @@ def drain(program: Program, executor: Executor, now: datetime, batch: int = 50,
         program.sender.close()
 
 
-def release(program: Program, row_ids: list[int], now: datetime) -> None:
+def release(program: ProgramRuntime, row_ids: list[int], now: datetime) -> None:
     """Hand back claimed emails that were not sent, so they need not wait out the lease."""
     if row_ids:
         with program.store.session() as db:
@@ -74,7 +74,7 @@ def release(program: Program, row_ids: list[int], now: datetime) -> None:
                        .values(next_attempt_at=now))
 
 
-def _drain(program: Program, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool],
+def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool],
            marks: Connection) -> int:
     sent = 0
     # Every email is from the organizer to the one person its row names: the envelope is known
@@ -122,7 +122,7 @@ def _drain(program: Program, executor: Executor, now: datetime, batch: int, stop
             return sent
 
 
-def _record_failure(program: Program, row_id: int, attempts: int, now: datetime, error: str,
+def _record_failure(program: ProgramRuntime, row_id: int, attempts: int, now: datetime, error: str,
                     permanent: bool) -> None:
     with program.store.session() as db:
         row = db.get(Outbox, row_id)
@@ -134,7 +134,7 @@ def _record_failure(program: Program, row_id: int, attempts: int, now: datetime,
             row.next_attempt_at = now + backoff(attempts)
 
 
-def next_attempt(program: Program) -> datetime | None:
+def next_attempt(program: ProgramRuntime) -> datetime | None:
     with program.store.session() as db:
         return db.scalar(select(func.min(Outbox.next_attempt_at))
                          .where(Outbox.program_id == program.id, Outbox.status == "queued"))

@@ -8,13 +8,13 @@ from coachd.plan.coachee_states import WINDOW, derive_states
 from coachd.model.observed import latest_answers
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.observe.observer import STATES_META, handled_replies
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 
 # Why each coachee is in their state, for `coachd feedback` (the planner reads STATES_META only).
 REASONS_META = "coachee_state_reasons"
 
 
-def refresh_states(program: Program, executor: Executor, now: datetime) -> bool:
+def refresh_states(program: ProgramRuntime, executor: Executor, now: datetime) -> bool:
     """Judge every coachee from their replies; store and log the states that changed.
 
     A coachee with no evidence in the window keeps the state they had (set earlier, or by hand);

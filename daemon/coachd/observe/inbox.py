@@ -20,7 +20,7 @@ from coachd.model.types import ical_utc
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.mail import reply_token
 from coachd.mail.reply_token import EXPECTS_ANSWER, expects_answer
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.store.models import Outbox, Reply, Series
 
 log = logging.getLogger("coachd.inbox")
@@ -42,7 +42,7 @@ class Verdict:
     request_key: str | None = None
 
 
-def read_inbox(program: Program, executor: Executor, now: datetime) -> int:
+def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> int:
     """Process every new message in the inbox; returns how many were new to the store."""
     handled = 0
     for inbound in program.inbox.fetch():
@@ -137,7 +137,7 @@ class Request:
     to_addr: str
 
 
-def judge(program: Program, message: EmailMessage, now: datetime) -> Verdict:
+def judge(program: ProgramRuntime, message: EmailMessage, now: datetime) -> Verdict:
     """Decide what a message is: an answer to one of our requests, an RSVP, an auto-reply, or quarantine."""
     if is_auto_reply(message):
         return Verdict("auto-reply", "automatic reply (out of office or similar)")
@@ -150,7 +150,7 @@ def judge(program: Program, message: EmailMessage, now: datetime) -> Verdict:
     return answer(program, message, request, now)
 
 
-def find_request(program: Program, message: EmailMessage) -> tuple[Request | None, str]:
+def find_request(program: ProgramRuntime, message: EmailMessage) -> tuple[Request | None, str]:
     """The request a reply answers: by the token in the address it was sent to, else by the
     Message-IDs it refers to. With no request, the reason why, for the quarantine."""
     tokens = reply_token.tokens_in(_header(message, name) for name in reply_token.ADDRESS_HEADERS)
@@ -186,7 +186,7 @@ def find_request(program: Program, message: EmailMessage) -> tuple[Request | Non
     return None, "not a reply to anything coachd sent (no reply token, In-Reply-To or References)"
 
 
-def answer(program: Program, message: EmailMessage, request: Request, now: datetime) -> Verdict:
+def answer(program: ProgramRuntime, message: EmailMessage, request: Request, now: datetime) -> Verdict:
     """Read a reply to `request`: checked for its sender, then parsed for what that kind asks."""
     kind, session_id, person_id = request.kind, request.session_id, request.person_id
     sender = _sender(message)
@@ -230,12 +230,12 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
     return _without_nul(payload), rating
 
 
-def allowed_senders(program: Program, person_id: str, to_addr: str) -> set[str]:
+def allowed_senders(program: ProgramRuntime, person_id: str, to_addr: str) -> set[str]:
     person = program.cfg.people_by_id.get(person_id)
     return {to_addr.lower()} | {str(a).lower() for a in (person.aliases if person else [])}
 
 
-def _rsvp(program: Program, message: EmailMessage, responses: list[dict[str, Any]]) -> Verdict:
+def _rsvp(program: ProgramRuntime, message: EmailMessage, responses: list[dict[str, Any]]) -> Verdict:
     """An iTIP REPLY (accept, decline, tentative) to one of our invitations: kept, and applied to
     the organizer's calendar where coachd keeps it (Google and Outlook apply their own)."""
     sender = _sender(message)

@@ -21,7 +21,7 @@ from coachd.execute.executor import ActionRecord, Executor
 from coachd.observe.inbox import read_inbox
 from coachd.observe.observer import DECLINES_META, Observer, declines_from_json, declines_to_json
 from coachd.execute.outbox import drain, next_attempt
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.observe.coachee_states import refresh_states
 from coachd.providers.base import BusySourceError, CalendarEntry, SyncCursorExpired, SyncResult
 from coachd.store.models import Busy, Series
@@ -48,7 +48,7 @@ class Job:
 WHEN_CHANGED = datetime.max.replace(tzinfo=UTC)
 
 
-def program_jobs(program: Program, executor: Executor,
+def program_jobs(program: ProgramRuntime, executor: Executor,
                  send: Callable[[datetime], JobOutcome] | None = None) -> list[Job]:
     """The daemon's jobs. `send` replaces sending in this process (`coachd run` has a sender
     process of its own, see daemon/coachd/runtime/sender_process.py; the simulator sends in line, on its clock)."""
@@ -69,7 +69,7 @@ def _view(entry: CalendarEntry) -> CalendarView:
     return CalendarView(entry.cancelled, entry.exdates, entry.overrides, entry.attendees, entry.occurrence_attendees)
 
 
-def busy_window(program: Program) -> Interval:
+def busy_window(program: ProgramRuntime) -> Interval:
     """The whole program, a week either side: placements look as far as the wrap-up."""
     p = program.cfg.program
     start = datetime.combine(p.starts - timedelta(weeks=1), time(0), p.zone).astimezone(UTC)
@@ -85,7 +85,7 @@ class CalendarSync:
     no queries).
     """
 
-    def __init__(self, program: Program, executor: Executor) -> None:
+    def __init__(self, program: ProgramRuntime, executor: Executor) -> None:
         self.program = program
         self.executor = executor
         self.fingerprints: dict[str, object] = {}
@@ -190,7 +190,7 @@ class CalendarSync:
         self.fingerprints[name] = value
 
 
-def plan_and_book(program: Program, executor: Executor, now: datetime, observer: Observer,
+def plan_and_book(program: ProgramRuntime, executor: Executor, now: datetime, observer: Observer,
                   reported: set[str] | None = None) -> JobOutcome:
     observed = observer.observe()
     result = plan(program.cfg, observed, now, program_mail=False)
@@ -217,21 +217,21 @@ def _report(result: Plan, reported: set[str]) -> None:
     reported.update(current)
 
 
-def program_mail(program: Program, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:
+def program_mail(program: ProgramRuntime, executor: Executor, now: datetime, observer: Observer) -> JobOutcome:
     observed = observer.observe()
     result = plan(program.cfg, observed, now, booking=False, session_mail=False)
     applied = executor.apply(result.actions, observed, now)
     return JobOutcome(applied > 0, result.next_due or WHEN_CHANGED)
 
 
-def read_replies(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+def read_replies(program: ProgramRuntime, executor: Executor, now: datetime) -> JobOutcome:
     new = read_inbox(program, executor, now)
     # Judged every run, not only with new replies: an admin may have assigned one, and evidence ages out.
     changed = refresh_states(program, executor, now)
     return JobOutcome(new > 0 or changed)
 
 
-def send_due_mail(program: Program, executor: Executor, now: datetime) -> JobOutcome:
+def send_due_mail(program: ProgramRuntime, executor: Executor, now: datetime) -> JobOutcome:
     drain(program, executor, now)
     # Sending changes nothing the other jobs plan from: the outbox keys were taken when queued.
     return JobOutcome(False, next_attempt(program) or WHEN_CHANGED)

@@ -13,7 +13,7 @@ from types import FrameType
 import schedule
 
 from coachd.runtime.jobs import Job, JobOutcome
-from coachd.runtime.wiring import Program
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.store.models import JobRun
 
 log = logging.getLogger("coachd.runner")
@@ -22,7 +22,7 @@ log = logging.getLogger("coachd.runner")
 class JobRunner:
     """Runs one job at a time for a program and keeps the record `coachd status` shows."""
 
-    def __init__(self, program: Program, jobs: Sequence[Job]) -> None:
+    def __init__(self, program: ProgramRuntime, jobs: Sequence[Job]) -> None:
         self.program = program
         self.jobs = list(jobs)
 

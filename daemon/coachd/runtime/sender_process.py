@@ -25,7 +25,7 @@ from coachd.execute.executor import ActionRecord, Executor
 from coachd.runtime.jobs import Job, JobOutcome
 from coachd.runtime.logs import setup_logging
 from coachd.execute.outbox import drain, next_attempt
-from coachd.runtime.wiring import Program, open_program
+from coachd.runtime.wiring import ProgramRuntime, open_program
 from coachd.runtime.runner import JobRunner
 
 log = logging.getLogger("coachd.sender")
@@ -135,7 +135,7 @@ def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: s
         program.close()
 
 
-def _seconds_until_next(program: Program, now: datetime, interval: timedelta) -> float:
+def _seconds_until_next(program: ProgramRuntime, now: datetime, interval: timedelta) -> float:
     try:
         due = next_attempt(program)
     except Exception:  # noqa: BLE001 - an unreachable store is retried after the interval

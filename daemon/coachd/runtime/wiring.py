@@ -40,7 +40,7 @@ def default_state_dir() -> Path:
 
 
 @dataclass
-class Program:
+class ProgramRuntime:
     cfg: ProgramConfig
     state_dir: Path
     store: Store
@@ -177,7 +177,7 @@ def lock_state(state_dir: Path) -> IO[bytes]:
 
 
 def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False,
-                 locked: bool = True) -> Program:
+                 locked: bool = True) -> ProgramRuntime:
     """Lock the state, open the providers the config names and the store (migrating it).
 
     `locked=False` is for a process the daemon holding the lock started itself (its mail sender).
@@ -210,7 +210,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     zones = {p.id: p.timezone for p in cfg.people}
     template_folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     try:
-        return Program(
+        return ProgramRuntime(
             lock=lock,
             cfg=cfg,
             state_dir=state_dir,
