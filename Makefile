@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 CONFIG ?= config/example.yaml
 STATE ?= var
 
-.PHONY: run test test-servers check plan simulate status bench clean
+# test: every tier (unit, contracts, integration, system). test-fast: unit and contract tests, under 2 minutes.
+.PHONY: run test test-fast test-servers check plan simulate status bench clean
 
 # Reinstall whenever pyproject.toml changes; the stamp records that the install finished.
 $(VENV)/.installed: pyproject.toml
@@ -19,6 +20,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed test-servers
 	$(BIN)/pytest
+
+test-fast: $(VENV)/.installed test-servers
+	$(BIN)/pytest tests/unit tests/contracts
 
 # The IMAP tests run against a real Dovecot, which they start themselves on free loopback ports.
 # Installed when this is root with apt (nothing to do when it is there already); otherwise those

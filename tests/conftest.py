@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from coachd.store import Store
+from tests.support.databases import postgres_schema_url
 
 PG_ENV = "COACHD_TEST_DATABASE_URL"
 
 
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    """A fresh schema per test, so runs repeat and parallelise without touching each other."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(
@@ -44,7 +29,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'coachd.sqlite'}"
     else:
-        yield from _postgres_schema_url(os.environ[PG_ENV])
+        yield from postgres_schema_url(os.environ[PG_ENV])
 
 
 @pytest.fixture

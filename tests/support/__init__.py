@@ -1,0 +1,1 @@
+"""What several tests share: servers they start, programs they run, paths, helpers."""

@@ -1,0 +1,276 @@
+"""Sponsor trend charts: real, deterministic images with gaps kept, inline in the digest email with a text fallback."""
+
+from __future__ import annotations
+
+import email
+import io
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coachd.reporting.charts import Chart, trend_charts
+from coachd.mail import Composer, Envelope
+from coachd.mail.headers import assemble_bytes
+from coachd.mail.samples import DANA, sample_context
+
+WEEKS = [date(2027, 1, 4) + timedelta(weeks=i) for i in range(20)]
+CID = re.compile(r"cid:([^\"'\s>]+)")
+
+
+def _series(start: float, step: float, gaps: set[int]) -> list[float | None]:
+    return [None if i in gaps else round(start + step * ((i * 7) % 5 - 2), 2) for i in range(len(WEEKS))]
+
+
+def history() -> dict[str, Any]:
+    """Three teams over 20 weeks: weeks without a session, suppressed ratings, a team never rated."""
+    return {
+        "weeks": list(WEEKS),
+        "teams": [
+            {"id": "americas", "name": "Americas Enterprise",
+             "attendance": _series(0.85, 0.05, {6, 13}), "rating": _series(4.1, 0.2, {6, 13, 19})},
+            {"id": "apac", "name": "APAC Growth",
+             "attendance": _series(0.7, 0.08, {0, 1, 15}), "rating": _series(3.6, 0.3, {0, 1, 5, 6, 7, 15})},
+            {"id": "emea", "name": "EMEA Field <Sales> & \"Ops\"",
+             "attendance": _series(0.8, 0.06, {12}), "rating": [None] * len(WEEKS)},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def charts() -> list[Chart]:
+    return trend_charts(history())
+
+
+def envelope(**changes: Any) -> Envelope:
+    return Envelope(key="digest:northwind-2027/2027-05-17/dana", sender_name="Northwind Coaching Office",
+                    sender_email="coaching@northwind.example", date=datetime(2027, 5, 24, 13, 0, tzinfo=timezone.utc),
+                    **changes)
+
+
+@pytest.fixture(scope="module")
+def composer(tmp_path_factory: pytest.TempPathFactory) -> Composer:
+    """The built-in digest with figures that are only the chart partials (an admin folder with its
+    own _figures.*), so these tests do not depend on the rest of the figures."""
+    folder = tmp_path_factory.mktemp("templates")
+    for suffix in ("html", "txt"):
+        (folder / f"_figures.{suffix}").write_text(f'{{% include "_charts.{suffix}" %}}\n', encoding="utf-8")
+    return Composer(folder)
+
+
+def digest(composer: Composer, charts: list[Chart], **changes: Any) -> EmailMessage:
+    context = {**sample_context("digest"), "history": history(), "charts": charts}
+    raw = composer.compose_bytes("digest", DANA, context, envelope(**changes)).raw
+    message = email.message_from_bytes(raw, policy=default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+# --- the charts -------------------------------------------------------------------------------
+
+
+def test_a_realistic_history_draws_attendance_and_rating_as_real_pngs(charts: list[Chart]) -> None:
+    from PIL import Image
+
+    assert [c.name for c in charts] == ["attendance", "rating"]
+    for chart in charts:
+        assert chart.mime == "image/png" and chart.filename == f"{chart.name}.png"
+        assert chart.data.startswith(b"\x89PNG\r\n\x1a\n")
+        image = Image.open(io.BytesIO(chart.data))
+        image.verify()
+        width, height = image.size
+        assert width == 1088 and 440 <= height <= 600  # 544 px shown, drawn at 2x for retina screens
+        assert re.fullmatch(rf"{chart.name}\.[0-9a-f]{{12}}@coachd", chart.cid)
+        assert b"Software" not in chart.data and b"tEXt" not in chart.data  # no tool or date stamped in
+        assert len(chart.data) < 60_000  # a palette PNG, small enough for every sponsor's inbox
+    assert charts[0].alt.startswith("Attendance per team, weekly from 4 Jan to 17 May 2027; latest: ")
+    assert "Americas Enterprise 90% (week of 17 May)" in charts[0].alt
+    assert "APAC Growth" in charts[0].alt and "EMEA Field" in charts[0].alt
+    assert "Americas Enterprise 3.9 of 5 (week of 10 May)" in charts[1].alt  # the last week was suppressed
+    assert "none recorded" in charts[1].alt and charts[1].alt.endswith(".")
+
+
+def test_the_same_history_gives_the_same_bytes_and_content_ids(charts: list[Chart]) -> None:
+    again = trend_charts(history())
+    assert [c.data for c in again] == [c.data for c in charts]
+    assert [c.cid for c in again] == [c.cid for c in charts]
+    changed = history()
+    changed["teams"][0]["attendance"][-1] = 0.5
+    assert trend_charts(changed)[0].cid != charts[0].cid  # a new picture gets a new Content-ID
+    assert trend_charts(changed)[1].cid == charts[1].cid
+
+
+def test_the_svg_variant_is_well_formed_and_deterministic() -> None:
+    svgs = trend_charts(history(), fmt="svg")
+    assert [(c.name, c.mime, c.filename) for c in svgs] == [
+        ("attendance", "image/svg+xml", "attendance.svg"), ("rating", "image/svg+xml", "rating.svg")]
+    for chart in svgs:
+        assert ET.fromstring(chart.data).tag == "{http://www.w3.org/2000/svg}svg"
+        assert b"<dc:date>" not in chart.data
+    assert [c.data for c in trend_charts(history(), fmt="svg")] == [c.data for c in svgs]
+    with pytest.raises(ValueError, match="format"):
+        trend_charts(history(), fmt="gif")  # type: ignore[arg-type]
+
+
+def test_a_missing_week_is_a_break_in_the_line_not_a_zero() -> None:
+    weeks = WEEKS[:5]
+    chart, = trend_charts({"weeks": weeks, "teams": [
+        {"id": "a", "name": "A", "attendance": [0.5, 0.6, None, 0.7, 0.8], "rating": [None] * 5}]}, fmt="svg")
+    paths = re.findall(r'<g id="line2d_\d+">\s*<path d="([^"]*)"', chart.data.decode())
+    (line,) = [d for d in paths if d.count("M") == 2]  # the team's line: two runs, the gap between them
+    points = [(float(x), float(y)) for x, y in re.findall(r"([\d.]+) ([\d.]+)", line)]
+    grid = sorted({float(y) for d in paths if d.count("L") == 1 for _, y in re.findall(r"([\d.]+) ([\d.]+)", d)})
+    zero = grid[-1]  # the lowest gridline (SVG y grows downwards): 0 %
+    assert len(points) == 4 and all(y < zero - 1 for _, y in points)
+
+
+@pytest.mark.parametrize("empty", [None, {}, {"weeks": [], "teams": []}, {"weeks": WEEKS, "teams": []},
+                                   {"weeks": [], "teams": history()["teams"]}])
+def test_an_empty_history_draws_nothing(empty: Any) -> None:
+    assert trend_charts(empty) == []
+
+
+def test_a_metric_without_any_value_gives_no_chart() -> None:
+    unrated = history()
+    for team in unrated["teams"]:
+        team["rating"] = [None] * len(WEEKS)
+    unrated["teams"][1]["attendance"] = [None] * len(WEEKS)  # a team never met: left out, no error
+    del unrated["teams"][2]["rating"]
+    (chart,) = trend_charts(unrated)
+    assert chart.name == "attendance" and "APAC Growth none recorded" in chart.alt
+    nothing = {"weeks": WEEKS, "teams": [{"id": "a", "name": "A", "attendance": [None] * 20, "rating": [None] * 20}]}
+    assert trend_charts(nothing) == []
+    one_week = trend_charts({"weeks": WEEKS[:1], "teams": [{"id": "a", "name": "A", "attendance": [1.0], "rating": [4.0]}]})
+    assert [c.name for c in one_week] == ["attendance", "rating"]
+
+
+def test_values_for_other_weeks_than_the_history_has_are_refused() -> None:
+    broken = history()
+    broken["teams"][0]["attendance"] = broken["teams"][0]["attendance"][:-1]
+    with pytest.raises(ValueError, match="19 attendance values for 20 weeks"):
+        trend_charts(broken)
+
+
+def test_importing_charts_or_mail_does_not_import_matplotlib() -> None:
+    code = "import sys, coachd.reporting.charts, coachd.mail; assert 'matplotlib' not in sys.modules, 'imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+# --- the partials -----------------------------------------------------------------------------
+
+
+def test_the_partials_render_nothing_without_charts_or_history() -> None:
+    env = Composer().env
+    for name in ("_charts.html", "_charts.txt"):
+        template = env.get_template(name)
+        assert template.render().strip() == ""
+        assert template.render(charts=[], history=None).strip() == ""
+        assert template.render(charts=None, history={"weeks": [], "teams": []}).strip() == ""
+    silent = {"weeks": WEEKS, "teams": [{"id": "a", "name": "A", "attendance": [None] * 20, "rating": [None] * 20}]}
+    assert env.get_template("_charts.txt").render(history=silent).strip() == ""
+
+
+def test_the_html_partial_shows_each_chart_by_content_id_with_its_alt_text(charts: list[Chart]) -> None:
+    html = Composer().env.get_template("_charts.html").render(charts=charts)
+    assert CID.findall(html) == [c.cid for c in charts]
+    assert html.index(charts[0].title) < html.index(charts[0].cid)  # the title above its chart
+    assert 'width="544"' in html and "max-width:544px" in html
+    assert "EMEA Field &lt;Sales&gt; &amp; &#34;Ops&#34;" in html  # the alt text is escaped
+    assert "<Sales>" not in html
+
+
+def test_the_text_partial_is_a_table_of_the_last_eight_weeks() -> None:
+    text = Composer().env.get_template("_charts.txt").render(history=history())
+    lines = text.splitlines()
+    assert lines[0] == "", "set apart from the table above it"
+    lines = lines[1:]
+    assert lines[0] == "ATTENDANCE AND FEEDBACK, LAST 8 WEEKS"
+    assert all(len(line) < 78 for line in lines)
+    assert lines[1].split() == ["Attendance", "29", "Mar", "5", "Apr", "12", "Apr", "19", "Apr", "26", "Apr",
+                                "3", "May", "10", "May", "17", "May"]
+    americas = [line for line in lines if line.startswith("Americas Enterprise")]
+    assert americas[0][20:].split() == ["95%", "-", "90%", "75%", "85%", "95%", "80%", "90%"]
+    assert americas[1][20:].split() == ["4.5", "-", "4.3", "3.7", "4.1", "4.5", "3.9", "-"]
+    emea = [line for line in lines if line.startswith("EMEA Field")]
+    assert emea[1][20:].split() == ["-"] * 8
+    short = Composer().env.get_template("_charts.txt").render(
+        history={"weeks": WEEKS[:2], "teams": [{"id": "a", "name": "A", "attendance": [None, 0.5]}]})
+    assert "LAST 2 WEEKS" in short and short.splitlines()[3].split() == ["A", "-", "50%"]
+    assert short.splitlines()[6].split() == ["A", "-", "-"]  # no ratings at all: gaps, not an error
+
+
+# --- the email --------------------------------------------------------------------------------
+
+
+def test_the_digest_carries_its_charts_as_inline_images(composer: Composer, charts: list[Chart]) -> None:
+    message = digest(composer, charts)
+    assert message.get_content_type() == "multipart/alternative"
+    plain, related = message.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related" and related.get_param("type") == "text/html"
+    html, *images = related.get_payload()
+    assert html.get_content_type() == "text/html"
+    assert [i.get_content_type() for i in images] == ["image/png", "image/png"]
+    referenced = CID.findall(html.get_content())
+    by_id = {str(i["Content-ID"]).strip("<>"): i for i in images}
+    assert sorted(set(referenced)) == sorted(by_id) == sorted(c.cid for c in charts)
+    for chart in charts:
+        part = by_id[chart.cid]
+        assert part["Content-Transfer-Encoding"] == "base64"
+        assert part.get_content_disposition() == "inline" and part.get_filename() == chart.filename
+        assert part.get_param("name") == chart.filename
+        assert part.get_content() == chart.data
+    text = plain.get_content()
+    assert "ATTENDANCE AND FEEDBACK, LAST 8 WEEKS" in text and "Americas Enterprise" in text
+
+
+def test_with_an_ics_the_alternative_is_wrapped_in_mixed(composer: Composer, charts: list[Chart]) -> None:
+    ics = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+    message = digest(composer, charts, ics=ics)
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, attachment = message.get_payload()
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "multipart/related", "text/calendar"]
+    assert attachment.get_filename() == "invite.ics"
+    boundaries = [p.get_boundary() for p in message.walk() if p.is_multipart()]
+    assert len(set(boundaries)) == 3 and all(b.startswith("=_coachd_") for b in boundaries)
+
+
+def test_charts_the_html_does_not_show_are_left_out(tmp_path: Path, charts: list[Chart]) -> None:
+    """An admin who drops the charts from the HTML gets no stray attachments."""
+    (tmp_path / "_figures.html").write_text("<p>Figures without charts.</p>\n", encoding="utf-8")
+    (tmp_path / "_figures.txt").write_text('{% include "_charts.txt" %}\n', encoding="utf-8")
+    silent = Composer(tmp_path)
+    context = {**sample_context("digest"), "history": history()}
+    with_charts = silent.compose_bytes("digest", DANA, {**context, "charts": charts}, envelope()).raw
+    assert with_charts == silent.compose_bytes("digest", DANA, context, envelope()).raw
+    assert b"multipart/related" not in with_charts
+
+
+def test_an_email_without_charts_is_byte_identical_to_before(composer: Composer) -> None:
+    context = sample_context("digest")
+    rendered = composer.render("digest", DANA, context)
+    before = assemble_bytes("digest", DANA, rendered.subject, rendered.text, rendered.html, envelope())
+    assert assemble_bytes("digest", DANA, rendered.subject, rendered.text, rendered.html, envelope(), ()) == before
+    assert composer.compose_bytes("digest", DANA, context, envelope()).raw == before
+    assert composer.compose_bytes("digest", DANA, {**context, "charts": []}, envelope()).raw == before
+    assert b"multipart/related" not in before
+
+
+def test_the_same_digest_with_charts_gives_the_same_bytes_as_the_stock_generator(
+        composer: Composer, charts: list[Chart], monkeypatch: pytest.MonkeyPatch) -> None:
+    from coachd.mail import headers
+
+    context = {**sample_context("digest"), "history": history(), "charts": charts}
+    ours = composer.compose_bytes("digest", DANA, context, envelope()).raw
+    assert composer.compose_bytes("digest", DANA, context, envelope()).raw == ours
+    monkeypatch.setattr(headers, "wire_bytes", lambda msg: msg.as_bytes(policy=headers.WIRE))
+    assert composer.compose_bytes("digest", DANA, context, envelope()).raw == ours
+    assert all(len(line) <= 998 for line in ours.split(b"\r\n"))
+    assert all(byte < 128 for byte in ours)
