@@ -6,7 +6,7 @@ CONFIG ?= config/example.yaml
 STATE ?= var
 
 # test: every tier (unit, contracts, integration, system). test-fast: unit and contract tests, under 2 minutes.
-.PHONY: run test test-fast test-servers check plan simulate status bench clean
+.PHONY: run test test-fast test-install test-servers check plan simulate status bench clean
 
 # Reinstall whenever pyproject.toml changes; the stamp records that the install finished.
 $(VENV)/.installed: pyproject.toml
@@ -37,6 +37,16 @@ test-servers:
 	  { systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1; \
 	    doveadm stop >/dev/null 2>&1; true; }; \
 	} || echo "dovecot not installed: the IMAP tests will be skipped (install dovecot-imapd)"
+
+# What an admin does: `pip install .` into a fresh venv (not editable, no test tools), then check and
+# simulate the example from outside the source tree.
+test-install:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && "$$tmp/venv/bin/pip" install --quiet . && \
+	cp -r config "$$tmp/config" && cd "$$tmp" && \
+	venv/bin/coachd check config/example.yaml >/dev/null && \
+	venv/bin/coachd simulate config/example.yaml --until 2027-01-11 --out sim >/dev/null 2>&1 && \
+	ls sim/mail/*.eml >/dev/null && echo "pip install . in a fresh venv: coachd checks and simulates"
 
 check: $(VENV)/.installed
 	$(BIN)/coachd check $(CONFIG)
