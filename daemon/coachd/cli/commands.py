@@ -279,7 +279,8 @@ def confirm(config: Path, hold_id: str, state: Path | None) -> None:
 def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None, person_id: str | None,
           session_id: str | None, kind: str | None, dismiss_id: int | None) -> None:
     """Quarantined replies with the reason; assign one to the request it answers, or dismiss it."""
-    from coachd.cli.replies import ReplyCommandError, assign, dismiss, show_inbox
+    from coachd.cli.replies import ReplyCommandError, assign, dismiss
+    from coachd.reporting.replies_view import show_inbox
 
     cfg = load_or_exit(config)
     if assign_id is not None and dismiss_id is not None:
@@ -306,7 +307,7 @@ def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def feedback(config: Path, state: Path | None, as_json: bool) -> None:
     """Every feedback reply: session, person, rating, answers, the coachee's state, when received."""
-    from coachd.cli.replies import show_feedback
+    from coachd.reporting.replies_view import show_feedback
 
     cfg = load_or_exit(config)
     with state_errors_exit():
