@@ -16,7 +16,7 @@ from sqlalchemy import select
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.observe.inbox import read_answer
-from coachd.mail.reply_token import EXPECTS_ANSWER
+from coachd.model.mail_kinds import EXPECTS_ANSWER
 from coachd.store.db import Store
 from coachd.store.models import Outbox, Reply
 from coachd.observe.readonly import existing_store, state_now

@@ -16,7 +16,8 @@ from typing import Any
 
 from coachd.config import ProgramConfig
 from coachd.reporting import action_items
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed
+from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS
+from coachd.model.observed import Observed
 from coachd.model.periods import local_days
 from coachd.plan.planner import feedback_givers
 from coachd.model.types import Role, SessionKind

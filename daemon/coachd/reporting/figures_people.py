@@ -10,6 +10,7 @@ from typing import Any
 
 from coachd.plan.planner import goal_check_in_due
 from coachd.reporting.privacy import MIN_GROUP
+from coachd.model.mail_kinds import MailKind
 from coachd.model.types import SessionKind
 from coachd.reporting.program_index import Held, ProgramIndex
 
@@ -104,7 +105,7 @@ def goal_check_ins(program: ProgramIndex, start: datetime, end: datetime) -> dic
             if start <= due < end and due <= program.now:
                 asked.add((person.id, f"goals-{n}"))
         n += 1
-    answers = [r for r in program.answers if r.request_kind == "goal-check-in"
+    answers = [r for r in program.answers if r.request_kind == MailKind.GOAL_CHECK_IN
                and ((r.person_id, r.request_ref) in asked
                     or (r.request_ref is None and start <= r.received_at < end))]  # stored before requests were kept
     rated = [r for r in answers if r.rating is not None]
@@ -136,7 +137,8 @@ def recognition(program: ProgramIndex, as_of: datetime) -> dict[str, Any]:
     consistent = [p for p, s in shares.items() if s == best and s >= CONSISTENT_SHARE]
     ratings: dict[str, list[int]] = {}
     for r in program.answers:
-        if r.request_kind == "goal-check-in" and r.rating is not None and r.received_at < as_of and r.person_id in names:
+        if (r.request_kind == MailKind.GOAL_CHECK_IN and r.rating is not None and r.received_at < as_of
+                and r.person_id in names):
             ratings.setdefault(r.person_id, []).append(r.rating)
     rises = {p: rs[-1] - rs[0] for p, rs in ratings.items() if len(rs) >= 2}
     top = max(rises.values(), default=0)

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from coachd.config import ProgramConfig
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, latest_answers
+from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS
+from coachd.model.observed import Observed, latest_answers
 from coachd.model.types import BookedSeries, Occurrence, SeriesSpec, SessionKind
 
 

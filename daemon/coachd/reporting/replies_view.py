@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from coachd.config import ProgramConfig
-from coachd.model.observed import FEEDBACK_KINDS
+from coachd.model.mail_kinds import FEEDBACK_KINDS, MailKind
 from coachd.observe.observer import STATES_META
 from coachd.observe.coachee_states import REASONS_META
 from coachd.store.models import Meta, Reply, Series
@@ -84,7 +84,7 @@ def feedback(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
             "session": session_id, "title": titles.get((session_id or "").split("/")[0], ""),
             "person": person_id, "name": person.name if person else person_id, "rating": rating,
             "answers": payload.get("answers", {}), "repeat": payload.get("repeat", ""),
-            "avoid": payload.get("avoid", ""), "after_reminder": kind == "feedback-reminder",
+            "avoid": payload.get("avoid", ""), "after_reminder": kind == MailKind.FEEDBACK_REMINDER,
             "state": states.get(person_id), "state_because": reasons.get(person_id, []),
             "received": received_at.isoformat()})
     return result
