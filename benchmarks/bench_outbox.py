@@ -41,11 +41,12 @@ from coachd.mail.samples import sample_context  # noqa: E402
 from coachd.runtime.wiring import open_program  # noqa: E402
 from coachd.execute.executor import QUEUE_BATCH, store_mail  # noqa: E402
 from coachd.store.models import Outbox  # noqa: E402
+from coachd.model.mail_kinds import MailKind  # noqa: E402
 
 TARGET = 0.5
 # Queued as due now: the sender process reads the real clock, as `coachd run`'s does.
 NOW = datetime.now(timezone.utc)
-KINDS = ("agenda", "summary", "feedback-request", "notes-request")
+KINDS = (MailKind.AGENDA, MailKind.SUMMARY, MailKind.FEEDBACK_REQUEST, MailKind.NOTES_REQUEST)
 
 
 class Counter:

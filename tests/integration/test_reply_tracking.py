@@ -19,6 +19,7 @@ from sqlalchemy import select
 from coachd.runtime.clock import VirtualClock
 from coachd.config import load_config
 from coachd.mail import reply_token
+from coachd.model.mail_kinds import expects_answer
 from coachd.runtime.wiring import open_program
 from coachd.store.models import Outbox, Reply
 from tests.support.ticks import EXAMPLE, program_start, tick
@@ -83,7 +84,7 @@ def test_requests_carry_a_signed_reply_address_and_other_mail_none(tmp_path, sen
     local, _, domain = organizer.partition("@")
     for message in sent:
         kind = message["X-Coachd-Kind"]
-        if kind in reply_token.EXPECTS_ANSWER:
+        if expects_answer(kind, message["X-Coachd-Session"]):
             token = reply_token.tokens_in([str(message["Reply-To"])])
             assert len(token) == 1 and address(message, "Reply-To") == f"{local}+r{token[0]}@{domain}"
         else:

@@ -16,7 +16,8 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from coachd.model.types import Attendee
-from coachd.mail import KINDS, Composer, CompositionError, Envelope, UnknownKind
+from coachd.mail import Composer, CompositionError, Envelope, UnknownKind
+from coachd.model.mail_kinds import MailKind
 from coachd.mail.filters import localdate, localrange, localtimes, minutes
 from coachd.mail.samples import DANA, LENA, PRIYA, ZOE, sample_context, session
 
@@ -57,7 +58,7 @@ def bodies(composer: Composer, kind: str, recipient: Attendee, context: dict[str
 # --- every kind ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(MailKind))
 def test_each_kind_composes_for_its_sample_recipient(composer: Composer, kind: str) -> None:
     context = sample_context(kind)
     msg = reparse(composer.compose(kind, context["recipient"], context, envelope()))
@@ -187,7 +188,7 @@ def _poison(value: Any, key: str = "") -> Any:
     return value
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(MailKind))
 def test_html_escapes_everything_from_the_context(composer: Composer, kind: str) -> None:
     context = _poison(sample_context(kind))
     rendered = composer.render(kind, context["recipient"], context)
@@ -346,11 +347,10 @@ def test_a_line_break_in_a_header_value_is_refused() -> None:
 
 def test_the_wire_generator_writes_exactly_what_the_email_packages_own_does(composer: Composer, monkeypatch) -> None:
     from coachd.mail import headers
-    from coachd.mail.compose import KINDS
     from coachd.mail.samples import sample_contexts
 
     ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Café with Zoë\r\nEND:VCALENDAR\r\n".encode()
-    for kind in KINDS:
+    for kind in MailKind:
         for context in sample_contexts(kind):
             env = envelope(f"wire/{kind}", ics=ics if kind == "invitation" else None)
             ours = composer.compose_bytes(kind, context["recipient"], context, env).raw

@@ -18,6 +18,8 @@ from coachd.runtime.clock import Clock
 from coachd.config import ConfigError, ProgramConfig, load_config
 from coachd.runtime.logs import setup_logging
 from coachd.runtime.wiring import ProgramRuntime, default_state_dir
+from coachd.cli.kind_choice import KindChoice
+from coachd.model.mail_kinds import EXPECTS_ANSWER
 
 console = Console()
 # Errors are never wrapped: admins grep them and paste them into tickets.
@@ -208,7 +210,7 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
 
 @main.command()
 @config_argument
-@click.argument("kind")
+@click.argument("kind", type=KindChoice(), metavar="KIND")
 @state_option
 @click.option("--session", "session_id", help="Session id (UID/RECURRENCE-ID); default: the next session.")
 @click.option("--to", "person_id", help="Person id of the recipient; default: a typical reader of KIND.")
@@ -273,13 +275,16 @@ def confirm(config: Path, hold_id: str, state: Path | None) -> None:
               help="Take quarantined reply ID as an answer.")
 @click.option("--person", "person_id", help="With --assign: whose answer it is (person id).")
 @click.option("--session", "session_id", help="With --assign: the session it is about (default: their latest request).")
-@click.option("--kind", "kind", help="With --assign: the kind of request it answers (feedback-request, ...).")
+@click.option("--kind", "kind",
+              type=KindChoice(sorted(EXPECTS_ANSWER), "{value!r} asks for no answer; one of {known}"),
+              help="With --assign: the kind of request it answers.")
 @click.option("--dismiss", "dismiss_id", type=click.IntRange(1, 2**63 - 1), metavar="ID",
               help="Set quarantined reply ID aside (kept).")
 def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None, person_id: str | None,
           session_id: str | None, kind: str | None, dismiss_id: int | None) -> None:
     """Quarantined replies with the reason; assign one to the request it answers, or dismiss it."""
-    from coachd.cli.replies import ReplyCommandError, assign, dismiss, show_inbox
+    from coachd.cli.replies import ReplyCommandError, assign, dismiss
+    from coachd.reporting.replies_view import show_inbox
 
     cfg = load_or_exit(config)
     if assign_id is not None and dismiss_id is not None:
@@ -306,7 +311,7 @@ def inbox(config: Path, state: Path | None, as_json: bool, assign_id: int | None
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def feedback(config: Path, state: Path | None, as_json: bool) -> None:
     """Every feedback reply: session, person, rating, answers, the coachee's state, when received."""
-    from coachd.cli.replies import show_feedback
+    from coachd.reporting.replies_view import show_feedback
 
     cfg = load_or_exit(config)
     with state_errors_exit():

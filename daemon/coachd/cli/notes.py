@@ -15,6 +15,7 @@ from sqlalchemy import select
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.observe.observer import observe
+from coachd.model.mail_kinds import MailKind
 from coachd.runtime.wiring import StateUnavailable
 from coachd.store.models import Reply
 from coachd.observe.readonly import existing_store, state_now
@@ -51,7 +52,7 @@ def record_notes(console: Console, cfg: ProgramConfig, state: Path, session_id: 
                                                       Reply.message_id == message_id))
             if exists is None:
                 db.add(Reply(program_id=cfg.program.id, message_id=message_id, received_at=now,
-                             from_addr=host.email, kind="notes-request", session_id=session_id,
+                             from_addr=host.email, kind=MailKind.NOTES_REQUEST, session_id=session_id,
                              person_id=host.person_id, status="handled", reason="from `coachd notes`",
                              rating=None, payload={"text": text, **notes}, raw=text.encode()))
     verb = "already recorded" if exists is not None else "recorded"

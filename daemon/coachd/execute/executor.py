@@ -18,7 +18,8 @@ from coachd.model.types import BookedSeries
 from coachd.model.serial import overrides_to_list, spec_to_dict
 from coachd.mail.ical import series_calendar
 from coachd.mail import Envelope
-from coachd.mail.reply_token import expects_answer, reply_address, token_for
+from coachd.mail.reply_token import reply_address, token_for
+from coachd.model.mail_kinds import MailKind, expects_answer
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import SeriesNotFound
 from coachd.store.db import Store
@@ -50,9 +51,9 @@ def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
     sessions already held stay in people's calendars; a series cancelled before
     it began, or one a person was taken off, is a CANCEL.
     """
-    if mail.kind in ("invitation", "update"):
+    if mail.kind in (MailKind.INVITATION, MailKind.UPDATE):
         return "REQUEST"
-    if mail.kind == "cancellation":
+    if mail.kind == MailKind.CANCELLATION:
         left = mail.subject_ref.endswith("/left")
         return "CANCEL" if series.cancelled or left else "REQUEST"
     return None
@@ -216,7 +217,7 @@ class Executor:
                                   organizer_email=str(cfg.organizer.email), method=method,
                                   dtstamp=booking.booked_at)
         token = None
-        if expects_answer(mail.kind, mail.key):
+        if expects_answer(mail.kind, mail.session_id):
             token = token_for(program.reply_secret(), program.id, mail.key)
         envelope = Envelope(
             key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from coachd.mail.compose import KINDS, Composer, CompositionError, Rendered, UnknownKind, builtin_templates_dir
+from coachd.mail.compose import Composer, CompositionError, Rendered, UnknownKind, builtin_templates_dir
 from coachd.mail.headers import Envelope, Recipient, message_id, thread_root_id
 
 __all__ = [
-    "KINDS",
     "Composer",
     "CompositionError",
     "Envelope",

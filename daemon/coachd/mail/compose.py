@@ -16,11 +16,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from coachd.mail.filters import FILTERS
 from coachd.mail.headers import Envelope, InlineImage, Recipient, assemble, assemble_bytes, domain_of, message_id
 from coachd.mail.samples import sample_contexts
+from coachd.model.mail_kinds import MailKind, is_mail_kind
 
-KINDS = (
-    "invitation", "update", "cancellation", "agenda", "notes-request", "summary", "feedback-request",
-    "feedback-reminder", "goal-check-in", "check-in", "digest", "review", "wrap-up",
-)  # fmt: skip
 PARTS = ("subject.txt", "body.txt", "body.html")
 _BUILTIN_LABEL = "templates/email"
 
@@ -91,10 +88,11 @@ class Composer:
 
     def render(self, kind: str, recipient: Recipient, context: Mapping[str, Any]) -> Rendered:
         """The three parts of one email; raises UnknownKind or CompositionError."""
-        if kind not in KINDS:
-            raise UnknownKind(f"unknown email kind {kind!r}; known: {', '.join(KINDS)}")
+        if not is_mail_kind(kind):
+            raise UnknownKind(f"unknown email kind {kind!r}; known: {', '.join(MailKind)}")
+        kind = MailKind(kind)
         # The recipient argument wins: it decides the zone every time is shown in.
-        values = {**context, "recipient": recipient, "kind": kind}
+        values = {**context, "recipient": recipient, "kind": kind.value}
         try:
             subject, text, html = (self.env.get_template(f"{kind}/{part}").render(values) for part in PARTS)
         except Exception as exc:
@@ -124,13 +122,13 @@ class Composer:
         for name in sorted(set(self.env.list_templates(extensions=("html", "txt")))):
             folder, slash, _ = name.partition("/")
             if slash and self.override is not None and (self.override / name).is_file():
-                if folder not in KINDS:
-                    problems.append(f"{self._label(name)}: {folder!r} is not an email kind ({', '.join(KINDS)})")
+                if not is_mail_kind(folder):
+                    problems.append(f"{self._label(name)}: {folder!r} is not an email kind ({', '.join(MailKind)})")
             try:
                 self.env.get_template(name)
             except Exception as exc:
                 problems.append(self._describe(exc))
-        for kind in KINDS:
+        for kind in MailKind:
             for context in sample_contexts(kind):
                 try:
                     self.render(kind, context["recipient"], context)

@@ -11,7 +11,8 @@ from coachd.reporting import charts
 from coachd.config import ProgramConfig
 from coachd.model.actions import QueueMail
 from coachd.model.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, questions_for
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, ReplyFact
+from coachd.model.mail_kinds import AGENDA_KINDS, FEEDBACK_KINDS, ITIP_KINDS, NOTES_KINDS, SPONSOR_KINDS, MailKind
+from coachd.model.observed import Observed, ReplyFact
 from coachd.model.types import BookedSeries, Occurrence, SessionKind
 from coachd.model import periods as periods_mod
 from coachd.reporting.survey import WRAP_UP_QUESTIONS, survey_summary
@@ -58,28 +59,28 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
     """The template context for `mail`; one-to-one content only ever comes from that one-to-one."""
     context = base_context(cfg) | {"recipient": mail.recipient}
     booking = observed.bookings.get(mail.series_key) if mail.series_key else None
-    if mail.kind in ("invitation", "update", "cancellation") and booking:
+    if mail.kind in ITIP_KINDS and booking:
         occurrences = booking.series.occurrences()
         first = occurrences[0] if occurrences else None
         context["series"] = series_dict(booking.series)
         if first:
             context["session"] = session_dict(cfg, booking.series, first)
-        if mail.kind == "cancellation":
+        if mail.kind == MailKind.CANCELLATION:
             context["reason"] = _cancellation_reason(booking.series, mail)
         return context
     if mail.kind in SPONSOR_KINDS and mail.period is not None:
         return context | sponsor_view(cfg, observed, mail.kind, mail.period, now)
-    if mail.kind == "wrap-up" and mail.occurrence is not None and booking is not None:
+    if mail.kind == MailKind.WRAP_UP and mail.occurrence is not None and booking is not None:
         # The survey after a team's wrap-up session; its answers feed the final report, never verbatim.
         return context | {"survey": True, "session": session_dict(cfg, booking.series, mail.occurrence),
                           "questions": list(WRAP_UP_QUESTIONS)}
-    if mail.kind == "check-in" and booking is not None and mail.occurrence is not None:
+    if mail.kind == MailKind.CHECK_IN and booking is not None and mail.occurrence is not None:
         # Sent before a check-in call: the note that fits the coachee's state, and when the call is.
         return context | {"state": observed.states.get(mail.recipient.person_id, "steady"),
                           "coach": booking.series.spec.host, "next_check_in": mail.occurrence.start}
     if mail.occurrence is not None and booking is not None:
         return context | _session_context(cfg, observed, booking.series, mail.occurrence, mail.kind)
-    if mail.kind == "goal-check-in":
+    if mail.kind == MailKind.GOAL_CHECK_IN:
         return context | {"period_label": _period_label(mail.due.date()), "goals": cfg.program.outcome_texts,
                           "questions": ["Where do you stand against each goal?",
                                         "What is your plan for the next four weeks?",
@@ -91,9 +92,9 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
 # Read by the inbox as the coachee's self-assessment; sponsors see its average over 3 people or more.
 GOAL_RATING_QUESTION = ("Overall, from 1 (off track) to 5 (on track), where do you stand? "
                         "Put the number on a line of its own.")
-SPONSOR_KINDS = frozenset({"digest", "review", "wrap-up"})
 # What a trend compares with, in the words of each kind (the final report has nothing before it).
-COMPARED_WITH = {"digest": "the last digest", "review": "the quarter before", "wrap-up": "the period before"}
+COMPARED_WITH = {MailKind.DIGEST: "the last digest", MailKind.REVIEW: "the quarter before",
+                 MailKind.WRAP_UP: "the period before"}
 
 
 def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tuple[datetime, datetime],
@@ -102,14 +103,14 @@ def sponsor_view(cfg: ProgramConfig, observed: Observed, kind: str, period: tupl
     spans = periods_mod.digest_periods(cfg)
     figures = program_figures(cfg, observed, period[0], period[1], now,
                               previous=periods_mod.previous_period(spans, period))
-    coming = periods_mod.next_end(spans, period[1]) if kind == "digest" else None
+    coming = periods_mod.next_end(spans, period[1]) if kind == MailKind.DIGEST else None
     figures["next_digest"] = coming.astimezone(cfg.program.zone).date() if coming else None
     figures["compared_with"] = COMPARED_WITH[kind]
     figures["charts"] = charts.trend_charts(figures["history"])
     figures["survey"] = False
-    if kind == "wrap-up":
+    if kind == MailKind.WRAP_UP:
         figures["wrap_up"] = survey_summary(cfg, observed, now)
-    if kind in ("review", "wrap-up"):
+    if kind in (MailKind.REVIEW, MailKind.WRAP_UP):
         figures["next_steps"] = next_steps(figures)
     return figures
 
@@ -147,9 +148,6 @@ def _cancellation_reason(series: BookedSeries, mail: QueueMail) -> str:
     return "it is no longer part of the program"
 
 
-AGENDA_KINDS = frozenset({"agenda"})
-
-
 def _topics(cfg: ProgramConfig, reply: ReplyFact) -> list[dict[str, str]]:
     """The topics one person sent back on an agenda: as the reply parser split them, else the whole text."""
     person = cfg.people_by_id.get(reply.person_id)
@@ -171,7 +169,7 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
     following = occurrences[index + 1] if index + 1 < len(occurrences) else None
     context: dict[str, Any] = {"session": session_dict(cfg, series, occurrence)}
     host = series.spec.host.person_id
-    if kind == "agenda":
+    if kind == MailKind.AGENDA:
         purpose, reason, importance = CONTRACTS[series.spec.kind]
         open_actions = []
         topics: list[dict[str, str]] = []
@@ -190,7 +188,7 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
             "asks_for_topics": series.spec.kind is SessionKind.GROUP,
             "previous_session": session_dict(cfg, series, previous) if previous else None,
         }
-    elif kind == "summary":
+    elif kind == MailKind.SUMMARY:
         notes = observed.replies_to(occurrence.session_id, NOTES_KINDS, host)
         payload = notes[-1].payload if notes else {}
         context |= {

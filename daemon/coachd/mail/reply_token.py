@@ -26,18 +26,6 @@ from email.utils import getaddresses
 from pathlib import Path
 
 SECRET_FILE = "reply-secret"
-# The kinds of email that ask for an answer, and so carry a reply token.
-EXPECTS_ANSWER = frozenset({"notes-request", "feedback-request", "feedback-reminder", "goal-check-in", "check-in",
-                            "agenda", "wrap-up"})
-# The sponsors' final report shares its kind with the participants' wrap-up survey, and asks nothing.
-_ASKS_NOTHING = ("/wrap-up-report/",)
-
-
-def expects_answer(kind: str, key: str) -> bool:
-    """Whether the email of `kind` with outbox `key` asks for a reply (and so carries a reply token)."""
-    return kind in EXPECTS_ANSWER and not any(part in key for part in _ASKS_NOTHING)
-
-
 ID_LENGTH = 10  # 50 bits: names requests; collisions are harmless (the MAC and the store decide)
 MAC_LENGTH = 16  # 80 bits of HMAC: guessing one is out of reach
 TOKEN = re.compile(rf"\+r([a-z2-7]{{{ID_LENGTH + MAC_LENGTH}}})@", re.IGNORECASE)

@@ -55,6 +55,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from coachd.model.mail_kinds import FEEDBACK_KINDS, ITIP_KINDS, MailKind
 from coachd.model.types import Attendee, Role, ical_utc
 
 UTC = timezone.utc
@@ -174,10 +175,10 @@ FEEDBACK_QUESTIONS = ["What worked well?", "What should we do more or less of?",
 def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
     group, one = session(), session("individual", datetime(2027, 1, 12, 16, 0, tzinfo=UTC))
     until = datetime(2027, 12, 13, 15, 0, tzinfo=UTC)
-    if kind in ("invitation", "update", "cancellation"):
-        extra = {"reason": "Lena Große takes over as coach"} if kind == "update" else {}
+    if kind in ITIP_KINDS:
+        extra = {"reason": "Lena Große takes over as coach"} if kind == MailKind.UPDATE else {}
         return PRIYA, {"session": group, "series": _series(group, 1, until), **extra}
-    if kind == "agenda":
+    if kind == MailKind.AGENDA:
         return PRIYA, {
             "session": group,
             "purpose": "Plan the first-quarter pursuit of our three strategic accounts",
@@ -194,9 +195,9 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
             "asks_for_topics": True,
             "previous_session": session(start=datetime(2027, 1, 4, 15, 0, tzinfo=UTC)),
         }
-    if kind == "notes-request":
+    if kind == MailKind.NOTES_REQUEST:
         return LENA, {"session": one}
-    if kind == "summary":
+    if kind == MailKind.SUMMARY:
         return ZOE, {
             "session": one,
             "conclusions": ["Lead with the business case, not the discount", "Fabrikam needs an executive sponsor first"],
@@ -204,9 +205,9 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
             "next_session": session("individual", datetime(2027, 1, 26, 16, 0, tzinfo=UTC)),
             "feedback_hint": "A short feedback request follows in an hour; two minutes is enough.",
         }
-    if kind in ("feedback-request", "feedback-reminder"):
+    if kind in FEEDBACK_KINDS:
         return PRIYA, {"session": group, "questions": FEEDBACK_QUESTIONS}
-    if kind == "goal-check-in":
+    if kind == MailKind.GOAL_CHECK_IN:
         return ZOE, {
             "period_label": "February 2027",
             "goals": ["Close the Contoso renewal", "Two new strategic opportunities"],
@@ -216,11 +217,11 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
                 "What will you commit to by the next check-in?",
             ],
         }
-    if kind == "check-in":
+    if kind == MailKind.CHECK_IN:
         return ZOE, {"state": "stress", "next_check_in": datetime(2027, 1, 18, 15, 0, tzinfo=UTC), "coach": LENA}
-    if kind == "digest":
+    if kind == MailKind.DIGEST:
         return DANA, _sponsor_view()
-    if kind in ("review", "wrap-up"):
+    if kind in (MailKind.REVIEW, MailKind.WRAP_UP):
         steps = ["Recognise Priya Raghunathan's stakeholder mapping at the all-hands", "Fold account plans into quarterly goals"]
         survey = {"asked": 12, "answered": 9, "average_rating": 4.4, "suppressed": False,
                   "themes": [{"word": "accountability", "people": 5}, {"word": "pipeline", "people": 3}]}
@@ -261,13 +262,13 @@ def sample_contexts(kind: str) -> list[dict[str, Any]]:
     if "wrap_up" in full:
         sparse["wrap_up"] = {"asked": 4, "answered": 2, "average_rating": None, "suppressed": True, "themes": []}
     variants = [full, sparse]
-    if kind == "wrap-up":  # the participants' survey after their team's wrap-up session
+    if kind == MailKind.WRAP_UP:  # the participants' survey after their team's wrap-up session
         variants.append({"program": PROGRAM, "organizer": ORGANIZER, "recipient": ZOE, "survey": True,
                          "session": session("wrapup", datetime(2027, 12, 13, 15, 0, tzinfo=UTC)),
                          "questions": ["What worked for you in the program?", "What did not work?"]})
-    if kind == "agenda":
+    if kind == MailKind.AGENDA:
         variants.append({**full, "focus": "tactical", "asks_for_topics": False})
-    if kind == "check-in":
+    if kind == MailKind.CHECK_IN:
         variants += [{**full, "state": state} for state in ("steady", "momentum")]
         variants.append({k: v for k, v in sparse.items() if k != "coach"})
     return variants

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from coachd.model.mail_kinds import MailKind
 from coachd.model.types import Attendee, BookedSeries, Occurrence
 
 
@@ -32,7 +33,7 @@ class QueueMail:
     """Render one email and put it in the outbox; the send job delivers it."""
 
     program_id: str
-    kind: str
+    kind: MailKind
     recipient: Attendee
     subject_ref: str
     due: datetime

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cached_property
 
 from coachd.plan.calendar_truth import Decline
+from coachd.model.mail_kinds import FEEDBACK_KINDS
 from coachd.model.types import BookedSeries, Interval
 
 
@@ -15,12 +16,6 @@ from coachd.model.types import BookedSeries, Interval
 class Booking:
     series: BookedSeries
     booked_at: datetime
-
-
-# The requests whose answers are feedback on a session (a reminder asks the same question again),
-# and the coach's notes on one.
-FEEDBACK_KINDS = frozenset({"feedback-request", "feedback-reminder"})
-NOTES_KINDS = frozenset({"notes-request"})
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
-from coachd.model.observed import FEEDBACK_KINDS
+from coachd.model.mail_kinds import (EXPECTS_ANSWER, FEEDBACK_KINDS, NOTES_KINDS, SELF_RATED_KINDS, MailKind,
+                                     expects_answer)
 from coachd.model.serial import booked_from_row
 from coachd.model.types import ical_utc
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.mail import reply_token
-from coachd.mail.reply_token import EXPECTS_ANSWER, expects_answer
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.store.models import Outbox, Reply, Series
 
@@ -194,7 +194,7 @@ def answer(program: ProgramRuntime, message: EmailMessage, request: Request, now
         return Verdict("quarantined", f"sender {sender or '(none)'} is not {request.to_addr}, to whom the {kind} "
                        "went (or an alias of theirs in the config)", kind, session_id, person_id,
                        request_key=request.key)
-    if not expects_answer(kind, request.key):
+    if not expects_answer(kind, session_id):
         return Verdict("quarantined", f"a reply to a {kind}, which asks for no answer", kind, session_id, person_id,
                        request_key=request.key)
     payload, rating = read_answer(program.cfg, kind, person_id, reply_text.body_text(message), now)
@@ -211,7 +211,7 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
     text = reply_text.new_text(body)
     payload: dict[str, Any] = {"text": text}
     rating = None
-    if kind == "notes-request":
+    if kind in NOTES_KINDS:
         person = cfg.people_by_id.get(person_id)
         today = now.astimezone(person.zone).date() if person else now.date()
         payload |= reply_text.coach_notes(text, today=today)
@@ -220,9 +220,9 @@ def read_answer(cfg: ProgramConfig, kind: str, person_id: str, body: str,
         found = reply_text.feedback(body)
         rating = found.get("rating")
         payload |= {k: v for k, v in found.items() if k != "rating"}
-    elif kind == "agenda":
+    elif kind == MailKind.AGENDA:
         payload["topics"] = reply_text.topics(text)
-    elif kind in ("goal-check-in", "wrap-up"):
+    elif kind in SELF_RATED_KINDS:
         # Both ask for a 1-5 self-assessment on a line of its own; prose numbers are never read as one.
         rating = reply_text.rating(body)
     # Text from a message may hold NUL characters, which PostgreSQL's text and JSON refuse; dropped

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
 
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, ReplyFact
+from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS
+from coachd.model.observed import ReplyFact
 
 STATES = ("stress", "steady", "momentum")
 # Six weeks is three one-to-ones at the usual cadence: recent enough to be today's state.

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from coachd.plan import series as series_mod
 from coachd.model.actions import Action, BookSeries, QueueMail
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed
+from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS, MailKind
+from coachd.model.observed import Observed
 from coachd.model.periods import digest_periods
 from coachd.plan.blackouts import keep_off_blackouts
 from coachd.plan.repair import Conflict, repair
@@ -21,19 +22,19 @@ if TYPE_CHECKING:
     from coachd.config import ProgramConfig
 
 # How long after its due time an email still makes sense; past that a late daemon skips it.
-STALE_AFTER = {
-    "agenda": None,  # until the session starts
-    "check-in": None,
-    "cancellation": None,
-    "notes-request": timedelta(days=7),
-    "summary": timedelta(days=14),
-    "feedback-request": timedelta(days=7),
-    "feedback-reminder": timedelta(days=7),
-    "goal-check-in": timedelta(days=7),
-    "invitation": None,
-    "update": None,
-    "review": None,  # until the review starts
-    "wrap-up": timedelta(days=14),
+STALE_AFTER: dict[MailKind, timedelta | None] = {
+    MailKind.AGENDA: None,  # until the session starts
+    MailKind.CHECK_IN: None,
+    MailKind.CANCELLATION: None,
+    MailKind.NOTES_REQUEST: timedelta(days=7),
+    MailKind.SUMMARY: timedelta(days=14),
+    MailKind.FEEDBACK_REQUEST: timedelta(days=7),
+    MailKind.FEEDBACK_REMINDER: timedelta(days=7),
+    MailKind.GOAL_CHECK_IN: timedelta(days=7),
+    MailKind.INVITATION: None,
+    MailKind.UPDATE: None,
+    MailKind.REVIEW: None,  # until the review starts
+    MailKind.WRAP_UP: timedelta(days=14),
 }
 # The sponsor-review pack arrives this long before the review, with time to read it.
 REVIEW_PACK_BEFORE = timedelta(days=3)
@@ -289,14 +290,14 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
                  booked_at: datetime, now: datetime) -> Iterator[MailIntent]:
     spec = booked.spec
     program = cfg.program.id
-    kind = "invitation" if booked.sequence == 0 else "update"
+    kind = MailKind.INVITATION if booked.sequence == 0 else MailKind.UPDATE
     if booked.cancelled or spec.ended:
-        kind = "cancellation"
+        kind = MailKind.CANCELLATION
     for person in spec.everyone():
         yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
                                    series_key=spec.key), None)
     for person in spec.former:  # taken off the series: told once, whatever happens to it later
-        yield MailIntent(QueueMail(program, "cancellation", person, f"{spec.uid}/left", booked_at,
+        yield MailIntent(QueueMail(program, MailKind.CANCELLATION, person, f"{spec.uid}/left", booked_at,
                                    series_key=spec.key), None)
     if booked.cancelled:
         return
@@ -326,25 +327,25 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
     sid = occurrence.session_id
     mail = cfg.mail
 
-    def intent(kind: str, person: Attendee, due: datetime, valid_until: datetime | None) -> MailIntent:
+    def intent(kind: MailKind, person: Attendee, due: datetime, valid_until: datetime | None) -> MailIntent:
         return MailIntent(QueueMail(program, kind, person, sid, due, series_key=spec.key,
                                     occurrence=occurrence), valid_until)
 
     if spec.kind is SessionKind.CHECK_IN:
         # A check-in is a short call: the coachee gets the check-in note before it, nothing after.
         for person in spec.attendees:
-            yield intent("check-in", person, occurrence.start - mail.agenda.before, occurrence.start)
+            yield intent(MailKind.CHECK_IN, person, occurrence.start - mail.agenda.before, occurrence.start)
         return
     for person in spec.everyone():
-        yield intent("agenda", person, occurrence.start - mail.agenda.before, occurrence.start)
+        yield intent(MailKind.AGENDA, person, occurrence.start - mail.agenda.before, occurrence.start)
     notes_due = occurrence.end + mail.notes.after
-    yield intent("notes-request", spec.host, notes_due, notes_due + STALE_AFTER["notes-request"])
+    yield intent(MailKind.NOTES_REQUEST, spec.host, notes_due, notes_due + STALE_AFTER[MailKind.NOTES_REQUEST])
     notes = observed.replies_to(sid, NOTES_KINDS, spec.host.person_id)
     summary_due = occurrence.end + mail.summary.after
     if notes:
         summary_due = max(notes_due, min(summary_due, notes[0].received_at))
     for person in spec.everyone():
-        yield intent("summary", person, summary_due, summary_due + STALE_AFTER["summary"])
+        yield intent(MailKind.SUMMARY, person, summary_due, summary_due + STALE_AFTER[MailKind.SUMMARY])
     if spec.kind is SessionKind.SPONSOR_REVIEW:
         yield from review_mail(cfg, booked, occurrence)
     feedback_due = occurrence.end + mail.feedback.after
@@ -352,13 +353,15 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         # The wrap-up survey is this session's feedback: what worked, what did not, what each learned.
         # The coach is a participant too, and answers it like the team.
         for person in survey_takers(booked.spec):
-            yield intent("wrap-up", person, feedback_due, feedback_due + STALE_AFTER["wrap-up"])
+            yield intent(MailKind.WRAP_UP, person, feedback_due, feedback_due + STALE_AFTER[MailKind.WRAP_UP])
         return
     for person in feedback_givers(booked.spec):
-        yield intent("feedback-request", person, feedback_due, feedback_due + STALE_AFTER["feedback-request"])
+        yield intent(MailKind.FEEDBACK_REQUEST, person, feedback_due,
+                     feedback_due + STALE_AFTER[MailKind.FEEDBACK_REQUEST])
         if not observed.replies_to(sid, FEEDBACK_KINDS, person.person_id):
             remind_due = feedback_due + mail.feedback.remind
-            yield intent("feedback-reminder", person, remind_due, remind_due + STALE_AFTER["feedback-reminder"])
+            yield intent(MailKind.FEEDBACK_REMINDER, person, remind_due,
+                         remind_due + STALE_AFTER[MailKind.FEEDBACK_REMINDER])
 
 
 def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence) -> Iterator[MailIntent]:
@@ -373,7 +376,7 @@ def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence
     period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
               datetime.combine(due.astimezone(zone).date(), time(0), zone).astimezone(UTC))
     for person in spec.everyone():
-        yield MailIntent(QueueMail(cfg.program.id, "review", person, occurrence.session_id, due,
+        yield MailIntent(QueueMail(cfg.program.id, MailKind.REVIEW, person, occurrence.session_id, due,
                                    series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
 
 
@@ -403,8 +406,8 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
             break
         for person in coachees:
             due = goal_check_in_due(cfg, n, person.zone).astimezone(UTC)
-            yield MailIntent(QueueMail(program.id, "goal-check-in", person, f"goals-{n}", due),
-                             due + STALE_AFTER["goal-check-in"])
+            yield MailIntent(QueueMail(program.id, MailKind.GOAL_CHECK_IN, person, f"goals-{n}", due),
+                             due + STALE_AFTER[MailKind.GOAL_CHECK_IN])
         n += 1
     recipients = [series_mod.attendee(cfg, p, Role.SPONSOR) for p in cfg.digest.to]
     periods = digest_periods(cfg)
@@ -414,7 +417,7 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
             due = first_morning(span[1], person.zone)
             # A missed digest goes out once when the daemon is back, until the next one is due.
             valid_until = first_morning(following[1], person.zone) if following else due + (span[1] - span[0])
-            yield MailIntent(QueueMail(program.id, "digest", person, f"digest-{ical_utc(span[0])}", due,
+            yield MailIntent(QueueMail(program.id, MailKind.DIGEST, person, f"digest-{ical_utc(span[0])}", due,
                                        period=span), valid_until)
     # The final report waits a week after the program's last day, so the wrap-up surveys are in; it
     # covers the whole program, as the digests do between them.
@@ -422,8 +425,8 @@ def _program_mail(cfg: ProgramConfig) -> Iterator[MailIntent]:
         whole = (periods[0][0], periods[-1][1])
         for person in recipients:
             due = first_morning(whole[1] + WRAP_UP_REPORT_AFTER - timedelta(days=1), person.zone)
-            yield MailIntent(QueueMail(program.id, "wrap-up", person, "wrap-up-report", due, period=whole),
-                             due + STALE_AFTER["wrap-up"])
+            yield MailIntent(QueueMail(program.id, MailKind.WRAP_UP, person, "wrap-up-report", due, period=whole),
+                             due + STALE_AFTER[MailKind.WRAP_UP])
 
 
 def goal_check_in_due(cfg: ProgramConfig, n: int, zone: ZoneInfo) -> datetime:

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from coachd.config import ProgramConfig
 from coachd.reporting import action_items
-from coachd.model.observed import FEEDBACK_KINDS, NOTES_KINDS, Observed, latest_answers
+from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS
+from coachd.model.observed import Observed
 from coachd.model.periods import local_days
 from coachd.plan.planner import feedback_givers
-from coachd.model.types import BookedSeries, Occurrence, Role, SeriesSpec, SessionKind
+from coachd.model.types import Role, SessionKind
 from coachd.reporting.privacy import MIN_GROUP
+from coachd.reporting.program_index import Held, ProgramIndex
 from coachd.reporting.figures_people import coaching_time, consistency, goal_check_ins, mean, recognition
 
 # Team feedback over time is averaged over this many weeks: one week of a three-person team is
@@ -36,72 +37,11 @@ KIND_LABELS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Held:
-    """One occurrence with what the figures need of it."""
-
-    series: BookedSeries
-    occurrence: Occurrence
-
-    @property
-    def spec(self) -> SeriesSpec:
-        return self.series.spec
-
-
-class Program:
-    """The observed program, indexed once for all the figures of one period."""
-
-    def __init__(self, cfg: ProgramConfig, observed: Observed, now: datetime) -> None:
-        self.cfg = cfg
-        self.observed = observed
-        self.now = now
-        self.occurrences = [Held(b.series, o) for b in observed.bookings.values() for o in b.series.occurrences()]
-        self.answers = latest_answers(observed.replies)
-        self.feedback_after = cfg.mail.feedback.after
-        self._absent: dict[str, frozenset[str]] = {}
-        # Each team's group sessions, and its sessions' feedback ratings (when held, who, rating) in time
-        # order: the weekly history looks them up by bisection rather than scanning the program each week.
-        self.group_by_team: dict[str, list[Held]] = {}
-        for h in sorted(self.occurrences, key=lambda h: h.occurrence.start):
-            if h.spec.kind is SessionKind.GROUP and h.spec.team_id is not None:
-                self.group_by_team.setdefault(h.spec.team_id, []).append(h)
-        starts = {h.occurrence.session_id: h for h in self.occurrences}
-        rated: dict[str, list[tuple[datetime, str, int]]] = {}
-        for r in self.answers:
-            held = starts.get(r.session_id) if r.session_id else None
-            if (r.request_kind in FEEDBACK_KINDS and r.rating is not None and held and held.spec.team_id
-                    and held.spec.kind is SessionKind.GROUP):  # the team's own sessions, not its one-to-ones
-                rated.setdefault(held.spec.team_id, []).append((held.occurrence.start, r.person_id, r.rating))
-        self.ratings_by_team: dict[str, tuple[list[datetime], list[tuple[str, int]]]] = {
-            team: ([t for t, _, _ in rows], [(p, v) for _, p, v in rows])
-            for team, rows in ((team, sorted(rows, key=lambda row: row[0])) for team, rows in rated.items())}
-
-    def in_period(self, start: datetime, end: datetime) -> Iterator[Held]:
-        return (h for h in self.occurrences if start <= h.occurrence.start < end)
-
-    def held(self, h: Held) -> bool:
-        return not h.occurrence.cancelled and h.occurrence.end <= self.now
-
-    def absent(self, h: Held) -> frozenset[str]:
-        """Who missed a held occurrence: declined it at the time it kept, or named absent in the coach's notes."""
-        found = self._absent.get(h.occurrence.session_id)
-        if found is None:
-            found = self._absent[h.occurrence.session_id] = self._find_absent(h)
-        return found
-
-    def _find_absent(self, h: Held) -> frozenset[str]:
-        decline = self.observed.declines.get(h.occurrence.session_id)
-        declined = decline.people if decline is not None and decline.start == h.occurrence.start else frozenset()
-        notes = self.observed.replies_to(h.occurrence.session_id, NOTES_KINDS, h.spec.host.person_id)
-        named = _people_named(notes[-1].payload.get("absent", ()) if notes else (), h.spec.everyone())
-        return declined | named
-
-
 def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end: datetime, now: datetime,
                     *, previous: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
     """Every figure of the sponsor digest for [start, end); `previous` is the period the trend compares with
     (default: the same length just before)."""
-    program = Program(cfg, observed, now)
+    program = ProgramIndex(cfg, observed, now)
     zone = cfg.program.zone
     as_of = min(end, now)
     previous = previous or (start - (end - start), start)
@@ -137,7 +77,7 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
     return figures
 
 
-def _counts(program: Program, occurrences: Iterable[Held]) -> dict[str, int]:
+def _counts(program: ProgramIndex, occurrences: Iterable[Held]) -> dict[str, int]:
     counts = {"planned": 0, "held": 0, "moved": 0, "cancelled": 0, "to_come": 0}
     for h in occurrences:
         counts["planned"] += 1
@@ -149,7 +89,7 @@ def _counts(program: Program, occurrences: Iterable[Held]) -> dict[str, int]:
     return counts
 
 
-def _sessions(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+def _sessions(program: ProgramIndex, start: datetime, end: datetime) -> dict[str, Any]:
     by_kind: dict[SessionKind, list[Held]] = {}
     for h in program.in_period(start, end):
         by_kind.setdefault(h.spec.kind, []).append(h)
@@ -159,7 +99,7 @@ def _sessions(program: Program, start: datetime, end: datetime) -> dict[str, Any
     return {"rows": rows, "total": total}
 
 
-def _teams(program: Program, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _teams(program: ProgramIndex, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """One row per team with group sessions in the period or in the config: a team dropped from the
     config keeps its row (named by its id) while its sessions still count in the totals."""
     cfg = program.cfg
@@ -180,7 +120,7 @@ def _teams(program: Program, start: datetime, end: datetime) -> list[dict[str, A
     return rows
 
 
-def _attendance(program: Program, occurrences: Iterable[Held]) -> tuple[int, int]:
+def _attendance(program: ProgramIndex, occurrences: Iterable[Held]) -> tuple[int, int]:
     """(coachee places, coachees there) over the held occurrences: the coach is always there."""
     expected = attended = 0
     for h in occurrences:
@@ -192,7 +132,7 @@ def _attendance(program: Program, occurrences: Iterable[Held]) -> tuple[int, int
     return expected, attended
 
 
-def _feedback(program: Program, start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
+def _feedback(program: ProgramIndex, start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
     """Feedback on the sessions of [start, end) as it stood at `as_of`: the previous period is read as
     it stood the same time after its end, so late answers never tilt the trend."""
     asked: set[tuple[str, str]] = set()
@@ -214,7 +154,7 @@ def _feedback(program: Program, start: datetime, end: datetime, as_of: datetime)
     }
 
 
-def _actions(program: Program, start: datetime, end: datetime) -> dict[str, int]:
+def _actions(program: ProgramIndex, start: datetime, end: datetime) -> dict[str, int]:
     items = action_items.track(_notes_entries(program))
     as_of = min(end, program.now)
     day = as_of.astimezone(program.cfg.program.zone).date()
@@ -226,7 +166,7 @@ def _actions(program: Program, start: datetime, end: datetime) -> dict[str, int]
     }
 
 
-def _notes_entries(program: Program) -> Iterator[action_items.NotesEntry]:
+def _notes_entries(program: ProgramIndex) -> Iterator[action_items.NotesEntry]:
     for reply in program.answers:
         if reply.request_kind not in NOTES_KINDS or not reply.session_id:
             continue
@@ -248,7 +188,7 @@ def _outcomes(cfg: ProgramConfig, day: date) -> list[dict[str, Any]]:
     return rows
 
 
-def _upcoming(program: Program, end: datetime) -> list[dict[str, Any]]:
+def _upcoming(program: ProgramIndex, end: datetime) -> list[dict[str, Any]]:
     """Sessions of the two weeks after the period, one-to-ones aside (a sponsor needs the shape, not every slot)."""
     found = [h for h in program.occurrences
              if end <= h.occurrence.start < end + UPCOMING and not h.occurrence.cancelled
@@ -258,7 +198,7 @@ def _upcoming(program: Program, end: datetime) -> list[dict[str, Any]]:
             for h in found[:10]]
 
 
-def history(program: Program, end: datetime) -> dict[str, Any]:
+def history(program: ProgramIndex, end: datetime) -> dict[str, Any]:
     """Attendance and feedback rating per team, week by week from the program's start to `end`."""
     cfg = program.cfg
     zone = cfg.program.zone
@@ -285,27 +225,13 @@ def history(program: Program, end: datetime) -> dict[str, Any]:
     return {"weeks": [w.date() for w in weeks], "teams": teams}
 
 
-def _team_rating(program: Program, team_id: str, start: datetime, end: datetime) -> float | None:
+def _team_rating(program: ProgramIndex, team_id: str, start: datetime, end: datetime) -> float | None:
     """The team's sessions' average rating over [start, end), if at least MIN_GROUP people gave one."""
     times, ratings = program.ratings_by_team.get(team_id, ((), ()))
     window = ratings[bisect_left(times, start):bisect_left(times, end)]
     if len({person for person, _ in window}) < MIN_GROUP:
         return None
     return mean([rating for _, rating in window])
-
-
-def _people_named(names: Iterable[object], attendees: Iterable[Any]) -> frozenset[str]:
-    """Person ids of the attendees a coach named: by id, full name or first name, any case."""
-    found = set()
-    by_name: dict[str, set[str]] = {}
-    for a in attendees:
-        for key in {a.person_id.lower(), a.name.lower(), a.name.split()[0].lower()}:
-            by_name.setdefault(key, set()).add(a.person_id)
-    for name in names:
-        ids = by_name.get(" ".join(str(name).lower().split()), set())
-        if len(ids) == 1:  # two attendees of that first name: not guessed
-            found |= ids
-    return frozenset(found)
 
 
 def _delta(now: float | None, before: float | None) -> float | None:

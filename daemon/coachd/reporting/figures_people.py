@@ -1,19 +1,18 @@
 """Program figures about people: coaching time, one-to-one consistency, goal check-ins, recognition.
 
-Split from coachd.reporting.figures, which indexes the program once (`metrics.Program`) and passes it here.
+Split from coachd.reporting.figures, which indexes the program once (`program_index.ProgramIndex`) and passes it here.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from coachd.plan.planner import goal_check_in_due
 from coachd.reporting.privacy import MIN_GROUP
+from coachd.model.mail_kinds import MailKind
 from coachd.model.types import SessionKind
-
-if TYPE_CHECKING:
-    from coachd.reporting.figures import Held, Program
+from coachd.reporting.program_index import Held, ProgramIndex
 
 ONE_TO_ONE = frozenset({SessionKind.INDIVIDUAL, SessionKind.CHECK_IN})
 # A coachee is behind when their last one-to-one is more than a week past the cadence.
@@ -29,7 +28,7 @@ COACHING = frozenset({SessionKind.KICKOFF, SessionKind.GROUP, SessionKind.INDIVI
                       SessionKind.WRAPUP})
 
 
-def coaching_time(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+def coaching_time(program: ProgramIndex, start: datetime, end: datetime) -> dict[str, Any]:
     """Hours each coach spent coaching in held sessions, against the share of their working hours
     the program targets. Working hours count the program's working days of the period that have
     passed, in the coach's own days and hours, blackout days aside."""
@@ -53,7 +52,7 @@ def coaching_time(program: Program, start: datetime, end: datetime) -> dict[str,
     return {"target": target, "rows": rows}
 
 
-def _coached(program: Program, h: Held, person_id: str) -> bool:
+def _coached(program: ProgramIndex, h: Held, person_id: str) -> bool:
     """The coach was there and so was at least one coachee: a one-to-one its coachee declined is no coaching."""
     there = {a.person_id for a in h.spec.everyone()} - program.absent(h)
     return person_id in there and len(there) > 1
@@ -63,7 +62,7 @@ def _days(first: date, end: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((end - first).days)]
 
 
-def consistency(program: Program, as_of: datetime) -> dict[str, Any]:
+def consistency(program: ProgramIndex, as_of: datetime) -> dict[str, Any]:
     """Days since each coachee's last one-to-one: when, never what was said."""
     cfg = program.cfg
     zone = cfg.program.zone
@@ -89,12 +88,12 @@ def consistency(program: Program, as_of: datetime) -> dict[str, Any]:
     return {"cadence_days": cadence.days, "rows": rows}
 
 
-def _attended_coachees(program: Program, h: Held) -> set[str]:
+def _attended_coachees(program: ProgramIndex, h: Held) -> set[str]:
     coachees = {a.person_id for a in h.spec.everyone() if a.person_id != h.spec.host.person_id}
     return coachees - program.absent(h)
 
 
-def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str, Any]:
+def goal_check_ins(program: ProgramIndex, start: datetime, end: datetime) -> dict[str, Any]:
     """Goal check-ins sent in the period, how many coachees answered them (whenever they did), and
     their average self-assessment."""
     cfg = program.cfg
@@ -106,7 +105,7 @@ def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str
             if start <= due < end and due <= program.now:
                 asked.add((person.id, f"goals-{n}"))
         n += 1
-    answers = [r for r in program.answers if r.request_kind == "goal-check-in"
+    answers = [r for r in program.answers if r.request_kind == MailKind.GOAL_CHECK_IN
                and ((r.person_id, r.request_ref) in asked
                     or (r.request_ref is None and start <= r.received_at < end))]  # stored before requests were kept
     rated = [r for r in answers if r.rating is not None]
@@ -116,7 +115,7 @@ def goal_check_ins(program: Program, start: datetime, end: datetime) -> dict[str
             "suppressed": suppressed and bool(rated)}
 
 
-def recognition(program: Program, as_of: datetime) -> dict[str, Any]:
+def recognition(program: ProgramIndex, as_of: datetime) -> dict[str, Any]:
     """Coachees to recognise, named only where the program's config allows it: the most consistent
     (the highest share of their sessions attended, at least 90%) and the most improved (the largest
     rise in their own goal check-in rating)."""
@@ -138,7 +137,8 @@ def recognition(program: Program, as_of: datetime) -> dict[str, Any]:
     consistent = [p for p, s in shares.items() if s == best and s >= CONSISTENT_SHARE]
     ratings: dict[str, list[int]] = {}
     for r in program.answers:
-        if r.request_kind == "goal-check-in" and r.rating is not None and r.received_at < as_of and r.person_id in names:
+        if (r.request_kind == MailKind.GOAL_CHECK_IN and r.rating is not None and r.received_at < as_of
+                and r.person_id in names):
             ratings.setdefault(r.person_id, []).append(r.rating)
     rises = {p: rs[-1] - rs[0] for p, rs in ratings.items() if len(rs) >= 2}
     top = max(rises.values(), default=0)

@@ -14,20 +14,17 @@ from coachd.mail import contexts
 from coachd.config import ProgramConfig
 from coachd.plan import series as series_mod
 from coachd.model.actions import BookSeries, QueueMail
+from coachd.model.mail_kinds import ITIP_KINDS, SESSION_KINDS, MailKind, is_mail_kind
 from coachd.model.observed import Booking, Observed
 from coachd.model.periods import digest_periods, last_ended
 from coachd.plan.planner import plan, review_mail
 from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SessionKind
 from coachd.mail import Composer, Envelope
-from coachd.mail.compose import KINDS
 from coachd.observe.readonly import read_observed
 
-SESSION_KINDS = ("invitation", "update", "cancellation", "agenda", "notes-request", "summary", "feedback-request",
-                 "feedback-reminder", "check-in")
-PROGRAM_KINDS = ("goal-check-in", "digest", "review", "wrap-up")
 # Program kinds about one session: the review pack (a sponsor review) and, with --session, the
 # wrap-up survey (a team's wrap-up); without --session a wrap-up is the sponsors' final report.
-_SESSION_OF = {"review": SessionKind.SPONSOR_REVIEW, "wrap-up": SessionKind.WRAPUP}
+_SESSION_OF = {MailKind.REVIEW: SessionKind.SPONSOR_REVIEW, MailKind.WRAP_UP: SessionKind.WRAPUP}
 
 
 class PreviewError(Exception):
@@ -36,14 +33,12 @@ class PreviewError(Exception):
 
 def preview(console: Console, cfg: ProgramConfig, state: Path, kind: str, session_id: str | None,
             person_id: str | None, html_out: Path | None, now: datetime | None = None) -> None:
-    if kind not in KINDS:
-        raise PreviewError(f"unknown email kind {kind!r}; known: {', '.join(KINDS)}")
-    if kind not in SESSION_KINDS + PROGRAM_KINDS:
-        raise PreviewError(f"coachd does not send {kind!r} emails yet; previewable: "
-                           f"{', '.join(SESSION_KINDS + PROGRAM_KINDS)}")
+    if not is_mail_kind(kind):
+        raise PreviewError(f"unknown email kind {kind!r}; known: {', '.join(MailKind)}")
+    kind = MailKind(kind)
     now = now or datetime.now(UTC)
     observed = _with_planned(cfg, read_observed(cfg, state)[0], now)
-    if kind in SESSION_KINDS or kind == "review" or (kind == "wrap-up" and session_id):
+    if kind in SESSION_KINDS or kind == MailKind.REVIEW or (kind == MailKind.WRAP_UP and session_id):
         mail = _session_mail(cfg, observed, kind, session_id, person_id, now)
     else:
         if session_id:
@@ -108,12 +103,12 @@ def _find_session(observed: Observed, session_id: str | None, now: datetime,
                        "(`coachd plan` and X-Coachd-Session headers show them)")
 
 
-def _session_mail(cfg: ProgramConfig, observed: Observed, kind: str, session_id: str | None,
+def _session_mail(cfg: ProgramConfig, observed: Observed, kind: MailKind, session_id: str | None,
                   person_id: str | None, now: datetime) -> QueueMail:
     series, occurrence = _find_session(observed, session_id, now, _SESSION_OF.get(kind))
     people = {a.person_id: a for a in series.spec.everyone()}
     if person_id is None:
-        default = series.spec.host if kind in ("notes-request", "review") else next(
+        default = series.spec.host if kind in (MailKind.NOTES_REQUEST, MailKind.REVIEW) else next(
             (a for a in series.spec.everyone() if a.person_id != series.spec.host.person_id), series.spec.host)
         recipient = default
     elif person_id in people:
@@ -122,17 +117,17 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, kind: str, session_id:
         known = "" if person_id in cfg.people_by_id else " (not a person in the config)"
         raise PreviewError(f"{person_id!r}{known} does not attend {occurrence.session_id}; its people: "
                            f"{', '.join(people)}")
-    if kind == "review":
+    if kind == MailKind.REVIEW:
         packs = [i.mail for i in review_mail(cfg, series, occurrence) if i.mail.recipient == recipient]
         return replace(packs[0], due=now)
-    series_kind = kind in ("invitation", "update", "cancellation")
+    series_kind = kind in ITIP_KINDS
     ref = f"{series.spec.uid}/seq{series.sequence}" if series_kind else occurrence.session_id
     return QueueMail(cfg.program.id, kind, recipient, ref, now, series_key=series.spec.key,
                      occurrence=None if series_kind else occurrence)
 
 
-def _program_mail(cfg: ProgramConfig, kind: str, person_id: str | None, now: datetime) -> QueueMail:
-    if kind in ("digest", "wrap-up"):
+def _program_mail(cfg: ProgramConfig, kind: MailKind, person_id: str | None, now: datetime) -> QueueMail:
+    if kind in (MailKind.DIGEST, MailKind.WRAP_UP):
         allowed = list(cfg.digest.to) or list(cfg.sponsors)
         role = Role.SPONSOR
     else:
@@ -144,11 +139,11 @@ def _program_mail(cfg: ProgramConfig, kind: str, person_id: str | None, now: dat
         raise PreviewError(f"{person_id!r} does not receive a {kind}; who does: {', '.join(allowed)}")
     recipient: Attendee = series_mod.attendee(cfg, person_id or allowed[0], role)
     period = None
-    if kind == "digest":
+    if kind == MailKind.DIGEST:
         # The digest a sponsor would get now: the last period that has ended, or the first while none has.
         periods = digest_periods(cfg)
         period = last_ended(periods, now) or periods[0]
-    elif kind == "wrap-up":  # the final report: the whole program
+    elif kind == MailKind.WRAP_UP:  # the final report: the whole program
         periods = digest_periods(cfg)
         period = (periods[0][0], periods[-1][1])
     return QueueMail(cfg.program.id, kind, recipient, f"preview-{kind}", now, period=period)

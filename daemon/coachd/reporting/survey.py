@@ -17,6 +17,7 @@ from coachd.model.observed import Observed, latest_answers
 from coachd.plan.planner import survey_takers
 from coachd.reporting.privacy import MIN_GROUP
 from coachd.model.types import SessionKind
+from coachd.model.mail_kinds import MailKind
 
 WRAP_UP_QUESTIONS = (
     "What worked for you in the program?",
@@ -51,7 +52,7 @@ def survey_summary(cfg: ProgramConfig, observed: Observed, now: datetime) -> dic
             if not occurrence.cancelled and occurrence.end + after <= now:
                 asked |= {a.person_id for a in survey_takers(spec)}
     answers = [r for r in latest_answers(observed.replies)
-               if r.request_kind == "wrap-up" and r.person_id in participants]
+               if r.request_kind == MailKind.WRAP_UP and r.person_id in participants]
     by_person = {r.person_id: r for r in answers}  # the latest answer of each person
     ratings = [r.rating for r in by_person.values() if r.rating is not None]
     suppressed = len(ratings) < MIN_GROUP
