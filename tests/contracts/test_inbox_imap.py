@@ -3,6 +3,7 @@ processed marked with a keyword, or moved to another folder (skipped where Dovec
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from imapclient import IMAPClient
 from coachd.providers.mailserver.imap import ImapInbox
 from tests.contracts.inbox_suite import MALFORMED, Deliver, Held, InboxContract
 from tests.support.imap_server import Dovecot, imap_inbox
+
+_folder_numbers = itertools.count(1)
 
 
 def held_in(client: IMAPClient, *folders: str) -> list[bytes]:
@@ -24,6 +27,13 @@ def held_in(client: IMAPClient, *folders: str) -> list[bytes]:
         uids = client.search(["NOT", "DELETED"])
         found += [data[b"BODY[]"] for data in client.fetch(uids, ["BODY.PEEK[]"]).values()]
     return found
+
+
+@pytest.fixture(scope="module")
+def admin(dovecot: Dovecot) -> Iterator[IMAPClient]:
+    """The mail server's own side, one connection for the module (a login per message is slow)."""
+    with dovecot.admin() as client:
+        yield client
 
 
 class TestImapFlagInbox(InboxContract):
@@ -40,10 +50,11 @@ class TestImapFlagInbox(InboxContract):
         box.close()
 
     @pytest.fixture
-    def admin(self, dovecot: Dovecot) -> Iterator[IMAPClient]:
-        """One connection of the mail server's own for the test (a connection per message is slow)."""
-        with dovecot.admin() as client:
-            yield client
+    def folder(self, admin: IMAPClient) -> str:
+        """A new, empty folder for each test: all tests share one Dovecot user."""
+        name = f"Contract{next(_folder_numbers)}"
+        admin.create_folder(name)
+        return name
 
     @pytest.fixture
     def deliver(self, admin: IMAPClient, folder: str) -> Deliver:
@@ -54,7 +65,8 @@ class TestImapFlagInbox(InboxContract):
 
     @pytest.fixture
     def held(self, admin: IMAPClient, folder: str) -> Held:
-        return lambda: held_in(admin, folder, f"{folder}-{self.processed_folder}")
+        folders = [folder] + ([f"{folder}-{self.processed_folder}"] if self.processed_folder else [])
+        return lambda: held_in(admin, *folders)
 
 
 class TestImapMoveInbox(TestImapFlagInbox):
