@@ -249,14 +249,14 @@ class ImapInbox(Inbox):
 
     # --- connection ------------------------------------------------------------------------------
 
-    def _call(self, operation: Callable[[IMAPClient], T], *, retry: bool = True) -> T:
+    def _call(self, operation: Callable[[IMAPClient], T]) -> T:
         for attempt in (1, 2):
             client = self._connect()
             try:
                 return operation(client)
             except (IMAPClientAbortError, OSError) as error:  # EOF, BYE, reset, timeout, TLS
                 self._discard()
-                if attempt == 2 or not retry:
+                if attempt == 2:
                     raise TransientInboxError(f"{self.where}: connection lost: {error}") from error
                 log.info("imap %s: connection lost (%s); reconnecting", self.where, error)
             except IMAPClientError as error:  # a NO or BAD answer
