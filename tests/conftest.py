@@ -1,7 +1,9 @@
-"""Shared fixtures: a database URL per backend (SQLite always, PostgreSQL when configured) and a Store."""
+"""Shared fixtures: a database URL per backend (SQLite always, PostgreSQL when configured), a Store, and
+one Dovecot per session for the IMAP tests of every tier (contracts and integration)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from coachd.store import Store
 from tests.support.databases import postgres_schema_url
+from tests.support.imap_server import NOT_INSTALLED, Dovecot, binaries, running_dovecot
 
 PG_ENV = "COACHD_TEST_DATABASE_URL"
 
@@ -39,3 +42,24 @@ def store(database_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.dispose()
+
+
+_folder_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot on loopback for the session; the test is skipped where Dovecot is not installed."""
+    if binaries() is None:
+        pytest.skip(NOT_INSTALLED)
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def folder(dovecot: Dovecot) -> str:
+    """A new, empty folder for each test: all tests share one Dovecot user."""
+    name = f"Replies{next(_folder_numbers)}"
+    with dovecot.admin() as client:
+        client.create_folder(name)
+    return name

@@ -1,9 +1,9 @@
 """The imap inbox against a real Dovecot on loopback: TLS, login, flag and move modes, UIDVALIDITY, drops,
-batches, the Inbox contract, the inbox job end to end, and `coachd check` on an imap config."""
+batches, the inbox job end to end, and `coachd check` on an imap config (the Inbox contract it runs is in
+tests/contracts/test_inbox_imap.py)."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import shutil
 from collections.abc import Iterator
@@ -22,41 +22,14 @@ from coachd.observe.inbox import read_inbox
 from coachd.runtime.wiring import open_program
 from coachd.providers.mailserver.imap import PROCESSED, ImapInbox, InboxError, TransientInboxError
 from coachd.store.models import Reply
-from tests.support.imap_server import NOT_INSTALLED, PASSWORD, USER, Dovecot, binaries, running_dovecot
-from tests.support.smtp_servers import free_port
 from tests.support.cli import config_with, invoke
-from tests.support.inbox_contract import MALFORMED, InboxContract
+from tests.support.imap_server import PASSWORD, USER, Dovecot, imap_inbox
+from tests.support.smtp_servers import free_port
 
 PASSWORD_ENV = "COACHD_TEST_IMAP_PASSWORD"
+# No real header, invalid UTF-8 (IMAP carries no NUL: these tests use 0x80 where a NUL would be).
+MALFORMED = b"\xff\xfe\x00not: really\r\nheaders\r\n\r\n\x80\x81 body with \x00 bytes"
 NOW = datetime(2027, 1, 12, 9, 0, tzinfo=UTC)
-_folder_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    if binaries() is None:
-        pytest.skip(NOT_INSTALLED)
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-def folder(dovecot: Dovecot) -> str:
-    """A new, empty folder for each test: all tests share one Dovecot user."""
-    name = f"Replies{next(_folder_numbers)}"
-    with dovecot.admin() as client:
-        client.create_folder(name)
-    return name
-
-
-def imap_inbox(dovecot: Dovecot, state: Path, folder: str, *, tls: str = "starttls",
-               ca_file: Path | None = None, **options) -> ImapInbox:
-    port = dovecot.implicit_port if tls == "implicit" else dovecot.starttls_port
-    options.setdefault("password", PASSWORD)
-    return ImapInbox(dovecot.host, port, tls=tls,  # type: ignore[arg-type]
-                     username=USER, state_dir=state, folder=folder, ca_file=ca_file or dovecot.ca_file, **options)
-
-
 @pytest.fixture
 def inbox(dovecot: Dovecot, tmp_path: Path, folder: str) -> Iterator[ImapInbox]:
     box = imap_inbox(dovecot, tmp_path / "state", folder)
@@ -324,29 +297,6 @@ def test_a_folder_that_does_not_exist_is_a_clear_error(dovecot, tmp_path):
     with pytest.raises(InboxError, match=f"127.0.0.1:{dovecot.starttls_port}.*NoSuchFolder"):
         list(inbox.fetch())
     inbox.close()
-
-
-# --- the Inbox contract ---------------------------------------------------------------------------------
-
-
-class TestImapFlagInboxContract(InboxContract):
-    # IMAP cannot carry a NUL byte (RFC 3501 4.3); Dovecot sends 0x80 in its place. The rest of the
-    # malformed message (no real header, invalid UTF-8) still arrives byte for byte.
-    malformed = MALFORMED.replace(b"\x00", b"\x80")
-
-    @pytest.fixture
-    def inbox(self, dovecot: Dovecot, tmp_path: Path, folder: str) -> Iterator[ImapInbox]:
-        box = imap_inbox(dovecot, tmp_path / "state", folder)
-        yield box
-        box.close()
-
-
-class TestImapMoveInboxContract(TestImapFlagInboxContract):
-    @pytest.fixture
-    def inbox(self, dovecot: Dovecot, tmp_path: Path, folder: str) -> Iterator[ImapInbox]:
-        box = imap_inbox(dovecot, tmp_path / "state", folder, processed_folder=f"{folder}-processed")
-        yield box
-        box.close()
 
 
 # --- coachd check -----------------------------------------------------------------------------------------

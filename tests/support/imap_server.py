@@ -20,6 +20,7 @@ from pathlib import Path
 import trustme
 from imapclient import IMAPClient
 
+from coachd.providers.mailserver.imap import ImapInbox
 from tests.support.smtp_servers import free_port
 
 USER, PASSWORD = "coachd", "s3cret-imap"
@@ -218,3 +219,12 @@ def running_dovecot() -> Iterator[Dovecot]:
                 process.kill()
                 process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def imap_inbox(dovecot: Dovecot, state: Path, folder: str, *, tls: str = "starttls",
+               ca_file: Path | None = None, **options) -> ImapInbox:  # type: ignore[no-untyped-def]
+    """coachd's imap inbox on `folder` of the test Dovecot, verifying it with the test CA."""
+    port = dovecot.implicit_port if tls == "implicit" else dovecot.starttls_port
+    options.setdefault("password", PASSWORD)
+    return ImapInbox(dovecot.host, port, tls=tls,  # type: ignore[arg-type]
+                     username=USER, state_dir=state, folder=folder, ca_file=ca_file or dovecot.ca_file, **options)

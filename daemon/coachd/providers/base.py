@@ -232,10 +232,3 @@ class Inbox(Protocol):
         Marking twice does nothing more. Raises KeyError for a ref the mailbox does not hold.
         """
         ...
-
-    def deliver(self, raw: bytes, name: str | None = None) -> str:
-        """Put a message into the inbox and return its ref (embedded inboxes, for simulations and tests).
-
-        With a `name`, delivering the same name again returns the existing ref and adds nothing.
-        """
-        ...

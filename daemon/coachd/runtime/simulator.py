@@ -16,6 +16,7 @@ from coachd.runtime.clock import VirtualClock
 from coachd.execute.executor import ActionRecord
 from coachd.runtime.jobs import Job
 from coachd.observe.observer import CLOCK_KEY
+from coachd.providers.local.maildir import MaildirInbox
 from coachd.runtime.runner import JobRunner
 
 log = logging.getLogger("coachd.simulate")
@@ -113,6 +114,10 @@ def run_simulation(runner: JobRunner, clock: VirtualClock, until: datetime, deli
     """
     program = runner.program
     inbox = program.inbox
+    # `simulate` runs on the embedded providers (open_program(embedded=True)): the scripted replies
+    # are delivered into its maildir, which is no part of the Inbox role.
+    if not isinstance(inbox, MaildirInbox):
+        raise SimulationError(f"replies are delivered into the embedded maildir inbox, not {type(inbox).__name__}")
     pending = [d for d in deliveries if d.at > clock.now()]
     next_run: dict[str, datetime] = {job.name: clock.now() for job in runner.jobs}
     while True:

@@ -62,6 +62,11 @@ class MaildirInbox(Inbox):
         os.rename(self.path / sub / name, self.path / "cur" / target)
 
     def deliver(self, raw: bytes, name: str | None = None) -> str:
+        """Put a message into new/ and return its ref: how `coachd simulate` hands its scripted replies
+        to the embedded inbox (not part of the Inbox role: real mail arrives by the mail system).
+
+        With a `name`, delivering the same name again returns the existing ref and adds nothing.
+        """
         if name is None:
             return self._maildir.add(raw)
         ref = _safe_key(name)

@@ -38,7 +38,6 @@ BATCH_SIZE = 50
 # daemon running for a year does not grow.
 REMEMBERED = 10_000
 REF = re.compile(r"(\d+):(\d+)")
-APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 T = TypeVar("T")
 
 
@@ -120,21 +119,6 @@ class ImapInbox(Inbox):
             return
         self._call(lambda client: self._mark(client, ref, int(match[1]), int(match[2])))
         _keep(self._done, ref, None)
-
-    def deliver(self, raw: bytes, name: str | None = None) -> str:
-        """APPEND to the folder (tests; simulations use the maildir). Names are remembered in the state file."""
-        names: dict[str, str] = self._load_state().setdefault("names", {})
-        if name is not None and name in names:
-            return names[name]
-        # Not retried after a dropped connection: the first APPEND may have landed.
-        ref = self._call(lambda client: self._append(client, raw), retry=False)
-        message_id = _message_id(raw)
-        if message_id:
-            _keep(self._message_ids, ref, message_id)
-        if name is not None:
-            names[name] = ref
-            self._save_state()
-        return ref
 
     def close(self) -> None:
         """LOGOUT politely, whatever state the connection is in."""
@@ -222,13 +206,6 @@ class ImapInbox(Inbox):
             log.info("imap %s: created folder %s for processed replies", self.where, self.processed_folder)
         self._processed_folder_ready = True
 
-    def _append(self, client: IMAPClient, raw: bytes) -> str:
-        answer = client.append(self.folder, raw)
-        match = APPENDUID.search(answer if isinstance(answer, bytes) else str(answer).encode())
-        if match is None:
-            raise InboxError(f"{self.where}: the server did not say which UID it gave the message (no UIDPLUS)")
-        return f"{int(match[1])}:{int(match[2])}"
-
     def _select(self, client: IMAPClient, folder: str, *, readonly: bool = False, fresh: bool = False) -> int:
         """SELECT `folder` unless it is already selected; its UIDVALIDITY. For our own folder, notice
         a new UIDVALIDITY and whether our keyword can be kept there."""
@@ -272,14 +249,14 @@ class ImapInbox(Inbox):
 
     # --- connection ------------------------------------------------------------------------------
 
-    def _call(self, operation: Callable[[IMAPClient], T], *, retry: bool = True) -> T:
+    def _call(self, operation: Callable[[IMAPClient], T]) -> T:
         for attempt in (1, 2):
             client = self._connect()
             try:
                 return operation(client)
             except (IMAPClientAbortError, OSError) as error:  # EOF, BYE, reset, timeout, TLS
                 self._discard()
-                if attempt == 2 or not retry:
+                if attempt == 2:
                     raise TransientInboxError(f"{self.where}: connection lost: {error}") from error
                 log.info("imap %s: connection lost (%s); reconnecting", self.where, error)
             except IMAPClientError as error:  # a NO or BAD answer

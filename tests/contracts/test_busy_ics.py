@@ -1,67 +1,28 @@
-"""BusySource: the contract every busy-time source keeps, and the ICS file/feed source."""
+"""Busy times from ICS files and from ICS feeds (served on loopback) run the busy contract; ICS specifics beside it."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from coachd.model.types import UTC, Interval
-from coachd.providers.base import BusySource, BusySourceError
+from coachd.providers.base import BusySourceError
 from coachd.providers.local.busy_ics import IcsBusySource
-
-MakeSource = Callable[[dict[str, list[Interval]]], BusySource]
-
-
-def utc(day: int, hour: int, minute: int = 0, month: int = 1) -> datetime:
-    return datetime(2027, month, day, hour, minute, tzinfo=UTC)
-
-
-WEEK = Interval(utc(4, 0), utc(11, 0))
-
-
-class BusySourceContract:
-    """Behaviour every BusySource must have. Subclasses provide `make_source(busy_by_person)`,
-    which builds a source whose people are busy exactly during the given intervals."""
-
-    @pytest.fixture
-    def make_source(self) -> MakeSource:
-        raise NotImplementedError
-
-    def test_satisfies_the_protocol(self, make_source: MakeSource) -> None:
-        assert isinstance(make_source({}), BusySource)
-
-    def test_busy_times_in_the_window_sorted_in_utc(self, make_source: MakeSource) -> None:
-        source = make_source({"maria": [Interval(utc(6, 15), utc(6, 16)), Interval(utc(5, 14), utc(5, 15))]})
-        got = source.busy("maria", WEEK)
-        assert got == [Interval(utc(5, 14), utc(5, 15)), Interval(utc(6, 15), utc(6, 16))]
-        assert all(i.start.utcoffset() == timedelta(0) for i in got)
-
-    def test_busy_times_are_clipped_to_the_window_and_outside_ones_dropped(self, make_source: MakeSource) -> None:
-        source = make_source({"maria": [Interval(utc(3, 22), utc(4, 2)), Interval(utc(12, 9), utc(12, 10))]})
-        assert source.busy("maria", WEEK) == [Interval(utc(4, 0), utc(4, 2))]
-
-    def test_overlapping_busy_times_do_not_overlap_in_the_answer(self, make_source: MakeSource) -> None:
-        source = make_source({"maria": [Interval(utc(5, 9), utc(5, 11)), Interval(utc(5, 10), utc(5, 12))]})
-        got = source.busy("maria", WEEK)
-        assert all(a.end <= b.start for a, b in zip(got, got[1:]))
-        assert sum((i.duration for i in got), timedelta()) == timedelta(hours=3)
-
-    def test_a_person_without_a_calendar_is_not_busy(self, make_source: MakeSource) -> None:
-        assert make_source({"maria": [Interval(utc(5, 9), utc(5, 10))]}).busy("nobody", WEEK) == []
-
-    def test_busy_many_answers_for_every_person_asked(self, make_source: MakeSource) -> None:
-        source = make_source({"maria": [Interval(utc(5, 9), utc(5, 10))], "kenji": [Interval(utc(6, 1), utc(6, 2))]})
-        got = source.busy_many(["maria", "kenji", "nobody"], WEEK)
-        assert got == {
-            "maria": [Interval(utc(5, 9), utc(5, 10))],
-            "kenji": [Interval(utc(6, 1), utc(6, 2))],
-            "nobody": [],
-        }
+from tests.contracts.busy_suite import (
+    UNREADABLE,
+    WEEK,
+    AllDay,
+    BusyContract,
+    Calendar,
+    MakeSource,
+    Timed,
+    utc,
+)
 
 
 def vcalendar(*bodies: str) -> bytes:
@@ -77,13 +38,54 @@ def vevent(interval: Interval) -> str:
     return f"DTSTART:{interval.start:%Y%m%dT%H%M%SZ}\nDTEND:{interval.end:%Y%m%dT%H%M%SZ}"
 
 
-class TestIcsBusySourceContract(BusySourceContract):
+def ics_time(name: str, when) -> str:  # type: ignore[no-untyped-def]
+    """DTSTART/DTEND/EXDATE in UTC (`Z`) or in the time's own zone (TZID), as calendar apps write them."""
+    if when.tzinfo is UTC:
+        return f"{name}:{when:%Y%m%dT%H%M%SZ}"
+    return f"{name};TZID={when.tzinfo.key}:{when:%Y%m%dT%H%M%S}"
+
+
+def ics_event(event: Timed | AllDay) -> str:
+    if isinstance(event, AllDay):
+        end = event.first + timedelta(days=event.days)
+        return f"DTSTART;VALUE=DATE:{event.first:%Y%m%d}" + (f"\nDTEND;VALUE=DATE:{end:%Y%m%d}" if event.days > 1 else "")
+    lines = [ics_time("DTSTART", event.start), ics_time("DTEND", event.end)]
+    if event.weekly > 1:
+        lines.append(f"RRULE:FREQ=WEEKLY;COUNT={event.weekly}")
+    lines += [ics_time("EXDATE", skipped) for skipped in event.skipped]
+    return "\n".join(lines)
+
+
+def ics_calendar(calendar: Calendar) -> bytes:
+    return vcalendar(*(ics_event(e) for e in calendar.events))
+
+
+def zones_of(calendars: Mapping[str, Calendar]) -> dict[str, str]:
+    return {person: c.zone for person, c in calendars.items() if c is not UNREADABLE}
+
+
+class TestIcsFiles(BusyContract):
     @pytest.fixture
     def make_source(self, tmp_path: Path) -> MakeSource:
-        def make(busy: dict[str, list[Interval]]) -> BusySource:
-            for person, intervals in busy.items():
-                (tmp_path / f"{person}.ics").write_bytes(vcalendar(*(vevent(i) for i in intervals)))
-            return IcsBusySource({p: f"{p}.ics" for p in busy}, tmp_path)
+        def make(calendars: Mapping[str, Calendar]) -> IcsBusySource:
+            for person, calendar in calendars.items():
+                data = b"\x00\xffnot a calendar at all" if calendar is UNREADABLE else ics_calendar(calendar)
+                (tmp_path / f"{person}.ics").write_bytes(data)
+            return IcsBusySource({p: f"{p}.ics" for p in calendars}, tmp_path, zones_of(calendars))
+
+        return make
+
+
+class TestIcsFeeds(BusyContract):
+    @pytest.fixture
+    def make_source(self, tmp_path: Path, feeds: Feeds) -> MakeSource:
+        def make(calendars: Mapping[str, Calendar]) -> IcsBusySource:
+            for person, calendar in calendars.items():
+                if calendar is UNREADABLE:
+                    feeds.status[f"/{person}.ics"] = 500
+                else:
+                    feeds.bodies[f"/{person}.ics"] = ics_calendar(calendar)
+            return IcsBusySource({p: feeds.url(f"/{p}.ics") for p in calendars}, tmp_path, zones_of(calendars))
 
         return make
 
@@ -134,21 +136,9 @@ def test_transparent_and_cancelled_events_do_not_make_anyone_busy(tmp_path: Path
     assert source.busy("maria", WEEK) == [Interval(utc(4, 18), utc(4, 19)), Interval(utc(6, 18), utc(6, 19))]
 
 
-def test_all_day_events_block_the_whole_local_day(tmp_path: Path) -> None:
-    one_day, two_days = "DTSTART;VALUE=DATE:20270105", "DTSTART;VALUE=DATE:20270108\nDTEND;VALUE=DATE:20270110"
-    source = source_for(tmp_path, one_day, two_days, zone="Asia/Tokyo")
-    got = source.busy("maria", Interval(utc(1, 0), utc(15, 0)))
-    assert got == [Interval(utc(4, 15), utc(5, 15)), Interval(utc(7, 15), utc(9, 15))]
-
-
 def test_floating_times_are_the_persons_wall_time(tmp_path: Path) -> None:
     source = source_for(tmp_path, "DTSTART:20270105T090000\nDTEND:20270105T100000", zone="Asia/Tokyo")
     assert source.busy("maria", WEEK) == [Interval(utc(5, 0), utc(5, 1))]
-
-
-def test_touching_busy_times_merge(tmp_path: Path) -> None:
-    source = source_for(tmp_path, vevent(Interval(utc(5, 9), utc(5, 10))), vevent(Interval(utc(5, 10), utc(5, 11))))
-    assert source.busy("maria", WEEK) == [Interval(utc(5, 9), utc(5, 11))]
 
 
 def test_vfreebusy_periods_count_except_free_ones(tmp_path: Path) -> None:
@@ -194,40 +184,46 @@ def test_unknown_zone_is_refused_up_front(tmp_path: Path) -> None:
 # --- http(s) feeds ----------------------------------------------------------------------------------------
 
 
-class Feed:
-    """A tiny ICS feed on 127.0.0.1 that honours If-None-Match and records what it was asked."""
+class Feeds:
+    """Tiny ICS feeds on 127.0.0.1 (path -> body) that honour If-None-Match and record what they were asked."""
 
     def __init__(self) -> None:
-        self.body = vcalendar(vevent(Interval(utc(5, 9), utc(5, 10))))
-        self.etag = '"v1"'
-        self.status = 200
+        self.bodies: dict[str, bytes] = {}
+        self.etags: dict[str, str] = {}
+        self.status: dict[str, int] = {}
         self.requests: list[dict[str, str]] = []
-        feed = self
+        feeds = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                feed.requests.append({k.lower(): v for k, v in self.headers.items()})
-                if feed.status != 200:
-                    self.send_error(feed.status)
+                feeds.requests.append({k.lower(): v for k, v in self.headers.items()})
+                status = feeds.status.get(self.path, 200 if self.path in feeds.bodies else 404)
+                if status != 200:
+                    self.send_error(status)
                     return
-                if self.headers.get("If-None-Match") == feed.etag:
+                etag = feeds.etags.get(self.path)
+                if etag is not None and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.end_headers()
                     return
+                body = feeds.bodies[self.path]
                 self.send_response(200)
                 self.send_header("Content-Type", "text/calendar")
-                self.send_header("ETag", feed.etag)
-                self.send_header("Last-Modified", "Fri, 01 Jan 2027 00:00:00 GMT")
-                self.send_header("Content-Length", str(len(feed.body)))
+                if etag is not None:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", "Fri, 01 Jan 2027 00:00:00 GMT")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(feed.body)
+                self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/maria.ics"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -236,13 +232,21 @@ class Feed:
 
 
 @pytest.fixture
-def feed() -> Iterator[Feed]:
-    served = Feed()
+def feeds() -> Iterator[Feeds]:
+    served = Feeds()
     served.thread.start()
     try:
         yield served
     finally:
         served.stop()
+
+
+@pytest.fixture
+def feed(feeds: Feeds) -> Feeds:
+    """Maria's feed, /maria.ics, with an ETag."""
+    feeds.bodies["/maria.ics"] = vcalendar(vevent(Interval(utc(5, 9), utc(5, 10))))
+    feeds.etags["/maria.ics"] = '"v1"'
+    return feeds
 
 
 class FakeClock:
@@ -253,9 +257,9 @@ class FakeClock:
         return self.now
 
 
-def test_feed_is_cached_for_the_ttl_then_revalidated_with_etag(tmp_path: Path, feed: Feed) -> None:
+def test_feed_is_cached_for_the_ttl_then_revalidated_with_etag(tmp_path: Path, feed: Feeds) -> None:
     clock = FakeClock()
-    source = IcsBusySource({"maria": feed.url}, tmp_path, ttl=timedelta(minutes=5), monotonic=clock)
+    source = IcsBusySource({"maria": feed.url("/maria.ics")}, tmp_path, ttl=timedelta(minutes=5), monotonic=clock)
     assert source.busy("maria", WEEK) == [Interval(utc(5, 9), utc(5, 10))]
     clock.now += 60
     assert source.busy("maria", WEEK) == [Interval(utc(5, 9), utc(5, 10))]
@@ -265,20 +269,20 @@ def test_feed_is_cached_for_the_ttl_then_revalidated_with_etag(tmp_path: Path, f
     assert len(feed.requests) == 2
     assert feed.requests[1]["if-none-match"] == '"v1"'
     assert feed.requests[1]["if-modified-since"] == "Fri, 01 Jan 2027 00:00:00 GMT"
-    feed.body, feed.etag = vcalendar(vevent(Interval(utc(7, 9), utc(7, 11)))), '"v2"'
+    feed.bodies["/maria.ics"], feed.etags["/maria.ics"] = vcalendar(vevent(Interval(utc(7, 9), utc(7, 11)))), '"v2"'
     clock.now += 301
     assert source.busy("maria", WEEK) == [Interval(utc(7, 9), utc(7, 11))]
 
 
-def test_feed_http_error_raises(tmp_path: Path, feed: Feed) -> None:
-    feed.status = 404
+def test_feed_http_error_raises(tmp_path: Path, feed: Feeds) -> None:
+    feed.status["/maria.ics"] = 404
     with pytest.raises(BusySourceError, match="HTTP 404") as caught:
-        IcsBusySource({"maria": feed.url}, tmp_path).busy("maria", WEEK)
-    assert caught.value.source == feed.url
+        IcsBusySource({"maria": feed.url("/maria.ics")}, tmp_path).busy("maria", WEEK)
+    assert caught.value.source == feed.url("/maria.ics")
 
 
-def test_unreachable_feed_raises(tmp_path: Path, feed: Feed) -> None:
-    url = feed.url
+def test_unreachable_feed_raises(tmp_path: Path, feed: Feeds) -> None:
+    url = feed.url("/maria.ics")
     feed.stop()
     with pytest.raises(BusySourceError, match="cannot fetch"):
         IcsBusySource({"maria": url}, tmp_path).busy("maria", WEEK)

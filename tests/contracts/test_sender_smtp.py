@@ -1,14 +1,18 @@
-"""The SMTP sender against a real SMTP server (aiosmtpd on loopback): TLS, AUTH, reuse, and failures."""
+"""The `smtp` sender runs the sender contract against a real SMTP server (aiosmtpd on loopback, STARTTLS
+and AUTH); TLS modes, connection reuse and failures beside it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 import pytest
 
 from coachd.providers.base import PermanentSendError, TransientSendError
 from coachd.providers.mailserver.smtp import SmtpSender
-from tests.support.smtp_servers import PASSWORD, USER, Recorder, smtp_server, tls_contexts
+from tests.contracts.sender_suite import Outage, SenderContract, Sent, invitation, stored
+from tests.support.smtp_servers import PASSWORD, USER, Recorder, Tls, smtp_server, tls_contexts
 
 
 def message(n: int, to: str = "ana@example.org") -> bytes:
@@ -27,8 +31,49 @@ def crlf(data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tls():
+def tls() -> Tls:
     return tls_contexts()
+
+
+class TestSmtpSender(SenderContract):
+    # SMTP cannot tell a second send of the same key: the outbox's record of what went is what
+    # keeps a message from going twice.
+    idempotent_send = False
+
+    @pytest.fixture
+    def recorder(self) -> Recorder:
+        return Recorder(refuse_to={"nobody@northwind.example"})
+
+    @pytest.fixture
+    def sender(self, recorder: Recorder, tls: Tls) -> Iterator[SmtpSender]:
+        with smtp_server(recorder, mode="starttls", tls=tls, auth=True) as port:
+            sender = SmtpSender("127.0.0.1", port, tls="starttls", username=USER, password=PASSWORD,
+                                ssl_context=tls.client)
+            yield sender
+            sender.close()
+
+    @pytest.fixture
+    def sent(self, recorder: Recorder) -> Sent:
+        return lambda: [r.data for r in recorder.received]
+
+    @pytest.fixture
+    def outage(self, recorder: Recorder) -> Outage:
+        @contextmanager
+        def deferring() -> Iterator[None]:
+            """The server answers 451 (try again later) to every message meanwhile."""
+            with recorder.lock:
+                recorder.defer_on |= set(range(recorder.seen + 1, recorder.seen + 100))
+            try:
+                yield
+            finally:
+                with recorder.lock:
+                    recorder.defer_on.clear()
+
+        return deferring
+
+    @pytest.fixture
+    def refused(self) -> bytes:
+        return stored(invitation(to="Nobody <nobody@northwind.example>"))  # 550: no such user
 
 
 def test_starttls_with_login_sends_a_batch_over_one_connection_byte_for_byte(tls):
