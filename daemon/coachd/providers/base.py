@@ -6,7 +6,7 @@ import email.message
 import email.policy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from coachd.model.types import BookedSeries, Interval, Override
@@ -16,6 +16,54 @@ from coachd.model.types import BookedSeries, Interval, Override
 
 class ProviderError(Exception):
     """Base of every error a provider raises on purpose."""
+
+
+# What went wrong, the same for every role (calendar, busy, send, receive), so that callers decide
+# by kind and never by provider. providers/retry.py is the one retry policy that reads them.
+
+
+class Transient(ProviderError):
+    """A failure that may pass by itself (network, timeout, a 5xx, a full disk).
+
+    The caller retries it with the retry policy (providers/retry.py: backoff with jitter, bounded);
+    when the attempts run out, it logs it with the key of what failed, skips that one piece of
+    work and goes on with the rest: the next tick tries it again.
+    """
+
+
+class Throttled(Transient):
+    """The service asked to slow down (HTTP 429, Google's rateLimitExceeded, Graph's Retry-After).
+
+    Handled as Transient, except that the next attempt waits at least `retry_after` (None when the
+    service did not say how long).
+    """
+
+    def __init__(self, message: str, retry_after: timedelta | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(ProviderError):
+    """The same call will fail the same way however often it is made (a refused address, a request
+    the service rejects, an object it cannot hold).
+
+    Never retried: the caller logs it with the key of what failed (or parks it, as the outbox
+    does), skips it and goes on with the rest.
+    """
+
+
+class CredentialsExpired(ProviderError):
+    """The provider's credentials were revoked, expired past refreshing, or never granted: a person
+    must log in again (`coachd auth ...`).
+
+    Never retried in a loop: the caller stops that role's work for the pass, records it where
+    `coachd status` shows it (runtime/provider_health.py), says it once in the log, and tries again
+    only when the credential store changes or an hour has passed.
+    """
+
+    def __init__(self, message: str, role: str | None = None):
+        super().__init__(message)
+        self.role = role
 
 
 class ProviderUnavailable(ProviderError):
@@ -33,7 +81,7 @@ class SyncCursorExpired(ProviderError):
     """
 
 
-class SeriesNotFound(ProviderError, LookupError):
+class SeriesNotFound(Permanent, LookupError):
     """No series with that UID exists in the calendar."""
 
     def __init__(self, uid: str):
@@ -41,7 +89,7 @@ class SeriesNotFound(ProviderError, LookupError):
         self.uid = uid
 
 
-class CalendarStoreError(ProviderError):
+class CalendarStoreError(Permanent):
     """The calendar holds something for that UID that cannot be read or changed."""
 
 
@@ -59,11 +107,11 @@ class SendError(ProviderError):
     """A message was not sent."""
 
 
-class PermanentSendError(SendError):
+class PermanentSendError(SendError, Permanent):
     """Sending this message will never work as it is (bad address, malformed message): do not retry."""
 
 
-class TransientSendError(SendError):
+class TransientSendError(SendError, Transient):
     """Sending failed for a reason that may pass (network, rate limit, full disk): retry with backoff."""
 
 
