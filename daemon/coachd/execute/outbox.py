@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import PermanentSendError
+from coachd.providers.retry import RetryPolicy
 from coachd.store.models import Outbox, OutboxMessage
 
 log = logging.getLogger("coachd.outbox")
@@ -47,9 +48,15 @@ def claim_many(program: ProgramRuntime, row_ids: list[int], now: datetime) -> se
         return set(claimed.scalars())
 
 
-def backoff(attempts: int) -> timedelta:
-    """1 min, 2, 4, ... capped at 6 h: a mail server that is down for a while is not hammered."""
-    return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
+# Retries span ticks and live in the store (next_attempt_at), so the outbox does not run the policy's
+# loop; it takes the policy's waits, at its own slower pace.
+SEND_RETRIES = RetryPolicy(first=FIRST_RETRY, longest=LONGEST_RETRY)
+
+
+def backoff(attempts: int, error: BaseException | None = None) -> timedelta:
+    """1 min, 2, 4, ... capped at 6 h, each plus a little jitter, so a mail server that is down for
+    a while is not hammered; at least the retry-after a Throttled error carries."""
+    return SEND_RETRIES.delay(attempts, error)
 
 
 def drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int = 50,
@@ -110,7 +117,7 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
                 continue
             except Exception as error:  # noqa: BLE001 - any other failure is worth another try
                 _record_failure(program, row_id, attempts + 1, now, f"{type(error).__name__}: {error}",
-                                permanent=attempts + 1 >= MAX_ATTEMPTS)
+                                permanent=attempts + 1 >= MAX_ATTEMPTS, cause=error)
                 log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
                 continue
             # Recorded at once, each on its own: the window for a duplicate after a crash is one email.
@@ -123,7 +130,7 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
 
 
 def _record_failure(program: ProgramRuntime, row_id: int, attempts: int, now: datetime, error: str,
-                    permanent: bool) -> None:
+                    permanent: bool, cause: BaseException | None = None) -> None:
     with program.store.session() as db:
         row = db.get(Outbox, row_id)
         assert row is not None
@@ -131,7 +138,7 @@ def _record_failure(program: ProgramRuntime, row_id: int, attempts: int, now: da
         if permanent:
             row.status = "failed"
         else:
-            row.next_attempt_at = now + backoff(attempts)
+            row.next_attempt_at = now + backoff(attempts, cause)
 
 
 def next_attempt(program: ProgramRuntime) -> datetime | None:

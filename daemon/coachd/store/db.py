@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import tenacity
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -60,19 +60,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+# Not the provider retry policy (providers/retry.py): a lock held for milliseconds by another
+# process opening the same file, polled as SQLite's own busy handler would, with the same library.
+def _wal_switch() -> tenacity.Retrying:
+    return tenacity.Retrying(retry=tenacity.retry_if_exception(_locked), wait=tenacity.wait_fixed(0.02),
+                             stop=tenacity.stop_after_delay(BUSY_TIMEOUT_MS / 1000), reraise=True)
+
+
 def _enable_wal(cursor: Any) -> None:
     """Switch to WAL. On a new file that other processes are opening too, SQLite can refuse with
     "database is locked" at once, without waiting on busy_timeout (its busy handler is skipped there
     to avoid a deadlock), so retry for as long as busy_timeout would have waited."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
+    _wal_switch()(cursor.execute, "PRAGMA journal_mode = WAL")
 
 
 def create_store_engine(url: str, **kwargs: Any) -> Engine:
