@@ -21,7 +21,7 @@ from coachd.mail import Envelope
 from coachd.mail.reply_token import reply_address, token_for
 from coachd.model.mail_kinds import MailKind, expects_answer
 from coachd.runtime.wiring import ProgramRuntime
-from coachd.providers.base import SeriesNotFound
+from coachd.providers.base import CredentialsExpired, ProviderError, SeriesNotFound
 from coachd.store.db import Store
 from coachd.store.models import ActionLog, Outbox, OutboxMessage, Series, SessionRow
 
@@ -81,19 +81,28 @@ class Executor:
     def __init__(self, program: ProgramRuntime, listener: ActionListener | None = None) -> None:
         self.program = program
         self.listener = listener
+        # Bookings whose calendar write failed, and when: not tried again in the same pass.
+        self.deferred: dict[str, datetime] = {}
 
     def apply(self, actions: Sequence[Action], observed: Observed, now: datetime) -> int:
-        """Apply the actions not yet done; returns how many were applied."""
+        """Apply the actions not yet done; returns how many were applied.
+
+        A booking the calendar refuses is logged with its key and skipped, with the mail about its
+        series, until the next pass (not done, it is planned again); the other actions go on."""
         done = self._done_keys([a.key for a in actions])
         applied = 0
         pending: list[QueueMail] = []
+        skipped: set[str] = set()  # series whose booking was skipped: their mail waits with them
         for action in actions:
-            if action.key in done:
+            if action.key in done or (isinstance(action, QueueMail) and action.series_key in skipped):
                 continue
             if isinstance(action, BookSeries):
                 applied += self._queue_all(pending, observed, now)
                 pending = []
                 booked_at = self._book(action, now)
+                if booked_at is None:
+                    skipped.add(action.series.spec.key)
+                    continue
                 # Mail planned in the same pass (the invitations) reads the series from here.
                 observed = replace(observed, bookings={**observed.bookings,
                                                        action.series.spec.key: Booking(action.series, booked_at)})
@@ -120,7 +129,11 @@ class Executor:
                 found.update(db.scalars(select(ActionLog.key).where(ActionLog.key.in_(keys[chunk:chunk + 500]))))
             return found
 
-    def _book(self, action: BookSeries, now: datetime) -> datetime:
+    def _book(self, action: BookSeries, now: datetime) -> datetime | None:
+        """Write the series to the calendar and record it; None when the calendar did not take it."""
+        calendar = self.program.health("calendar")
+        if self.deferred.get(action.key) == now or not calendar.available(now):
+            return None  # failed already in this pass, or the calendar needs a person / asked to wait
         series = action.series
         spec = series.spec
         program = self.program
@@ -130,13 +143,22 @@ class Executor:
             booked_at = existing.booked_at if existing else now
         # The calendar write is idempotent (one object per UID), so a crash before the
         # record below only means the same write happens again on the next tick.
-        if series.cancelled:
-            try:
-                program.calendar.cancel_series(spec.uid)
-            except SeriesNotFound:
-                pass  # deleted by hand already: the calendar agrees with us
-        else:
-            program.calendar.upsert_series(series, organizer.name, str(organizer.email), dtstamp=booked_at)
+        try:
+            if series.cancelled:
+                try:
+                    calendar.call(now, program.calendar.cancel_series, spec.uid)
+                except SeriesNotFound:
+                    pass  # deleted by hand already: the calendar agrees with us
+            else:
+                calendar.call(now, program.calendar.upsert_series, series, organizer.name, str(organizer.email),
+                              dtstamp=booked_at)
+        except ProviderError as error:
+            self.deferred[action.key] = now
+            if not isinstance(error, CredentialsExpired):  # that one the calendar's health reports
+                log.warning("book %s (series %s) not written to the calendar: %s: %s; tried again next pass",
+                            action.key, spec.key, type(error).__name__, error)
+            return None
+        self.deferred.pop(action.key, None)
         self._record(series, booked_at, now, ActionLog(key=action.key, program_id=program.id, kind="book",
                                                        done_at=now, detail={"series": spec.key,
                                                                             "reason": action.reason}))

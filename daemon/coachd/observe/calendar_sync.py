@@ -16,7 +16,7 @@ from coachd.model.types import UTC, Interval
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.observe.observer import DECLINES_META, declines_from_json, declines_to_json
 from coachd.runtime.wiring import ProgramRuntime
-from coachd.providers.base import BusySourceError, CalendarEntry, SyncCursorExpired, SyncResult
+from coachd.providers.base import CalendarEntry, CredentialsExpired, ProviderError, SyncCursorExpired, SyncResult
 from coachd.store.models import Busy, Series
 
 # The sync job's messages keep the logger name they had when this was part of the jobs module.
@@ -54,32 +54,53 @@ class CalendarSync:
         program = self.program
         window = busy_window(program)
         changed = False
+        busy = program.health("busy")
         for person in program.cfg.people:
-            if not person.busy:
+            if not person.busy or not busy.available(now):
                 continue
             try:
-                spans = program.busy.busy(person.id, window)
-            except BusySourceError as error:
+                spans = busy.call(now, program.busy.busy, person.id, window)
+            except CredentialsExpired:
+                continue  # recorded by the role's health, which keeps the others from asking
+            except ProviderError as error:
                 # Keep the last known busy times: a feed that is briefly down must not free everyone.
                 log.warning("busy times of %s not refreshed: %s", person.id, error)
                 continue
             changed |= self._store_busy(person.id, spans, str(person.busy))
-        cursor = self._remembered("calendar_cursor")
-        try:
-            result = program.calendar.sync(cursor)  # type: ignore[arg-type]
-        except SyncCursorExpired:
-            result = program.calendar.sync(None)
-        changed |= self._follow(result, now)
-        if result.cursor != cursor:
-            self._remember("calendar_cursor", result.cursor)
+        changed |= self._sync_calendar(now)
         if changed:
             self.executor.emit(ActionRecord(now, f"sync:{program.id}/busy", "sync", {"busy": "changed"}))
         return changed
 
-    def _follow(self, result: SyncResult, now: datetime) -> bool:
+    def _sync_calendar(self, now: datetime) -> bool:
+        """Follow the organizer's calendar from the remembered cursor. A calendar that fails is
+        logged and asked again next pass; an entry that cannot be taken in is logged with its UID
+        and the cursor is kept, so that the next pass reads it again (following is idempotent)."""
+        program = self.program
+        calendar = program.health("calendar")
+        if not calendar.available(now):
+            return False
+        cursor = self._remembered("calendar_cursor")
+        try:
+            try:
+                result = calendar.call(now, program.calendar.sync, cursor)
+            except SyncCursorExpired:
+                result = calendar.call(now, program.calendar.sync, None)
+        except CredentialsExpired:
+            return False  # recorded by the calendar's health
+        except ProviderError as error:
+            log.warning("calendar sync skipped this pass: %s: %s", type(error).__name__, error)
+            return False
+        changed, complete = self._follow(result, now)
+        if complete and result.cursor != cursor:
+            self._remember("calendar_cursor", result.cursor)
+        return changed
+
+    def _follow(self, result: SyncResult, now: datetime) -> tuple[bool, bool]:
         """Take in what changed in the organizer's calendar: hand edits become the truth, declines are noted.
 
         Entries that are our own writes coming back agree with the store and change nothing.
+        Returns (changed, every entry taken in).
         """
         program = self.program
         cfg = program.cfg
@@ -87,16 +108,19 @@ class CalendarSync:
         declines = declines_from_json(self._remembered(DECLINES_META) or {})  # type: ignore[arg-type]
         before = dict(declines)
         changed = False
+        complete = True
         gone = set(result.deleted_uids)
-        for entry in result.entries:
-            if entry.key is not None:
-                changed |= self._follow_entry(entry.uid, _view(entry), people_by_email, declines, now)
-        for uid in gone:
-            changed |= self._follow_entry(uid, None, people_by_email, declines, now)
+        followed = [(entry.uid, _view(entry)) for entry in result.entries if entry.key is not None]
+        for uid, view in [*followed, *((uid, None) for uid in gone)]:
+            try:
+                changed |= self._follow_entry(uid, view, people_by_email, declines, now)
+            except Exception:  # noqa: BLE001 - one series that cannot be taken in never stops the others
+                log.exception("calendar entry %s not taken in; read again next pass", uid)
+                complete = False
         if declines != before:
             self._remember(DECLINES_META, declines_to_json(declines))
             changed = True
-        return changed
+        return changed, complete
 
     def _follow_entry(self, uid: str, view: CalendarView | None, people_by_email: dict[str, str],
                       declines: dict[str, Decline], now: datetime) -> bool:

@@ -17,7 +17,7 @@ from coachd.plan.planner import plan
 from coachd.model.types import UTC
 from coachd.observe.observer import observe
 from coachd.store.db import Store
-from coachd.store.models import JobRun, Outbox, Reply, Series, SessionRow
+from coachd.store.models import JobRun, Meta, Outbox, Reply, Series, SessionRow
 from coachd.observe.readonly import existing_store, simulated_clock
 
 UPCOMING = 10
@@ -43,6 +43,10 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
                                                 Outbox.attempts > 0).limit(20)).all()
         quarantined = db.scalars(select(Reply).where(Reply.program_id == pid, Reply.status == "quarantined")
                                  .order_by(Reply.received_at.desc()).limit(20)).all()
+        # Provider roles that need a person or asked to wait (runtime/provider_health.py); {} is healthy.
+        health = db.execute(select(Meta.name, Meta.value).where(Meta.program_id == pid,
+                                                                Meta.name.startswith("provider_health:"))
+                            .order_by(Meta.name)).all()
         errors = db.scalars(select(JobRun).where(JobRun.program_id == pid, JobRun.ok.is_(False),
                                                  JobRun.started_at > now - timedelta(days=7))
                             .order_by(JobRun.started_at.desc()).limit(10)).all()
@@ -58,6 +62,7 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
                                "next_attempt": m.next_attempt_at.isoformat()} for m in stuck],
             "quarantined": [{"id": r.id, "from": r.from_addr, "reason": r.reason,
                              "received": r.received_at.isoformat()} for r in quarantined],
+            "providers": [{"role": name.split(":", 1)[1], **value} for name, value in health if value],
             "errors": [{"job": e.job, "at": e.started_at.isoformat(), "error": e.error} for e in errors],
             "held": [{"id": h.id, "occurrences": h.occurrences, "series": [k for k, _ in h.series],
                       "message": h.describe()} for h in attention.held],
@@ -93,6 +98,13 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
     mail = data["mail"]
     console.print(f"series booked: {data['series']}   mail: {mail['sent']} sent, {mail['queued']} queued, "
                   f"{mail['failed']} failed   quarantined replies: {len(data['quarantined'])}", highlight=False)
+    for problem in data.get("providers", []):
+        if problem["state"] == "credentials_expired":
+            console.print(f"[bold red]{problem['role']} provider: credentials expired since {problem['since']}; "
+                          f"a person must log in again ({escape(problem['error'])})[/]", highlight=False)
+        else:
+            console.print(f"[yellow]{problem['role']} provider throttled until {problem['until']}[/] "
+                          f"({escape(problem['error'])})", highlight=False)
     for hold in data["held"]:
         console.print(f"[bold red]{escape(hold['message'])}[/]", highlight=False)
     for problem in data["unplaced"]:

@@ -69,8 +69,9 @@ def plan_and_book(program: ProgramRuntime, executor: Executor, now: datetime, ob
         again = plan(program.cfg, observed, now, program_mail=False)
         applied += executor.apply(again.actions, observed, now)
         result = again
-    # Something that could not be placed is tried again at the plan interval.
-    next_due = None if result.problems else (result.next_due or WHEN_CHANGED)
+    # Something that could not be placed, or booked, is tried again at the plan interval.
+    deferred = now in executor.deferred.values() or not program.health("calendar").available(now)
+    next_due = None if result.problems or deferred else (result.next_due or WHEN_CHANGED)
     return JobOutcome(applied > 0, next_due)
 
 

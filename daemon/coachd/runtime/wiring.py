@@ -6,7 +6,7 @@ import fcntl
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +24,10 @@ from coachd.providers.base import (
     MailSender,
     ProviderError,
 )
+from coachd.providers.credentials import CredentialStore
 from coachd.providers.local.busy_ics import IcsBusySource
+from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
+from coachd.runtime.provider_health import RoleHealth
 from coachd.store.db import Store, database_url, sqlite_url
 from coachd.store.models import Meta
 
@@ -51,7 +54,12 @@ class ProgramRuntime:
     composer: Composer
     clock: Clock
     lock: IO[bytes] | None = None
+    # Shared with the sender process through the state directory (providers/credentials.py).
+    credentials: CredentialStore | None = None
+    # How provider calls are retried within a pass; tests give it a sleep that does not sleep.
+    retry_policy: RetryPolicy = DEFAULT_POLICY
     _reply_secret: bytes | None = None
+    _health: dict[str, RoleHealth] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -62,6 +70,15 @@ class ProgramRuntime:
         if self._reply_secret is None:
             self._reply_secret = load_or_create_secret(self.state_dir)
         return self._reply_secret
+
+    def health(self, role: str) -> RoleHealth:
+        """The state of a provider role ("calendar", "busy", "send", "receive") across ticks; call
+        its provider through `health(role).call(now, ...)` to have it retried and recorded."""
+        if role not in self._health:
+            self._health[role] = RoleHealth(role, self, self.credentials, self.retry_policy)
+        health = self._health[role]
+        health.policy = self.retry_policy
+        return health
 
     def close(self) -> None:
         self.store.dispose()
@@ -89,6 +106,8 @@ ROLES = ("calendar", "send", "receive")
 EMBEDDED = {"calendar": "local", "send": "file", "receive": "maildir"}
 # Options holding a file name, which the config gives relative to itself.
 PATH_OPTIONS = frozenset({"credentials"})
+# The factory parameter through which a provider that logs in gets the state's credential store.
+CREDENTIAL_STORE_OPTION = "credential_store"
 
 
 def provider_options(cfg: ProgramConfig, role: str) -> dict[str, object]:
@@ -125,8 +144,11 @@ def build_provider(cfg: ProgramConfig, role: str, state_dir: Path, *, embedded: 
     the embedded one for that role in `state_dir` whatever the config names."""
     if embedded:
         return registry.provider(role, EMBEDDED[role], state_dir)
-    return registry.provider(role, getattr(cfg.organizer, role).provider, state_dir,
-                             **provider_options(cfg, role))
+    name = getattr(cfg.organizer, role).provider
+    options = provider_options(cfg, role)
+    if CREDENTIAL_STORE_OPTION in (registry.accepted_options(role, name) or ()):
+        options[CREDENTIAL_STORE_OPTION] = CredentialStore(state_dir)
+    return registry.provider(role, name, state_dir, **options)
 
 
 def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
@@ -221,6 +243,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
             inbox=inbox,
             composer=Composer(template_folder),
             clock=clock,
+            credentials=CredentialStore(state_dir),
         )
     except Exception:
         store.dispose()
