@@ -204,3 +204,57 @@ def test_the_program_hands_its_credential_store_to_providers_that_log_in(tmp_pat
         assert program.credentials is not None and program.credentials.path == store.path
     finally:
         program.close()
+
+
+class FailingSender:
+    """A mail sender in front of a real one that raises the errors it is given, one per send."""
+
+    def __init__(self, inner, errors):
+        self.inner = inner
+        self.errors = list(errors)
+        self.sends = 0
+
+    def send_raw(self, raw, key, envelope=None):
+        self.sends += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        self.inner.send_raw(raw, key, envelope)
+
+    def close(self):
+        self.inner.close()
+
+
+def outbox_rows(run):
+    with run.program.store.session() as db:
+        return list(db.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+def test_a_throttled_send_is_stored_to_wait_the_retry_after(passes):
+    run = passes(lambda operation, uid: None)
+    run.program.sender = FailingSender(run.program.sender, [Throttled("421 4.7.0 slow down",
+                                                                      retry_after=timedelta(minutes=30))])
+    run.run()
+    [waiting] = [row for row in outbox_rows(run) if row.status == "queued"]
+    assert waiting.attempts == 1 and "slow down" in waiting.last_error
+    assert waiting.next_attempt_at == run.now + timedelta(minutes=30)
+    run.run(timedelta(minutes=29))
+    assert [row.status for row in outbox_rows(run)].count("queued") == 1
+    run.run(timedelta(minutes=1))
+    assert {row.status for row in outbox_rows(run)} == {"sent"}
+
+
+def test_expired_sender_credentials_hold_the_mail_without_spending_its_attempts(passes, tmp_path):
+    run = passes(lambda operation, uid: None)
+    sender = FailingSender(run.program.sender, [CredentialsExpired("gmail: invalid_grant")] * 3)
+    run.program.sender = sender
+    run.run()
+    rows = outbox_rows(run)
+    assert sender.sends == 1 and rows and {row.status for row in rows} == {"queued"}
+    assert all(row.attempts == 0 and row.next_attempt_at == run.now + timedelta(hours=1) for row in rows)
+    run.run(timedelta(minutes=30))
+    assert sender.sends == 1
+    [problem] = json.loads(invoke("status", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["providers"]
+    assert problem["role"] == "send" and problem["state"] == "credentials_expired"
+    sender.errors.clear()
+    run.run(timedelta(minutes=30))
+    assert {row.status for row in outbox_rows(run)} == {"sent"}

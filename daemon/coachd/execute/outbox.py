@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.runtime.wiring import ProgramRuntime
-from coachd.providers.base import PermanentSendError
+from coachd.providers.base import CredentialsExpired, PermanentSendError
 from coachd.providers.retry import RetryPolicy
 from coachd.store.models import Outbox, OutboxMessage
 
@@ -84,6 +84,10 @@ def release(program: ProgramRuntime, row_ids: list[int], now: datetime) -> None:
 def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool],
            marks: Connection) -> int:
     sent = 0
+    health = program.health("send")
+    if not health.available(now):
+        _hold(program, now, health.next_check(now))
+        return sent
     # Every email is from the organizer to the one person its row names: the envelope is known
     # without reading the message's headers again.
     organizer = str(program.cfg.organizer.email)
@@ -110,6 +114,13 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
                 return sent
             try:
                 program.sender.send_raw(raw, key, (organizer, [to_addr]))
+            except CredentialsExpired as error:
+                # Not the email's fault: no attempt counted. Every email waits for the next check
+                # (see runtime/provider_health.py), so the sender is not woken for them meanwhile.
+                health.credentials_expired(now, error)
+                release(program, [row[0] for row in rows[index:] if row[0] in mine], now)
+                _hold(program, now, health.next_check(now))
+                return sent
             except PermanentSendError as error:
                 _record_failure(program, row_id, attempts + 1, now, str(error), permanent=True)
                 executor.emit(ActionRecord(now, key, "send-failed", {"kind": kind, "to": recipient,
@@ -127,6 +138,13 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
             sent += 1
         if len(rows) < batch:
             return sent
+
+
+def _hold(program: ProgramRuntime, now: datetime, until: datetime) -> None:
+    """Put off every email due by `now` until `until`."""
+    with program.store.session() as db:
+        db.execute(update(Outbox).where(Outbox.program_id == program.id, Outbox.status == "queued",
+                                        Outbox.next_attempt_at <= now).values(next_attempt_at=until))
 
 
 def _record_failure(program: ProgramRuntime, row_id: int, attempts: int, now: datetime, error: str,
