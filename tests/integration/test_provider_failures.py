@@ -258,3 +258,30 @@ def test_expired_sender_credentials_hold_the_mail_without_spending_its_attempts(
     sender.errors.clear()
     run.run(timedelta(minutes=30))
     assert {row.status for row in outbox_rows(run)} == {"sent"}
+
+
+def test_a_calendar_entry_that_cannot_be_taken_in_keeps_the_cursor_and_spares_the_others(passes, monkeypatch,
+                                                                                        caplog):
+    from coachd.runtime.jobs import CalendarSync
+
+    run = passes(lambda operation, uid: None)
+    run.run()  # booked; the sync has a cursor
+    cursor = run.program.get_meta("calendar_cursor")
+    uids = sorted(run.booked())
+    for uid in uids[:2]:  # two series cancelled by hand in the organizer's calendar
+        run.calendar.inner.cancel_series(uid)
+    real = CalendarSync._follow_entry
+
+    def follow(self, uid, *args):
+        if uid == uids[0]:
+            raise ValueError("an entry nobody can read")
+        return real(self, uid, *args)
+
+    monkeypatch.setattr(CalendarSync, "_follow_entry", follow)
+    with caplog.at_level(logging.ERROR):
+        run.run(timedelta(minutes=15))
+    assert f"calendar entry {uids[0]} not taken in" in caplog.text
+    with run.program.store.session() as db:
+        cancelled = dict(db.execute(select(Series.uid, Series.cancelled)).all())
+    assert cancelled[uids[1]] and not cancelled[uids[0]]  # the other hand edit was adopted
+    assert run.program.get_meta("calendar_cursor") == cursor  # read again next pass
