@@ -262,7 +262,7 @@ def test_expired_sender_credentials_hold_the_mail_without_spending_its_attempts(
 
 def test_a_calendar_entry_that_cannot_be_taken_in_keeps_the_cursor_and_spares_the_others(passes, monkeypatch,
                                                                                         caplog):
-    from coachd.runtime.jobs import CalendarSync
+    from coachd.observe.calendar_sync import CalendarSync
 
     run = passes(lambda operation, uid: None)
     run.run()  # booked; the sync has a cursor
