@@ -16,7 +16,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
@@ -25,8 +24,8 @@ from coachd.observe.inbox import read_answer
 from coachd.mail.reply_token import EXPECTS_ANSWER
 from coachd.observe.observer import STATES_META
 from coachd.observe.coachee_states import REASONS_META
+from coachd.store import meta_repo, outbox_repo, replies_repo, series_repo
 from coachd.store.db import Store
-from coachd.store.models import Meta, Outbox, Reply, Series
 from coachd.observe.readonly import existing_store, state_now
 
 
@@ -48,8 +47,7 @@ def quarantined(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
         if store is None:
             return []
         with store.session() as db:
-            rows = db.scalars(select(Reply).where(Reply.program_id == cfg.program.id, Reply.status == "quarantined")
-                              .order_by(Reply.received_at, Reply.id)).all()
+            rows = replies_repo.quarantined(db, cfg.program.id)
             return [{"id": r.id, "received": r.received_at.isoformat(), "from": r.from_addr,
                      "subject": _subject(r.raw), "reason": r.reason, "kind": r.kind, "person": r.person_id,
                      "session": r.session_id} for r in rows]
@@ -94,11 +92,8 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
         now = state_now(store, cfg.program.id)
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
-            query = select(Outbox).where(Outbox.program_id == cfg.program.id, Outbox.recipient == person_id,
-                                         Outbox.kind.in_([kind] if kind else sorted(EXPECTS_ANSWER)))
-            if session_id is not None:
-                query = query.where(Outbox.session_id == session_id)
-            request = db.scalars(query.order_by(Outbox.created_at.desc(), Outbox.id.desc())).first()
+            request = outbox_repo.latest_request(db, cfg.program.id, person_id,
+                                                 [kind] if kind else sorted(EXPECTS_ANSWER), session_id)
             if request is None:
                 what = f"a {kind}" if kind else "a request that asks for an answer"
                 where = f" about session {session_id}" if session_id else ""
@@ -106,11 +101,9 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
                                         f"{reply_id} to")
             body = reply_text.body_text(reply_text.parse_message(reply.raw))
             payload, rating = read_answer(cfg, request.kind, person_id, body, now)
-            was = reply.reason
-            reply.status, reply.kind, reply.session_id, reply.person_id = ("handled", request.kind,
-                                                                            request.session_id, person_id)
-            reply.rating, reply.payload, reply.request_key = rating, payload, request.key
-            reply.reason = f"assigned by an admin (quarantined because: {was})"
+            replies_repo.assign(reply, kind=request.kind, session_id=request.session_id, person_id=person_id,
+                                rating=rating, payload=payload, request_key=request.key,
+                                reason=f"assigned by an admin (quarantined because: {reply.reason})")
             described = f"{request.kind} of {request.session_id or 'the program'}"
     console.print(f"Reply {reply_id} recorded as {person_id}'s answer to the {described}"
                   + (f" (rating {rating})" if rating is not None else "") + ".", highlight=False, soft_wrap=True)
@@ -120,14 +113,13 @@ def dismiss(console: Console, cfg: ProgramConfig, state: Path, reply_id: int) ->
     with _writable_store(cfg, state) as store:
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
-            reply.status = "dismissed"
-            reply.reason = f"dismissed by an admin (quarantined because: {reply.reason})"
+            replies_repo.dismiss(reply, f"dismissed by an admin (quarantined because: {reply.reason})")
     console.print(f"Reply {reply_id} dismissed; it stays in the store and in the mailbox.", highlight=False)
 
 
-def _quarantined(db, cfg: ProgramConfig, reply_id: int) -> Reply:  # type: ignore[no-untyped-def]
-    reply = db.get(Reply, reply_id)
-    if reply is None or reply.program_id != cfg.program.id:
+def _quarantined(db, cfg: ProgramConfig, reply_id: int):  # type: ignore[no-untyped-def]
+    reply = replies_repo.get(db, cfg.program.id, reply_id)
+    if reply is None:
         raise ReplyCommandError(f"no reply {reply_id} (`coachd inbox CONFIG` lists the quarantined ones)")
     if reply.status != "quarantined":
         raise ReplyCommandError(f"reply {reply_id} is {reply.status}, not quarantined; nothing to do")
@@ -140,14 +132,10 @@ def feedback(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
             return []
         pid = cfg.program.id
         with store.session() as db:
-            states = (db.get(Meta, (pid, STATES_META)) or Meta(value={})).value or {}
-            reasons = (db.get(Meta, (pid, REASONS_META)) or Meta(value={})).value or {}
-            titles = dict(db.execute(select(Series.uid, Series.title).where(Series.program_id == pid)).all())
-            rows = db.execute(select(Reply.session_id, Reply.person_id, Reply.rating, Reply.payload,
-                                     Reply.received_at, Reply.kind)
-                              .where(Reply.program_id == pid, Reply.status == "handled",
-                                     Reply.kind.in_(sorted(FEEDBACK_KINDS)))
-                              .order_by(Reply.received_at, Reply.id)).all()
+            states = meta_repo.get(db, pid, STATES_META) or {}
+            reasons = meta_repo.get(db, pid, REASONS_META) or {}
+            titles = series_repo.titles(db, pid)
+            rows = replies_repo.answers_of_kinds(db, pid, FEEDBACK_KINDS)
     result = []
     for session_id, person_id, rating, payload, received_at, kind in rows:
         payload = payload or {}

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete
-
 from coachd.plan.calendar_truth import CalendarView, Decline, adopt, series_decliners
 from coachd.plan.calendar_truth import declines as calendar_declines
 from coachd.model.actions import BookSeries
@@ -24,7 +22,7 @@ from coachd.execute.outbox import drain, next_attempt
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.observe.coachee_states import refresh_states
 from coachd.providers.base import BusySourceError, CalendarEntry, SyncCursorExpired, SyncResult
-from coachd.store.models import Busy, Series
+from coachd.store import busy_repo, series_repo
 
 log = logging.getLogger("coachd.jobs")
 
@@ -143,7 +141,7 @@ class CalendarSync:
                       declines: dict[str, Decline], now: datetime) -> bool:
         program = self.program
         with program.store.session() as db:
-            row = db.get(Series, uid)
+            row = series_repo.get(db, uid)
             if row is None or row.program_id != program.id:
                 return False
             booked = booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
@@ -170,9 +168,7 @@ class CalendarSync:
         name = f"busy:{person_id}"
         if self._remembered(name) != fingerprint:
             with program.store.session() as db:
-                db.execute(delete(Busy).where(Busy.program_id == program.id, Busy.person_id == person_id))
-                db.add_all(Busy(program_id=program.id, person_id=person_id, start=s.start, end=s.end,
-                                source=source) for s in spans)
+                busy_repo.replace(db, program.id, person_id, spans, source)
             self._remember(name, fingerprint)
             changed = True
         else:
