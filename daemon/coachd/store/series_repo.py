@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from coachd.model.serial import overrides_to_list, spec_to_dict
 from coachd.model.types import BookedSeries
 
-from .models import Series, SessionRow
+from .models import OccurrenceId, Series, SessionRow
 
 
 def get(db: Session, uid: str) -> Series | None:
@@ -80,3 +81,39 @@ def held_count(db: Session, program_id: str, by: datetime) -> int:
     """How many sessions not cancelled were over by `by`."""
     return db.scalar(select(func.count()).select_from(SessionRow).where(
         SessionRow.program_id == program_id, SessionRow.end <= by, SessionRow.cancelled.is_(False))) or 0
+
+
+@dataclass(frozen=True)
+class ProviderIds:
+    """A series' ids in the organizer's calendar provider: its event's, and its occurrences' by
+    RECURRENCE-ID (UTC). coachd's UID stays the series' identity; these are how the provider names it."""
+
+    event_id: str | None = None
+    occurrences: Mapping[datetime, str] = field(default_factory=dict)
+
+
+def set_provider_event_id(db: Session, uid: str, event_id: str | None) -> None:
+    """Keep the provider's id of the series' event (None: it has none)."""
+    row = db.get(Series, uid)
+    if row is None:
+        raise KeyError(f"no series {uid!r} in the store")
+    row.provider_event_id = event_id
+
+
+def set_occurrence_ids(db: Session, uid: str, ids: Mapping[datetime, str]) -> None:
+    """Keep the provider's ids of occurrences of the series, by RECURRENCE-ID; others already kept stay."""
+    for recurrence_id, provider_id in ids.items():
+        db.merge(OccurrenceId(series_uid=uid, recurrence_id=recurrence_id, provider_id=provider_id))
+
+
+def provider_ids(db: Session, uid: str) -> ProviderIds:
+    """What the provider calls the series and its occurrences; empty for a series it has no ids for."""
+    event_id = db.scalar(select(Series.provider_event_id).where(Series.uid == uid))
+    occurrences = dict(db.execute(select(OccurrenceId.recurrence_id, OccurrenceId.provider_id)  # type: ignore[arg-type]
+                                  .where(OccurrenceId.series_uid == uid)).all())
+    return ProviderIds(event_id, occurrences)
+
+
+def uid_of_provider_event(db: Session, program_id: str, event_id: str) -> str | None:
+    """coachd's UID of the series the provider knows as `event_id`."""
+    return db.scalar(select(Series.uid).where(Series.program_id == program_id, Series.provider_event_id == event_id))
