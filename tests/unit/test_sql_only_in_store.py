@@ -73,6 +73,34 @@ def test_no_sql_outside_the_store(path: Path) -> None:
     assert not found, f"{path.relative_to(PACKAGE.parent)} speaks SQL itself; use a repository in coachd/store/: {found}"
 
 
+# A session's or engine's own ways in: without an import, a module handed a session could still run
+# text SQL or a statement built elsewhere. (`flush` and `scalar` have other meanings outside the store.)
+SESSION_CALLS = frozenset({"execute", "scalars", "exec_driver_sql", "add_all"})
+
+
+def session_uses(source: str) -> list[str]:
+    """'line: .name' for each statement run on a session, and each use of a store's engine."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SESSION_CALLS:
+            found.append(f"{node.lineno}: .{node.func.attr}()")
+        elif isinstance(node, ast.Attribute) and node.attr == "engine":
+            found.append(f"{node.lineno}: .engine")
+    return found
+
+
+@pytest.mark.parametrize("path", outside_store(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_statements_run_outside_the_store(path: Path) -> None:
+    found = session_uses(path.read_text())
+    assert not found, f"{path.relative_to(PACKAGE.parent)} runs statements itself; use a repository: {found}"
+
+
+@pytest.mark.parametrize("source", ["db.execute(query)", "db.scalars(query).all()", "program.store.engine.connect()",
+                                    "db.add_all(rows)"])
+def test_each_statement_outside_a_repository_is_caught(source: str) -> None:
+    assert session_uses(source)
+
+
 # As if written in coachd/execute/executor.py, so relative imports resolve as they would there.
 EXAMPLE = "coachd.execute.executor"
 
