@@ -174,7 +174,7 @@ def test_migrate_twice_is_a_no_op(store: Store) -> None:
     migrate(store.engine)
     migrate(store.engine)
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     with store.session() as s:
         assert len(s.scalars(select(Outbox)).all()) == 1
 

@@ -10,8 +10,8 @@ from coachd.config import ProgramConfig
 from coachd.plan.planner import Hold, plan
 from coachd.observe.observer import CONFIRMED_META, observe
 from coachd.runtime.wiring import StateUnavailable
+from coachd.store import meta_repo
 from coachd.store.db import Store
-from coachd.store.models import Meta
 from coachd.observe.readonly import existing_store, state_now
 
 
@@ -35,12 +35,8 @@ def confirm(console: Console, cfg: ProgramConfig, state: Path, hold_id: str) -> 
             listed = ", ".join(sorted(holds)) or "none"
             raise NoSuchHold(f"no held cancellations with id {hold_id!r} (held now: {listed})")
         with store.session() as db:
-            row = db.get(Meta, (cfg.program.id, CONFIRMED_META))
-            confirmed = sorted(set(row.value if row else []) | {hold_id})
-            if row is None:
-                db.add(Meta(program_id=cfg.program.id, name=CONFIRMED_META, value=confirmed))
-            else:
-                row.value = confirmed
+            confirmed = sorted(set(meta_repo.get(db, cfg.program.id, CONFIRMED_META) or []) | {hold_id})
+            meta_repo.put(db, cfg.program.id, CONFIRMED_META, confirmed)
     console.print(f"confirmed {hold.id}: {hold.occurrences} future occurrences of "
                   f"{', '.join(key for key, _ in hold.series)} will be cancelled at the daemon's next plan.",
                   highlight=False)

@@ -10,14 +10,13 @@ import hashlib
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import select
 
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.observe.observer import observe
 from coachd.model.mail_kinds import MailKind
 from coachd.runtime.wiring import StateUnavailable
-from coachd.store.models import Reply
+from coachd.store import replies_repo
 from coachd.observe.readonly import existing_store, state_now
 
 FORMAT_HELP = ("write them as the notes-request email explains: a line 'Conclusions:' followed by one per line, "
@@ -48,14 +47,13 @@ def record_notes(console: Console, cfg: ProgramConfig, state: Path, session_id: 
         message_id = f"<notes-{hashlib.sha256((session_id + text).encode()).hexdigest()[:24]}@coachd.invalid>"
         now = state_now(store, cfg.program.id)
         with store.session() as db:
-            exists = db.scalar(select(Reply.id).where(Reply.program_id == cfg.program.id,
-                                                      Reply.message_id == message_id))
-            if exists is None:
-                db.add(Reply(program_id=cfg.program.id, message_id=message_id, received_at=now,
-                             from_addr=host.email, kind=MailKind.NOTES_REQUEST, session_id=session_id,
-                             person_id=host.person_id, status="handled", reason="from `coachd notes`",
-                             rating=None, payload={"text": text, **notes}, raw=text.encode()))
-    verb = "already recorded" if exists is not None else "recorded"
+            exists = replies_repo.is_recorded(db, cfg.program.id, message_id)
+            if not exists:
+                replies_repo.add(db, cfg.program.id, message_id, now, host.email, kind=MailKind.NOTES_REQUEST,
+                                 session_id=session_id, person_id=host.person_id, status="handled",
+                                 reason="from `coachd notes`", rating=None, payload={"text": text, **notes},
+                                 raw=text.encode())
+    verb = "already recorded" if exists else "recorded"
     console.print(f"Notes for {session_id} {verb} as {host.name}'s: {len(notes['conclusions'])} conclusion(s), "
                   f"{len(notes['actions'])} action(s).", highlight=False, soft_wrap=True)
     for action in notes["actions"]:

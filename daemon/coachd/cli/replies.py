@@ -11,14 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import select
 
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.observe.inbox import read_answer
 from coachd.model.mail_kinds import EXPECTS_ANSWER
 from coachd.store.db import Store
-from coachd.store.models import Outbox, Reply
+from coachd.store import outbox_repo, replies_repo
 from coachd.observe.readonly import existing_store, state_now
 
 
@@ -47,11 +46,8 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
         now = state_now(store, cfg.program.id)
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
-            query = select(Outbox).where(Outbox.program_id == cfg.program.id, Outbox.recipient == person_id,
-                                         Outbox.kind.in_([kind] if kind else sorted(EXPECTS_ANSWER)))
-            if session_id is not None:
-                query = query.where(Outbox.session_id == session_id)
-            request = db.scalars(query.order_by(Outbox.created_at.desc(), Outbox.id.desc())).first()
+            request = outbox_repo.latest_request(db, cfg.program.id, person_id,
+                                                 [kind] if kind else sorted(EXPECTS_ANSWER), session_id)
             if request is None:
                 what = f"a {kind}" if kind else "a request that asks for an answer"
                 where = f" about session {session_id}" if session_id else ""
@@ -59,11 +55,9 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
                                         f"{reply_id} to")
             body = reply_text.body_text(reply_text.parse_message(reply.raw))
             payload, rating = read_answer(cfg, request.kind, person_id, body, now)
-            was = reply.reason
-            reply.status, reply.kind, reply.session_id, reply.person_id = ("handled", request.kind,
-                                                                            request.session_id, person_id)
-            reply.rating, reply.payload, reply.request_key = rating, payload, request.key
-            reply.reason = f"assigned by an admin (quarantined because: {was})"
+            replies_repo.assign(reply, kind=request.kind, session_id=request.session_id, person_id=person_id,
+                                rating=rating, payload=payload, request_key=request.key,
+                                reason=f"assigned by an admin (quarantined because: {reply.reason})")
             described = f"{request.kind} of {request.session_id or 'the program'}"
     console.print(f"Reply {reply_id} recorded as {person_id}'s answer to the {described}"
                   + (f" (rating {rating})" if rating is not None else "") + ".", highlight=False, soft_wrap=True)
@@ -73,14 +67,13 @@ def dismiss(console: Console, cfg: ProgramConfig, state: Path, reply_id: int) ->
     with _writable_store(cfg, state) as store:
         with store.session() as db:
             reply = _quarantined(db, cfg, reply_id)
-            reply.status = "dismissed"
-            reply.reason = f"dismissed by an admin (quarantined because: {reply.reason})"
+            replies_repo.dismiss(reply, f"dismissed by an admin (quarantined because: {reply.reason})")
     console.print(f"Reply {reply_id} dismissed; it stays in the store and in the mailbox.", highlight=False)
 
 
-def _quarantined(db, cfg: ProgramConfig, reply_id: int) -> Reply:  # type: ignore[no-untyped-def]
-    reply = db.get(Reply, reply_id)
-    if reply is None or reply.program_id != cfg.program.id:
+def _quarantined(db, cfg: ProgramConfig, reply_id: int):  # type: ignore[no-untyped-def]
+    reply = replies_repo.get(db, cfg.program.id, reply_id)
+    if reply is None:
         raise ReplyCommandError(f"no reply {reply_id} (`coachd inbox CONFIG` lists the quarantined ones)")
     if reply.status != "quarantined":
         raise ReplyCommandError(f"reply {reply_id} is {reply.status}, not quarantined; nothing to do")

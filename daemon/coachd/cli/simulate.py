@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
 from coachd.runtime.clock import VirtualClock
 from coachd.config import ProgramConfig
@@ -20,7 +18,7 @@ from coachd.runtime.jobs import program_jobs
 from coachd.runtime.wiring import ProgramRuntime, open_program
 from coachd.runtime.runner import JobRunner
 from coachd.runtime.simulator import ActionsFile, Delivery, SimulationError, load_replies, resume_point, run_simulation
-from coachd.store.models import JobRun, Outbox, Reply, Series, SessionRow
+from coachd.store import job_runs_repo, outbox_repo, replies_repo, series_repo
 
 
 def run_simulate_command(console: Console, cfg: ProgramConfig, out: Path, until_day: date,
@@ -82,14 +80,12 @@ def summary_table(program: ProgramRuntime, start: datetime, until: datetime) -> 
     pid = program.id
     zone = program.cfg.program.zone
     with program.store.session() as db:
-        series = Counter(db.scalars(select(Series.kind).where(Series.program_id == pid)))
-        sessions_total = db.scalar(select(func.count()).select_from(SessionRow).where(SessionRow.program_id == pid))
-        sessions_held = db.scalar(select(func.count()).select_from(SessionRow).where(
-            SessionRow.program_id == pid, SessionRow.end <= until, SessionRow.cancelled.is_(False)))
-        mail = Counter(db.execute(select(Outbox.kind, Outbox.status).where(Outbox.program_id == pid)).all())
-        replies = Counter(db.scalars(select(Reply.status).where(Reply.program_id == pid)))
-        failures = db.scalar(select(func.count()).select_from(JobRun).where(JobRun.program_id == pid,
-                                                                              JobRun.ok.is_(False)))
+        series = series_repo.kind_counts(db, pid)
+        sessions_total = series_repo.session_count(db, pid)
+        sessions_held = series_repo.held_count(db, pid, until)
+        mail = outbox_repo.kind_status_counts(db, pid)
+        replies = replies_repo.status_counts(db, pid)
+        failures = job_runs_repo.failure_count(db, pid)
     table = Table(title=f"{program.cfg.program.name}: simulated to {until.astimezone(zone):%Y-%m-%d}",
                   show_header=True, header_style="bold")
     table.add_column("what")

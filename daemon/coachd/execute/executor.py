@@ -8,22 +8,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
-
 from coachd.mail import contexts
 from coachd.model.actions import Action, BookSeries, QueueMail
 from coachd.model.observed import Booking, Observed
 from coachd.model.types import BookedSeries
-from coachd.model.serial import overrides_to_list, spec_to_dict
 from coachd.mail.ical import series_calendar
 from coachd.mail import Envelope
 from coachd.mail.reply_token import reply_address, token_for
 from coachd.model.mail_kinds import MailKind, expects_answer
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CredentialsExpired, ProviderError, SeriesNotFound
+from coachd.store import actions_repo, outbox_repo, series_repo
 from coachd.store.db import Store
-from coachd.store.models import ActionLog, Outbox, OutboxMessage, Series, SessionRow
+from coachd.store.outbox_repo import KeyTaken, QueuedRow
 
 log = logging.getLogger("coachd.actions")
 
@@ -62,19 +59,13 @@ def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
 # Emails rendered, then stored in one transaction: one commit for many, where each commit competes
 # with the mail sender's for SQLite's single writer.
 QUEUE_BATCH = 50
-# One queued email: its outbox row and its action-log row, as column values.
-QueuedRow = tuple[dict[str, Any], dict[str, Any]]
 
 
 def store_mail(store: Store, rows: Sequence[QueuedRow]) -> None:
-    """Insert queued emails and their action records in one transaction (Core executemany: many
-    times cheaper than ORM objects); raises IntegrityError if any key is there already."""
-    with store.engine.begin() as connection:
-        connection.execute(insert(Outbox), [{k: v for k, v in outbox.items() if k != "message"}
-                                            for outbox, _ in rows])
-        connection.execute(insert(OutboxMessage), [{"key": outbox["key"], "message": outbox["message"]}
-                                                   for outbox, _ in rows])
-        connection.execute(insert(ActionLog), [action for _, action in rows])
+    """Insert queued emails and their action records in one transaction; raises KeyTaken if any
+    key is there already (and stores none of them)."""
+    with store.session() as db:
+        outbox_repo.queue(db, rows)
 
 
 class Executor:
@@ -124,10 +115,7 @@ class Executor:
         if not keys:
             return set()
         with self.program.store.session() as db:
-            found: set[str] = set()
-            for chunk in range(0, len(keys), 500):
-                found.update(db.scalars(select(ActionLog.key).where(ActionLog.key.in_(keys[chunk:chunk + 500]))))
-            return found
+            return actions_repo.done_keys(db, keys)
 
     def _book(self, action: BookSeries, now: datetime) -> datetime | None:
         """Write the series to the calendar and record it; None when the calendar did not take it."""
@@ -139,7 +127,7 @@ class Executor:
         program = self.program
         organizer = program.cfg.organizer
         with program.store.session() as db:
-            existing = db.get(Series, spec.uid)
+            existing = series_repo.get(db, spec.uid)
             booked_at = existing.booked_at if existing else now
         # The calendar write is idempotent (one object per UID), so a crash before the
         # record below only means the same write happens again on the next tick.
@@ -159,9 +147,7 @@ class Executor:
                             action.key, spec.key, type(error).__name__, error)
             return None
         self.deferred.pop(action.key, None)
-        self._record(series, booked_at, now, ActionLog(key=action.key, program_id=program.id, kind="book",
-                                                       done_at=now, detail={"series": spec.key,
-                                                                            "reason": action.reason}))
+        self._record(series, booked_at, now, action.key, "book", {"series": spec.key, "reason": action.reason})
         self.emit(ActionRecord(now, action.key, "book", {
             "series": spec.key, "uid": spec.uid, "kind": spec.kind.value, "sequence": series.sequence,
             "first": spec.start.isoformat(), "rrule": spec.rrule(), "reason": action.reason}))
@@ -172,34 +158,20 @@ class Executor:
         spec = series.spec
         key = f"adopt:{spec.uid}:{series.sequence}"
         with self.program.store.session() as db:
-            existing = db.get(Series, spec.uid)
+            existing = series_repo.get(db, spec.uid)
             booked_at = existing.booked_at if existing else now
-        self._record(series, booked_at, now, ActionLog(key=key, program_id=self.program.id, kind="adopt",
-                                                       done_at=now, detail={"series": spec.key}))
+        self._record(series, booked_at, now, key, "adopt", {"series": spec.key})
         self.emit(ActionRecord(now, key, "adopt", {
             "series": spec.key, "uid": spec.uid, "sequence": series.sequence, "cancelled": series.cancelled,
             "pinned": sum(1 for o in series.overrides if o.pinned), "reason": "changed in the organizer's calendar"}))
 
-    def _record(self, series: BookedSeries, booked_at: datetime, now: datetime, log_row: ActionLog) -> None:
+    def _record(self, series: BookedSeries, booked_at: datetime, now: datetime, key: str, kind: str,
+                detail: dict[str, Any]) -> None:
         """The series, its sessions and the action's key, in one transaction."""
-        spec = series.spec
         program = self.program
         with program.store.session() as db:
-            row = db.get(Series, spec.uid)
-            if row is None:
-                row = Series(uid=spec.uid, program_id=program.id, key=spec.key, booked_at=booked_at)
-                db.add(row)
-            row.key, row.kind, row.title, row.timezone = spec.key, spec.kind.value, spec.title, spec.timezone
-            row.spec, row.sequence = spec_to_dict(spec), series.sequence
-            row.overrides, row.cancelled, row.updated_at = overrides_to_list(series.overrides), series.cancelled, now
-            db.flush()
-            db.execute(delete(SessionRow).where(SessionRow.series_uid == spec.uid))
-            for occurrence in series.occurrences():
-                db.add(SessionRow(id=occurrence.session_id, program_id=program.id, series_uid=spec.uid,
-                                  kind=spec.kind.value, recurrence_id=occurrence.recurrence_id,
-                                  start=occurrence.start, end=occurrence.end, cancelled=occurrence.cancelled))
-            if db.get(ActionLog, log_row.key) is None:
-                db.add(log_row)
+            series_repo.record(db, program.id, series, booked_at, now)
+            actions_repo.record(db, key, program.id, kind, now, detail)
 
     def _queue_all(self, mails: Sequence[QueueMail], observed: Observed, now: datetime) -> int:
         """Render `mails` and store them in the outbox in one transaction (each email with its
@@ -209,7 +181,7 @@ class Executor:
         rows = [self._render(mail, observed, now) for mail in mails]
         try:
             store_mail(self.program.store, rows)
-        except IntegrityError:
+        except KeyTaken:
             # Another replica (or an earlier crash after commit) queued some: store one at a time.
             queued = [mail for mail, row in zip(mails, rows) if self._store_one(row)]
         else:
@@ -223,7 +195,7 @@ class Executor:
     def _store_one(self, row: QueuedRow) -> bool:
         try:
             store_mail(self.program.store, [row])
-        except IntegrityError:
+        except KeyTaken:
             return False
         return True
 

@@ -6,14 +6,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.engine import Connection
-
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CredentialsExpired, PermanentSendError
 from coachd.providers.retry import RetryPolicy
-from coachd.store.models import Outbox, OutboxMessage
+from coachd.store import outbox_repo
 
 log = logging.getLogger("coachd.outbox")
 
@@ -22,11 +19,6 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 # A claimed email is someone's to send for this long; if they crash, it is retried after it.
 CLAIM_LEASE = timedelta(minutes=10)
-
-
-# Built once: this runs for every email sent.
-MARK_SENT = (update(Outbox).where(Outbox.id == bindparam("row_id"))
-             .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts")))
 
 
 def claim(program: ProgramRuntime, row_id: int, now: datetime) -> bool:
@@ -41,11 +33,7 @@ def claim_many(program: ProgramRuntime, row_ids: list[int], now: datetime) -> se
     if not row_ids:
         return set()
     with program.store.session() as db:
-        claimed = db.execute(update(Outbox)
-                             .where(Outbox.id.in_(row_ids), Outbox.status == "queued", Outbox.next_attempt_at <= now)
-                             .values(next_attempt_at=now + CLAIM_LEASE)
-                             .returning(Outbox.id))
-        return set(claimed.scalars())
+        return outbox_repo.claim(db, row_ids, now, CLAIM_LEASE)
 
 
 # Retries span ticks and live in the store (next_attempt_at), so the outbox does not run the policy's
@@ -67,8 +55,8 @@ def drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int
     try:
         # One database connection for the marks: each is still its own transaction, committed
         # before the next email goes, but not a connection checked out of the pool per email.
-        with program.store.engine.connect() as marks:
-            return _drain(program, executor, now, batch, stopping, marks)
+        with outbox_repo.sent_marks(program.store) as mark_sent:
+            return _drain(program, executor, now, batch, stopping, mark_sent)
     finally:
         program.sender.close()
 
@@ -77,12 +65,11 @@ def release(program: ProgramRuntime, row_ids: list[int], now: datetime) -> None:
     """Hand back claimed emails that were not sent, so they need not wait out the lease."""
     if row_ids:
         with program.store.session() as db:
-            db.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "queued")
-                       .values(next_attempt_at=now))
+            outbox_repo.release(db, row_ids, now)
 
 
 def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: int, stopping: Callable[[], bool],
-           marks: Connection) -> int:
+           mark_sent: Callable[[int, datetime, int], None]) -> int:
     sent = 0
     health = program.health("send")
     if not health.available(now):
@@ -93,18 +80,13 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
     organizer = str(program.cfg.organizer.email)
     while True:
         with program.store.session() as db:
-            rows = db.execute(
-                select(Outbox.id, Outbox.key, Outbox.kind, Outbox.recipient, Outbox.to_addr, Outbox.attempts)
-                .where(Outbox.program_id == program.id, Outbox.status == "queued", Outbox.next_attempt_at <= now)
-                .order_by(Outbox.due_at, Outbox.id).limit(batch)
-            ).all()
+            rows = outbox_repo.due(db, program.id, now, batch)
         if not rows:
             return sent
         # Claimed a batch at a time: one write for many, and a crash holds back at most a batch.
         mine = claim_many(program, [row[0] for row in rows], now)
         with program.store.session() as db:
-            messages = dict(db.execute(select(OutboxMessage.key, OutboxMessage.message).where(
-                OutboxMessage.key.in_([row[1] for row in rows if row[0] in mine]))).all())
+            messages = outbox_repo.messages(db, [row[1] for row in rows if row[0] in mine])
         for index, (row_id, key, kind, recipient, to_addr, attempts) in enumerate(rows):
             if row_id not in mine:
                 continue  # another drainer has it
@@ -132,8 +114,7 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
                 log.warning("send %s failed (attempt %d): %s", key, attempts + 1, error)
                 continue
             # Recorded at once, each on its own: the window for a duplicate after a crash is one email.
-            marks.execute(MARK_SENT, {"row_id": row_id, "sent_at": now, "attempts": attempts + 1})
-            marks.commit()
+            mark_sent(row_id, now, attempts + 1)
             executor.emit(ActionRecord(now, key, "send", {"kind": kind, "to": recipient}))
             sent += 1
         if len(rows) < batch:
@@ -143,23 +124,16 @@ def _drain(program: ProgramRuntime, executor: Executor, now: datetime, batch: in
 def _hold(program: ProgramRuntime, now: datetime, until: datetime) -> None:
     """Put off every email due by `now` until `until`."""
     with program.store.session() as db:
-        db.execute(update(Outbox).where(Outbox.program_id == program.id, Outbox.status == "queued",
-                                        Outbox.next_attempt_at <= now).values(next_attempt_at=until))
+        outbox_repo.put_off_due(db, program.id, now, until)
 
 
 def _record_failure(program: ProgramRuntime, row_id: int, attempts: int, now: datetime, error: str,
                     permanent: bool, cause: BaseException | None = None) -> None:
     with program.store.session() as db:
-        row = db.get(Outbox, row_id)
-        assert row is not None
-        row.attempts, row.last_error = attempts, error
-        if permanent:
-            row.status = "failed"
-        else:
-            row.next_attempt_at = now + backoff(attempts, cause)
+        outbox_repo.record_failure(db, row_id, attempts, error,
+                                   None if permanent else now + backoff(attempts, cause))
 
 
 def next_attempt(program: ProgramRuntime) -> datetime | None:
     with program.store.session() as db:
-        return db.scalar(select(func.min(Outbox.next_attempt_at))
-                         .where(Outbox.program_id == program.id, Outbox.status == "queued"))
+        return outbox_repo.next_attempt(db, program.id)

@@ -7,8 +7,6 @@ import json
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete
-
 from coachd.plan.calendar_truth import CalendarView, Decline, adopt, series_decliners
 from coachd.plan.calendar_truth import declines as calendar_declines
 from coachd.model.serial import booked_from_row
@@ -17,7 +15,7 @@ from coachd.execute.executor import ActionRecord, Executor
 from coachd.observe.observer import DECLINES_META, declines_from_json, declines_to_json
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CalendarEntry, CredentialsExpired, ProviderError, SyncCursorExpired, SyncResult
-from coachd.store.models import Busy, Series
+from coachd.store import busy_repo, series_repo
 
 # The sync job's messages keep the logger name they had when this was part of the jobs module.
 log = logging.getLogger("coachd.jobs")
@@ -126,7 +124,7 @@ class CalendarSync:
                       declines: dict[str, Decline], now: datetime) -> bool:
         program = self.program
         with program.store.session() as db:
-            row = db.get(Series, uid)
+            row = series_repo.get(db, uid)
             if row is None or row.program_id != program.id:
                 return False
             booked = booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
@@ -153,9 +151,7 @@ class CalendarSync:
         name = f"busy:{person_id}"
         if self._remembered(name) != fingerprint:
             with program.store.session() as db:
-                db.execute(delete(Busy).where(Busy.program_id == program.id, Busy.person_id == person_id))
-                db.add_all(Busy(program_id=program.id, person_id=person_id, start=s.start, end=s.end,
-                                source=source) for s in spans)
+                busy_repo.replace(db, program.id, person_id, spans, source)
             self._remember(name, fingerprint)
             changed = True
         else:

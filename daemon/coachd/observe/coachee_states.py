@@ -7,8 +7,9 @@ from datetime import datetime
 from coachd.plan.coachee_states import WINDOW, derive_states
 from coachd.model.observed import latest_answers
 from coachd.execute.executor import ActionRecord, Executor
-from coachd.observe.observer import STATES_META, handled_replies
+from coachd.observe.observer import STATES_META
 from coachd.runtime.wiring import ProgramRuntime
+from coachd.store import replies_repo
 
 # Why each coachee is in their state, for `coachd feedback` (the planner reads STATES_META only).
 REASONS_META = "coachee_state_reasons"
@@ -23,7 +24,7 @@ def refresh_states(program: ProgramRuntime, executor: Executor, now: datetime) -
     coachees = [p.id for p in program.cfg.coachees()]
     with program.store.session() as db:
         # Only the window is judged: older replies need not be read on every inbox run.
-        replies = handled_replies(db, program.id, coachees, since=now - WINDOW)
+        replies = replies_repo.handled(db, program.id, coachees, since=now - WINDOW)
     judged = derive_states(latest_answers(replies), coachees, now)
     states = dict(program.get_meta(STATES_META) or {})  # type: ignore[call-overload]
     before = dict(program.get_meta(REASONS_META) or {})  # type: ignore[call-overload]

@@ -10,8 +10,6 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
 
-from sqlalchemy import select
-
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.model.mail_kinds import (EXPECTS_ANSWER, FEEDBACK_KINDS, NOTES_KINDS, SELF_RATED_KINDS, MailKind,
@@ -21,7 +19,7 @@ from coachd.model.types import ical_utc
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.mail import reply_token
 from coachd.runtime.wiring import ProgramRuntime
-from coachd.store.models import Outbox, Reply, Series
+from coachd.store import outbox_repo, replies_repo, series_repo
 
 log = logging.getLogger("coachd.inbox")
 
@@ -49,8 +47,8 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
         message = reply_text.parse_message(inbound.raw)
         message_id = _message_id(message, inbound.raw)
         with program.store.session() as db:
-            seen = db.scalar(select(Reply.id).where(Reply.program_id == program.id, Reply.message_id == message_id))
-        if seen is None:
+            seen = replies_repo.is_recorded(db, program.id, message_id)
+        if not seen:
             try:
                 verdict = judge(program, message, now)
             except Exception as exc:  # one unreadable message must not hold up the rest of the inbox
@@ -59,12 +57,11 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
             # Text from a message may hold NUL characters, which PostgreSQL's text and JSON refuse:
             # one such reply must not stop every reply behind it.
             with program.store.session() as db:
-                db.add(Reply(program_id=program.id, message_id=message_id, received_at=now,
-                             from_addr=_without_nul(_sender(message)), kind=verdict.kind,
-                             session_id=verdict.session_id, person_id=verdict.person_id, status=verdict.status,
-                             reason=_without_nul(verdict.reason), rating=verdict.rating,
-                             payload=_without_nul(verdict.payload), raw=inbound.raw,
-                             request_key=verdict.request_key))
+                replies_repo.add(db, program.id, message_id, now, _without_nul(_sender(message)), kind=verdict.kind,
+                                 session_id=verdict.session_id, person_id=verdict.person_id, status=verdict.status,
+                                 reason=_without_nul(verdict.reason), rating=verdict.rating,
+                                 payload=_without_nul(verdict.payload), raw=inbound.raw,
+                                 request_key=verdict.request_key)
             executor.emit(ActionRecord(now, f"reply:{program.id}/{message_id}", "reply", {
                 "status": verdict.status, "kind": verdict.kind, "from": verdict.person_id,
                 "session": verdict.session_id, "reason": verdict.reason}))
@@ -156,23 +153,19 @@ def find_request(program: ProgramRuntime, message: EmailMessage) -> tuple[Reques
     tokens = reply_token.tokens_in(_header(message, name) for name in reply_token.ADDRESS_HEADERS)
     secret = program.reply_secret() if tokens else b""
     genuine = [t for t in tokens if reply_token.verify(secret, program.id, t)]
-    columns = (Outbox.key, Outbox.kind, Outbox.session_id, Outbox.recipient, Outbox.to_addr, Outbox.reply_token,
-               Outbox.message_id)
     in_reply_to = _header(message, "In-Reply-To").split()[:5]
     # The parent first, then the thread from its newest message back (References lists oldest first).
     references = list(dict.fromkeys(in_reply_to + _header(message, "References").split()[::-1]))[:50]
     sender = _sender(message)
     with program.store.session() as db:
         if genuine:
-            rows = db.execute(select(*columns).where(Outbox.program_id == program.id,
-                                                     Outbox.reply_token.in_(genuine))).all()
+            rows = outbox_repo.requests_by_token(db, program.id, genuine)
             if rows:
                 # Two genuine tokens (a reply to several requests at once): the one sent to this sender.
                 best = min(rows, key=lambda r: (r.to_addr.lower() != sender, genuine.index(r.reply_token)))
                 return Request(*best[:5]), ""
         if references:
-            rows = db.execute(select(*columns).where(Outbox.program_id == program.id,
-                                                     Outbox.message_id.in_(references))).all()
+            rows = outbox_repo.requests_by_message_id(db, program.id, references)
             if rows:
                 # Of the emails it refers to, one that asks for an answer, nearest the reply first.
                 best = min(rows, key=lambda r: (r.kind not in EXPECTS_ANSWER, references.index(r.message_id)))
@@ -242,8 +235,7 @@ def _rsvp(program: ProgramRuntime, message: EmailMessage, responses: list[dict[s
     people = program.cfg.person_id_by_email
     with program.store.session() as db:
         ours = {row.uid: booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
-                for row in db.scalars(select(Series).where(Series.program_id == program.id,
-                                                           Series.uid.in_([r["uid"] for r in responses])))}
+                for row in series_repo.by_uids(db, [r["uid"] for r in responses], program.id)}
     # Each answer is about the time the occurrence has now: a later move makes it an answer about
     # a time it no longer has (what a calendar does with a response to a moved instance, too).
     starts = {o.session_id: o.start.isoformat() for series in ours.values() for o in series.occurrences()}

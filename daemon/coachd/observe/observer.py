@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from coachd.plan.calendar_truth import Decline
-from coachd.model.observed import Booking, Observed, ReplyFact
+from coachd.model.observed import Booking, Observed
 from coachd.plan.rsvp import merge_declines, rsvp_declines
 from coachd.model.serial import booked_from_row
 from coachd.model.types import Interval
+from coachd.store import busy_repo, meta_repo, outbox_repo, replies_repo, series_repo
 from coachd.store.db import Store
-from coachd.store.models import Busy, Meta, Outbox, Reply, Series
 
 # Meta names the planner reads: coachee states (set by reply tracking, or by hand) and confirmed holds.
 STATES_META = "coachee_states"
@@ -31,20 +27,6 @@ def declines_to_json(declines: dict[str, Decline]) -> dict[str, dict[str, object
 
 def declines_from_json(value: dict[str, dict]) -> dict[str, Decline]:
     return {sid: Decline(datetime.fromisoformat(d["start"]), frozenset(d["people"])) for sid, d in value.items()}
-
-
-def handled_replies(db, program_id: str, people: Sequence[str] | None = None,  # type: ignore[no-untyped-def]
-                    since: datetime | None = None) -> list[ReplyFact]:
-    """The replies matched to a request (of `people` only, and received at or after `since`, if
-    given), as the planner reads them: never the raw messages, which can be large."""
-    query = select(Reply.kind, Reply.session_id, Reply.person_id, Reply.received_at, Reply.rating,
-                   Reply.payload, Reply.request_key).where(Reply.program_id == program_id, Reply.status == "handled")
-    if people is not None:
-        query = query.where(Reply.person_id.in_(people))
-    if since is not None:
-        query = query.where(Reply.received_at >= since)
-    return [ReplyFact(kind or "", session_id, person_id or "", received_at, rating, payload or {}, request_key)
-            for kind, session_id, person_id, received_at, rating, payload, request_key in db.execute(query)]
 
 
 class Observer:
@@ -71,14 +53,11 @@ class Observer:
         with self.store.session() as db:
             self._refresh_series(db)
             self._refresh_busy(db)
-            rows = db.execute(select(Outbox.id, Outbox.key).where(Outbox.program_id == self.program_id,
-                                                                  Outbox.id > self._outbox_high)).all()
-            for row_id, key in rows:
+            for row_id, key in outbox_repo.keys_after(db, self.program_id, self._outbox_high):
                 self._queued.add(key)
                 self._outbox_high = max(self._outbox_high, row_id)
-            replies = handled_replies(db, self.program_id)
-            meta = dict(db.execute(select(Meta.name, Meta.value).where(
-                Meta.program_id == self.program_id, Meta.name.in_((STATES_META, CONFIRMED_META, DECLINES_META)))).all())
+            replies = replies_repo.handled(db, self.program_id)
+            meta = meta_repo.values(db, self.program_id, (STATES_META, CONFIRMED_META, DECLINES_META))
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
         declines = merge_declines(declines_from_json(meta.get(DECLINES_META) or {}),
                                   rsvp_declines(replies, bookings))
@@ -87,12 +66,11 @@ class Observer:
                         confirmed=frozenset(meta.get(CONFIRMED_META) or ()), declines=declines)
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
-        versions = db.execute(select(Series.uid, Series.sequence, Series.updated_at)
-                              .where(Series.program_id == self.program_id)).all()
+        versions = series_repo.versions(db, self.program_id)
         stale = [uid for uid, sequence, updated in versions
                  if uid not in self._series or self._series[uid][0] != (sequence, updated)]
         if stale:
-            for row in db.scalars(select(Series).where(Series.uid.in_(stale))):
+            for row in series_repo.by_uids(db, stale):
                 booking = Booking(booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled),
                                   row.booked_at)
                 self._series[row.uid] = ((row.sequence, row.updated_at), booking)
@@ -101,17 +79,10 @@ class Observer:
             del self._series[uid]
 
     def _refresh_busy(self, db) -> None:  # type: ignore[no-untyped-def]
-        version = tuple(db.execute(select(func.count(), func.max(Busy.id))
-                                   .where(Busy.program_id == self.program_id)).one())
+        version = busy_repo.version(db, self.program_id)
         if version == self._busy_version:
             return
-        busy: dict[str, list[Interval]] = defaultdict(list)
-        for person_id, start, end in db.execute(
-            select(Busy.person_id, Busy.start, Busy.end).where(Busy.program_id == self.program_id)
-            .order_by(Busy.start)
-        ):
-            busy[person_id].append(Interval(start, end))
-        self._busy, self._busy_version = dict(busy), version  # type: ignore[assignment]
+        self._busy, self._busy_version = busy_repo.by_person(db, self.program_id), version
 
 
 def observe(store: Store, program_id: str) -> Observed:

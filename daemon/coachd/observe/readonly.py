@@ -8,36 +8,25 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from coachd.config import ProgramConfig
 from coachd.model.observed import Observed
 from coachd.observe.observer import CLOCK_KEY, observe
 from coachd.model.types import UTC
 from coachd.runtime.wiring import StateUnavailable
-from coachd.store.db import Store, create_store_engine, database_url, head_revision
-from coachd.store.models import Meta
+from coachd.store import meta_repo
+from coachd.store.db import Store, StoreError, create_store_engine, database_url, head_revision, store_exists
 
 
 def simulated_clock(store: Store, program_id: str) -> datetime | None:
     """The simulation's clock in a simulated state; None in a real one."""
     with store.session() as db:
-        clock = db.get(Meta, (program_id, CLOCK_KEY))
-    return datetime.fromisoformat(clock.value) if clock else None
+        clock = meta_repo.get(db, program_id, CLOCK_KEY)
+    return datetime.fromisoformat(clock) if clock is not None else None
 
 
 def state_now(store: Store, program_id: str) -> datetime:
     """Now as the state knows it: the simulation's clock in a simulated state, else the real one."""
     return simulated_clock(store, program_id) or datetime.now(UTC)
-
-
-def store_exists(url: str) -> bool:
-    """A SQLite file that is not there means nothing was ever booked; other databases are asked."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return True
-    return bool(parsed.database) and Path(parsed.database).exists()
 
 
 @contextmanager
@@ -74,7 +63,7 @@ def _open(url: str, state: Path, readonly: bool) -> Store:
     # its write lock against the running daemon) is attempted.
     try:
         return Store.open_readonly(url) if readonly else Store(create_store_engine(url))
-    except (OSError, SQLAlchemyError) as error:
+    except (OSError, StoreError) as error:
         raise _unavailable(state, error) from error
 
 
@@ -83,7 +72,7 @@ def _has_schema(store: Store, state: Path) -> bool:
     database at another revision is the admin's to sort out rather than a traceback."""
     try:
         revision = store.schema_revision()
-    except SQLAlchemyError as error:
+    except StoreError as error:
         raise _unavailable(state, error) from error
     if revision is None:
         return False

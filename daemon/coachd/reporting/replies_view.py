@@ -13,13 +13,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from coachd.config import ProgramConfig
 from coachd.model.mail_kinds import FEEDBACK_KINDS, MailKind
 from coachd.observe.observer import STATES_META
 from coachd.observe.coachee_states import REASONS_META
-from coachd.store.models import Meta, Reply, Series
+from coachd.store import meta_repo, replies_repo, series_repo
 from coachd.observe.readonly import existing_store
 
 
@@ -28,8 +27,7 @@ def quarantined(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
         if store is None:
             return []
         with store.session() as db:
-            rows = db.scalars(select(Reply).where(Reply.program_id == cfg.program.id, Reply.status == "quarantined")
-                              .order_by(Reply.received_at, Reply.id)).all()
+            rows = replies_repo.quarantined(db, cfg.program.id)
             return [{"id": r.id, "received": r.received_at.isoformat(), "from": r.from_addr,
                      "subject": _subject(r.raw), "reason": r.reason, "kind": r.kind, "person": r.person_id,
                      "session": r.session_id} for r in rows]
@@ -68,14 +66,10 @@ def feedback(cfg: ProgramConfig, state: Path) -> list[dict[str, Any]]:
             return []
         pid = cfg.program.id
         with store.session() as db:
-            states = (db.get(Meta, (pid, STATES_META)) or Meta(value={})).value or {}
-            reasons = (db.get(Meta, (pid, REASONS_META)) or Meta(value={})).value or {}
-            titles = dict(db.execute(select(Series.uid, Series.title).where(Series.program_id == pid)).all())
-            rows = db.execute(select(Reply.session_id, Reply.person_id, Reply.rating, Reply.payload,
-                                     Reply.received_at, Reply.kind)
-                              .where(Reply.program_id == pid, Reply.status == "handled",
-                                     Reply.kind.in_(sorted(FEEDBACK_KINDS)))
-                              .order_by(Reply.received_at, Reply.id)).all()
+            states = meta_repo.get(db, pid, STATES_META) or {}
+            reasons = meta_repo.get(db, pid, REASONS_META) or {}
+            titles = series_repo.titles(db, pid)
+            rows = replies_repo.answers_of_kinds(db, pid, FEEDBACK_KINDS)
     result = []
     for session_id, person_id, rating, payload, received_at, kind in rows:
         payload = payload or {}

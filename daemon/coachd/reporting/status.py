@@ -10,14 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, select
 
 from coachd.config import ProgramConfig
 from coachd.plan.planner import plan
 from coachd.model.types import UTC
 from coachd.observe.observer import observe
+from coachd.store import job_runs_repo, meta_repo, outbox_repo, replies_repo, series_repo
 from coachd.store.db import Store
-from coachd.store.models import JobRun, Meta, Outbox, Reply, Series, SessionRow
 from coachd.observe.readonly import existing_store, simulated_clock
 
 UPCOMING = 10
@@ -31,25 +30,15 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
     # What needs a decision is what the planner would report now: held cancellations, conflicts.
     attention = plan(cfg, observe(store, pid), now, session_mail=False, program_mail=False)
     with store.session() as db:
-        titles = dict(db.execute(select(Series.uid, Series.title).where(Series.program_id == pid)).all())
-        upcoming = db.scalars(select(SessionRow).where(SessionRow.program_id == pid, SessionRow.end > now,
-                                                       SessionRow.cancelled.is_(False))
-                              .order_by(SessionRow.start).limit(UPCOMING)).all()
-        counts = dict(db.execute(select(Outbox.status, func.count()).where(Outbox.program_id == pid)
-                                 .group_by(Outbox.status)).all())
-        failed = db.scalars(select(Outbox).where(Outbox.program_id == pid, Outbox.status == "failed")
-                            .order_by(Outbox.id.desc()).limit(20)).all()
-        stuck = db.scalars(select(Outbox).where(Outbox.program_id == pid, Outbox.status == "queued",
-                                                Outbox.attempts > 0).limit(20)).all()
-        quarantined = db.scalars(select(Reply).where(Reply.program_id == pid, Reply.status == "quarantined")
-                                 .order_by(Reply.received_at.desc()).limit(20)).all()
+        titles = series_repo.titles(db, pid)
+        upcoming = series_repo.upcoming_sessions(db, pid, now, UPCOMING)
+        counts = outbox_repo.status_counts(db, pid)
+        failed = outbox_repo.failed(db, pid, limit=20)
+        stuck = outbox_repo.retrying(db, pid, limit=20)
+        quarantined = replies_repo.quarantined(db, pid, newest_first=True, limit=20)
         # Provider roles that need a person or asked to wait (runtime/provider_health.py); {} is healthy.
-        health = db.execute(select(Meta.name, Meta.value).where(Meta.program_id == pid,
-                                                                Meta.name.startswith("provider_health:"))
-                            .order_by(Meta.name)).all()
-        errors = db.scalars(select(JobRun).where(JobRun.program_id == pid, JobRun.ok.is_(False),
-                                                 JobRun.started_at > now - timedelta(days=7))
-                            .order_by(JobRun.started_at.desc()).limit(10)).all()
+        health = meta_repo.with_prefix(db, pid, "provider_health:")
+        errors = job_runs_repo.recent_failures(db, pid, since=now - timedelta(days=7), limit=10)
         return {
             "program": pid, "as_of": now.isoformat(), "simulated": simulated,
             "series": len(titles),

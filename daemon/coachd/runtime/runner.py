@@ -14,7 +14,7 @@ import schedule
 
 from coachd.runtime.jobs import Job, JobOutcome
 from coachd.runtime.wiring import ProgramRuntime
-from coachd.store.models import JobRun
+from coachd.store import job_runs_repo
 
 log = logging.getLogger("coachd.runner")
 
@@ -39,8 +39,7 @@ class JobRunner:
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         try:
             with self.program.store.session() as db:
-                db.add(JobRun(program_id=self.program.id, job=job.name, started_at=now, finished_at=now,
-                              ok=False, error=text))
+                job_runs_repo.record_failure(db, self.program.id, job.name, now, text)
         except Exception:  # noqa: BLE001 - the store itself may be what failed
             log.exception("could not record the failure of job %s", job.name)
 

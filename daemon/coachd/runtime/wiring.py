@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from coachd.runtime.clock import Clock
 from coachd.config import ProgramConfig
 from coachd.mail import Composer
@@ -28,8 +26,8 @@ from coachd.providers.credentials import CredentialStore
 from coachd.providers.local.busy_ics import IcsBusySource
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 from coachd.runtime.provider_health import RoleHealth
-from coachd.store.db import Store, database_url, sqlite_url
-from coachd.store.models import Meta
+from coachd.store import meta_repo
+from coachd.store.db import Store, StoreError, database_url, sqlite_url
 
 log = logging.getLogger("coachd")
 
@@ -88,16 +86,11 @@ class ProgramRuntime:
     def get_meta(self, name: str) -> object:
         """A small named value kept per program (cursors, fingerprints, the simulation's clock)."""
         with self.store.session() as db:
-            row = db.get(Meta, (self.id, name))
-            return None if row is None else row.value
+            return meta_repo.get(db, self.id, name)
 
     def set_meta(self, name: str, value: object) -> None:
         with self.store.session() as db:
-            row = db.get(Meta, (self.id, name))
-            if row is None:
-                db.add(Meta(program_id=self.id, name=name, value=value))
-            else:
-                row.value = value
+            meta_repo.put(db, self.id, name, value)
 
 
 # The organizer's provider blocks (organizer.calendar, .send, .receive) and what `simulate` runs
@@ -223,7 +216,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     try:
         url = sqlite_url(state_dir) if embedded else database_url(state_dir, cfg.store.url)
         store = Store.open(url)
-    except (OSError, SQLAlchemyError) as error:
+    except (OSError, StoreError) as error:
         _close(sender)
         _close(lock)
         reason = getattr(error, "orig", None) or error

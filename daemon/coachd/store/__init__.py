@@ -1,4 +1,4 @@
-"""The store: SQLAlchemy models, Alembic migrations and the engine (SQLite WAL or PostgreSQL)."""
+"""The store: models, migrations, the engine (SQLite WAL or PostgreSQL) and the repositories, the only SQL."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .models import (
     Busy,
     JobRun,
     Meta,
+    OccurrenceId,
     Outbox,
     Reply,
     Series,
@@ -23,6 +24,7 @@ __all__ = [
     "Busy",
     "JobRun",
     "Meta",
+    "OccurrenceId",
     "Outbox",
     "Reply",
     "Series",

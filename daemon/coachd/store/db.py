@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -24,6 +25,10 @@ ENV_URL = "COACHD_DATABASE_URL"
 BUSY_TIMEOUT_MS = 5000
 # Arbitrary constant shared by every coachd process: the advisory lock that serialises migrations.
 PG_MIGRATION_LOCK = 0x636F61636864  # "coachd"
+
+# What the store raises when the database cannot be opened, reached or read: callers outside the
+# store catch it under this name, without knowing the store is SQLAlchemy.
+StoreError = SQLAlchemyError
 
 
 def database_url(state_dir: Path, configured: str | None, *, create: bool = True) -> str:
@@ -41,6 +46,14 @@ def sqlite_url(state_dir: Path, *, create: bool = True) -> str:
     if create:
         state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state_dir.resolve() / 'coachd.sqlite'}"
+
+
+def store_exists(url: str) -> bool:
+    """A SQLite file that is not there means nothing was ever booked; other databases are asked."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    return bool(parsed.database) and Path(parsed.database).exists()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -34,6 +34,9 @@ PROGRAM_ID = 100  # length of program ids
 KEY = 512  # idempotency keys, session ids and other composite names
 UID = 255  # iCalendar UIDs
 MESSAGE_ID = 998  # RFC 5322 line limit, the most a Message-ID header can hold
+# A calendar provider's own id of an event or occurrence: Google's are up to 1024 characters (an
+# instance's adds "_<UTC time>"), Microsoft Graph's are shorter.
+PROVIDER_ID = 1100
 
 OUTBOX_STATUSES = ("queued", "sent", "failed")
 REPLY_STATUSES = ("handled", "quarantined", "dismissed", "auto-reply")
@@ -62,6 +65,23 @@ class Series(Base):
     cancelled: Mapped[bool] = mapped_column(default=False)
     booked_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The series' event in the organizer's calendar provider, by the provider's own id; None where
+    # the calendar has no ids of its own (the local calendar knows events by their UID only).
+    provider_event_id: Mapped[str | None] = mapped_column(String(PROVIDER_ID), index=True)
+
+
+class OccurrenceId(Base):
+    """A calendar provider's own id of one occurrence of a series, by coachd's UID and RECURRENCE-ID.
+
+    Apart from `sessions`, which the executor rewrites whole each time it records a series: the
+    provider's ids outlive those rewrites (an occurrence moved keeps its id there).
+    """
+
+    __tablename__ = "occurrence_ids"
+
+    series_uid: Mapped[str] = mapped_column(String(UID), ForeignKey("series.uid"), primary_key=True)
+    recurrence_id: Mapped[datetime] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(PROVIDER_ID))
 
 
 class SessionRow(Base):
