@@ -17,7 +17,7 @@ import icalendar
 
 from coachd.model.types import BookedSeries
 from coachd.mail.ical import CalendarParseError, ParsedEvent, parse_series_calendar, series_calendar
-from coachd.providers import TEMP_PREFIX, atomic_write
+from coachd.providers.files import TEMP_PREFIX, atomic_write
 from coachd.providers.base import (
     CalendarEntry,
     CalendarProvider,

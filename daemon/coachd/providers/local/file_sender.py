@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from coachd.model.types import UTC
-from coachd.providers import atomic_write
+from coachd.providers.files import atomic_write
 from coachd.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
-from coachd.providers import atomic_write
+from coachd.providers.files import atomic_write
 from coachd.providers.base import Inbox, InboundMessage, ProviderError
 
 log = logging.getLogger("coachd.imap")
