@@ -3,6 +3,7 @@ options in the config reach the provider; `simulate` runs on the embedded ones w
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,11 +77,29 @@ def test_smtp_options_in_the_config_reach_the_sender(tmp_path, monkeypatch):
         program.close()
 
 
-def test_check_notes_an_option_the_named_provider_does_not_use(tmp_path):
-    # `folder` is the IMAP folder to read; the maildir inbox has no use for it. Kept, but said.
-    result = invoke("check", str(config_with(tmp_path, receive="{provider: maildir, folder: Replies}")))
-    assert result.exit_code == 0, result.output
-    assert "note: organizer.receive.folder: not used by the 'maildir' provider" in result.output
+def test_check_names_an_option_the_provider_in_use_does_not_take(tmp_path):
+    # `folder` is the IMAP folder to read; the maildir inbox has none, and `tenant` is Microsoft's.
+    config = config_with(tmp_path, receive="{provider: maildir, folder: Replies}",
+                         send="{provider: smtp, host: smtp.northwind.example, tenant: northwind}")
+    result = invoke("check", str(config))
+    assert result.exit_code == 2, result.output
+    assert "organizer.receive.folder: not an option of the maildir inbox (it takes no options) (line" \
+        in result.stderr
+    assert ("organizer.send.tenant: not an option of the smtp sender (its options: host, port, username, "
+            "password_env, tls) (line") in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_schema_documents_each_providers_own_options():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    smtp = schema["$defs"]["SmtpSenderSection"]
+    assert smtp["properties"]["provider"]["const"] == "smtp"
+    assert set(smtp["properties"]) == {"provider", "host", "port", "username", "password_env", "tls"}
+    assert smtp["additionalProperties"] is False
+    send = schema["$defs"]["Organizer"]["properties"]["send"]["oneOf"]
+    assert {"$ref": "#/$defs/SmtpSenderSection"} in send and len(send) == 4
 
 
 def test_check_is_silent_about_options_left_at_their_defaults():

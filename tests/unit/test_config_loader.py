@@ -252,7 +252,27 @@ def test_json_schema_documents_every_field():
     group = schema["$defs"]["Sessions"]["properties"]["group"]["default"]
     assert group == {"every": "1w", "length": "1h"}
     assert set(schema["$defs"]["BlackoutRange"]["properties"]) == {"from", "to"}
-    assert schema["$defs"]["CalendarProvider"]["properties"]["provider"]["enum"] == ["local", "google", "outlook"]
+    organizer = schema["$defs"]["Organizer"]["properties"]
+    branches = [schema["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in organizer["calendar"]["oneOf"]]
+    assert [b["properties"]["provider"]["const"] for b in branches] == ["local", "google", "outlook"]
+
+
+def test_json_schema_gives_each_provider_its_own_options():
+    schema = ProgramConfig.json_schema()
+    organizer = schema["$defs"]["Organizer"]["properties"]
+
+    def options(role: str) -> dict[str, set[str]]:
+        branches = organizer[role].get("oneOf") or organizer[role]["anyOf"][0]["oneOf"]
+        sections = [schema["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in branches]
+        return {s["properties"]["provider"]["const"]: set(s["properties"]) - {"provider"} for s in sections}
+
+    assert options("send") == {"file": set(), "smtp": {"host", "port", "username", "password_env", "tls"},
+                               "gmail": set(), "outlook": set()}
+    assert options("calendar")["outlook"] == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
+    assert options("calendar")["google"] == {"calendar_id", "credentials", "secret_env"}
+    assert options("receive")["imap"] >= {"host", "folder", "processed_folder", "ca_file"}
+    assert set(options("busy")) == {"google", "outlook"}
+    assert organizer["busy"]["default"] is None
 
 
 def test_control_characters_are_a_syntax_error_with_line():

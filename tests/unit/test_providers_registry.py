@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,14 +14,7 @@ from coachd.providers.base import CalendarProvider, Inbox, MailSender, ProviderU
 from coachd.providers.local.file_sender import FileSender
 from coachd.providers.local.calendar import LocalCalendar
 from coachd.providers.local.maildir import MaildirInbox
-from coachd.providers.registry import (
-    CALENDAR_PROVIDERS,
-    RECEIVE_PROVIDERS,
-    SEND_PROVIDERS,
-    calendar_provider,
-    inbox,
-    mail_sender,
-)
+from coachd.providers.registry import calendar_provider, inbox, mail_sender, names
 
 
 def test_embedded_defaults_live_in_the_state_directory(tmp_path: Path) -> None:
@@ -54,9 +51,10 @@ def test_unknown_names_and_options_are_refused(tmp_path: Path) -> None:
 
 
 def test_every_config_name_is_listed() -> None:
-    assert CALENDAR_PROVIDERS == ("local", "google", "outlook")
-    assert SEND_PROVIDERS == ("file", "smtp", "gmail", "outlook")
-    assert RECEIVE_PROVIDERS == ("maildir", "imap", "gmail", "outlook")
+    assert names("calendar") == ("local", "google", "outlook")
+    assert names("busy") == ("google", "outlook")
+    assert names("send") == ("file", "smtp", "gmail", "outlook")
+    assert names("receive") == ("maildir", "imap", "gmail", "outlook")
 
 
 def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
@@ -69,12 +67,43 @@ def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
                                   "coachd; available: imap, maildir")
 
 
-def test_accepted_options_are_what_each_factory_takes() -> None:
-    from coachd.providers.registry import accepted_options
+def test_each_provider_section_holds_the_options_its_factory_takes() -> None:
+    from coachd.providers.registry import offer
 
-    assert accepted_options("calendar", "local") == {"folder"}
-    assert accepted_options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}
-    assert accepted_options("receive", "maildir") == {"path"}
-    assert accepted_options("receive", "imap") == {"host", "port", "tls", "username", "password_env", "folder",
-                                                   "processed_folder", "ca_file"}
-    assert accepted_options("receive", "gmail") is None
+    def options(role: str, name: str) -> set[str]:
+        section = offer(role, name).section  # type: ignore[union-attr]
+        return set(section.model_fields) - {"provider"}
+
+    assert options("calendar", "local") == set()
+    assert options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}
+    assert options("receive", "maildir") == set()
+    assert options("receive", "imap") == {"host", "port", "tls", "username", "password_env", "folder",
+                                          "processed_folder", "ca_file"}
+    assert options("calendar", "outlook") == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
+    assert offer("receive", "caldav") is None
+
+
+def test_the_registry_imports_no_provider_it_is_not_asked_for() -> None:
+    # A fresh interpreter: what the registry and a validated config pull in, nothing cached by pytest.
+    example = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+    script = (
+        "import sys, json, pathlib\n"
+        "import coachd.providers.registry as registry\n"
+        "from coachd.config import load_config\n"
+        f"load_config({str(example)!r})\n"
+        "validated = sorted(sys.modules)\n"
+        "registry.provider('send', 'smtp', pathlib.Path(sys.argv[1]), host='localhost')\n"
+        "print(json.dumps([validated, sorted(sys.modules)]))\n"
+    )
+    with tempfile.TemporaryDirectory() as state:
+        done = subprocess.run([sys.executable, "-c", script, state], capture_output=True, text=True, timeout=60,
+                              check=True)
+    validated, built = (set(names) for names in json.loads(done.stdout))
+    assert "coachd.providers.mailserver.family" in validated, "families declare themselves"
+    implementations = {"coachd.providers.local.calendar", "coachd.providers.local.file_sender",
+                       "coachd.providers.local.maildir", "coachd.providers.local.busy_ics",
+                       "coachd.providers.mailserver.smtp", "coachd.providers.mailserver.imap"}
+    libraries = {"imapclient", "recurring_ical_events", "googleapiclient", "google.auth", "msal"}
+    assert not validated & (implementations | libraries)
+    assert "coachd.providers.mailserver.smtp" in built, "the one asked for is imported"
+    assert not built & {"coachd.providers.mailserver.imap", "imapclient", "googleapiclient", "msal"}

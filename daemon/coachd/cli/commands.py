@@ -79,7 +79,7 @@ def check(config: Path, state: Path | None) -> None:
     """Validate CONFIG, its templates and its providers; exit 2 listing every problem."""
     from coachd.config import summary_text
     from coachd.mail import Composer
-    from coachd.runtime.wiring import provider_problems, unused_provider_options
+    from coachd.runtime.wiring import provider_problems
 
     cfg = load_or_exit(config)
     # What `run` would refuse is a problem here, not at start-up; the two lists are told apart
@@ -96,9 +96,6 @@ def check(config: Path, state: Path | None) -> None:
     if refused or template_problems:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
-    for field, note in unused_provider_options(cfg):
-        console.print(f"note: {field}: {note}; it is kept but ignored", highlight=False, markup=False,
-                      soft_wrap=True)
     console.print("OK: the config is valid.", style="green")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from coachd.config.loader import load_config, load_config_text
 from coachd.config.model import BlackoutRange, Person, Program, ProgramConfig, Team
 from coachd.config.problems import ConfigError, Problem
-from coachd.config.providers import CalendarProvider, Organizer, ReceiveProvider, SendProvider
+from coachd.config.providers import BusySection, CalendarSection, Organizer, ReceiveSection, SendSection
 from coachd.config.settings import Cadence, Single
 from coachd.config.summary import summary_text
 from coachd.config.values import WorkingHours, format_duration, parse_days, parse_duration, parse_hours
@@ -13,15 +13,16 @@ from coachd.config.values import WorkingHours, format_duration, parse_days, pars
 __all__ = [
     "BlackoutRange",
     "Cadence",
-    "CalendarProvider",
+    "BusySection",
+    "CalendarSection",
     "ConfigError",
     "Organizer",
     "Person",
     "Problem",
     "Program",
     "ProgramConfig",
-    "ReceiveProvider",
-    "SendProvider",
+    "ReceiveSection",
+    "SendSection",
     "Single",
     "Team",
     "WorkingHours",

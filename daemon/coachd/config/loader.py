@@ -13,8 +13,11 @@ from pydantic_core import ErrorDetails
 from coachd.config.checks import file_problems, reference_problems
 from coachd.config.model import UNION_TAGS, ProgramConfig
 from coachd.config.problems import ConfigError, Problem, dotted, ordered
+from coachd.config.providers import quoted_names
 from coachd.config.values import shown, suggest
 from coachd.config.yamltree import Document, Key, read_yaml
+from coachd.providers import registry
+from coachd.providers.family import ROLES
 
 _SECTIONS = "program:, organizer:, people:, teams:"
 
@@ -67,11 +70,40 @@ def _validate(doc: Document, source: Path) -> tuple[ProgramConfig | None, list[P
     except ValidationError as error:
         for detail in error.errors(include_url=False):
             loc: Key = tuple(part for part in detail["loc"] if part not in UNION_TAGS)
+            message = _provider_message(detail)
+            if detail["type"] == "provider_name":
+                loc = (*loc, "provider")
             if dotted(loc) not in taken:
-                problems.append(Problem(dotted(loc), _message(detail, loc), doc.line_of(loc)))
+                problems.append(Problem(dotted(loc), message or _message(detail, loc), doc.line_of(loc)))
     found = reference_problems(data) + file_problems(data, source.parent)
     problems += [Problem(dotted(path), message, doc.line_of(path)) for path, message in found]
     return config, problems
+
+
+def _provider_message(detail: ErrorDetails) -> str | None:
+    """The wording of a problem in an organizer block that names the provider at fault: an unknown
+    provider name, or an option that provider does not take."""
+    raw = detail["loc"]
+    if len(raw) < 2 or raw[0] != "organizer" or raw[1] not in ROLES:
+        return None
+    role = str(raw[1])
+    if detail["type"] == "provider_name":
+        given = detail.get("input")
+        name = given.get("provider") if isinstance(given, dict) else None
+        if name is None:
+            return "required key is missing"
+        hint = suggest(name, list(registry.names(role))) if isinstance(name, str) else ""
+        return f"expected {quoted_names(role)}, got {shown(name)}{hint}"
+    if detail["type"] == "extra_forbidden" and len(raw) == 4 and isinstance(raw[2], str):
+        offer = registry.offer(role, raw[2].partition(":")[2])
+        if offer is None:
+            return None
+        options = [n for n in offer.section.model_fields if n != "provider"]
+        hint = suggest(str(raw[3]), options)
+        if not hint:
+            hint = f" (its options: {', '.join(options)})" if options else " (it takes no options)"
+        return f"not an option of {offer.described}{hint}"
+    return None
 
 
 def _message(detail: ErrorDetails, loc: Key) -> str:

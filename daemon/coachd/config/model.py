@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from coachd.config.providers import Organizer
+from coachd.config.providers import PROVIDER_TAGS, Organizer
 from coachd.config.settings import (
     CheckIns,
     DaemonIntervals,
@@ -42,8 +42,9 @@ from coachd.config.settings import (
 from coachd.config.values import Days, Hours, Number, Slug, ZoneName, is_slug, parse_number, shown
 
 # Union branches, and the marker of a mapping's key, show up in pydantic's error locations; the
-# loader drops these names from paths, so a bad date in measured: reads `...measured.2027-13-01`.
-UNION_TAGS = frozenset({"blackout-date", "blackout-range", "[key]"})
+# loader drops these names from paths, so a bad date in measured: reads `...measured.2027-13-01`
+# and a bad smtp port `organizer.send.port`.
+UNION_TAGS = frozenset({"blackout-date", "blackout-range", "[key]"}) | PROVIDER_TAGS
 
 
 class BlackoutRange(Section):

@@ -1,124 +1,59 @@
-"""The organizer and its provider blocks: calendar, mail out, mail in."""
+"""The organizer and its provider blocks (calendar, busy times, mail out, mail in), one section per provider.
+
+Each block is a union of the sections the provider families declare, told apart by `provider`, so
+that the schema documents every provider's own options and an option of another provider is an error.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Union
 
-from pydantic import EmailStr, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Discriminator, EmailStr, Field, Tag
 
 from coachd.config.settings import Section
-
-TLS = Literal["implicit", "starttls", "none"]
-_DEFAULT_PORTS = {("smtp", "implicit"): 465, ("smtp", "starttls"): 587, ("smtp", "none"): 25,
-                  ("imap", "implicit"): 993, ("imap", "starttls"): 143, ("imap", "none"): 143}
+from coachd.providers import registry
 
 
-def _need_host(value: str | None, info: ValidationInfo, servers: tuple[str, ...]) -> str | None:
-    provider = info.data.get("provider")
-    if value is None and provider in servers:
-        raise PydanticCustomError("host", f"required when provider is {provider}")
-    return value
+def provider_tag(role: str, name: str) -> str:
+    """The union branch of provider `name` in organizer.<role>, as pydantic puts it in error locations."""
+    return f"{role}:{name}"
 
 
-class CalendarProvider(Section):
-    """Where the organizer's calendar lives: sessions are booked there and invitations sent from it."""
-
-    provider: Literal["local", "google", "outlook"] = Field(
-        default="local", description="local (a folder of .ics files in the state directory), google or outlook."
-    )
-    calendar_id: str | None = Field(
-        default=None, description="google/outlook: the calendar to book in. Default: the account's primary calendar."
-    )
-    credentials: str | None = Field(
-        default=None,
-        description="google: OAuth client or service-account JSON file, relative to this file.",
-    )
-    tenant: str | None = Field(default=None, description="outlook: the Microsoft Entra tenant id or domain.")
-    client_id: str | None = Field(default=None, description="outlook: the application (client) id.")
-    secret_env: str | None = Field(
-        default=None, description="google/outlook: environment variable holding the client secret."
-    )
-    user: str | None = Field(
-        default=None, description="outlook: the mailbox whose calendar is used. Default: the organizer's email."
-    )
+def quoted_names(role: str) -> str:
+    """The names `organizer.<role>.provider` accepts, as messages list them: 'a', 'b' or 'c'."""
+    quoted = [f"'{name}'" for name in registry.names(role)]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-class SendProvider(Section):
-    """How coachd sends mail."""
+def _union(role: str) -> Any:
+    offers = registry.offers(role)
+    fallback = registry.embedded(role) or offers[0].name
 
-    provider: Literal["file", "smtp", "gmail", "outlook"] = Field(
-        default="file", description="file (.eml files in the state directory), smtp, gmail or outlook."
-    )
-    host: str | None = Field(default=None, validate_default=True, description="smtp: the server's host name.")
-    port: int | None = Field(
-        default=None, ge=1, le=65535, description="smtp: the server's port. Default: 465, 587 or 25 by tls."
-    )
-    username: str | None = Field(default=None, description="smtp: the login. Default: no login.")
-    password_env: str | None = Field(default=None, description="smtp: environment variable holding the password.")
-    tls: TLS = Field(
-        default="starttls", description="smtp: implicit (TLS from the start), starttls, or none (local relays only)."
-    )
+    def branch(value: Any) -> str | None:
+        if isinstance(value, dict):
+            name = value.get("provider", registry.embedded(role))
+        elif hasattr(value, "provider"):
+            name = value.provider
+        else:  # not a mapping: let the fallback's section say so ("expected a mapping ...")
+            name = fallback
+        return provider_tag(role, name) if isinstance(name, str) else None
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _need_host(value, info, ("smtp",))
-
-    @property
-    def effective_port(self) -> int | None:
-        return self.port or _DEFAULT_PORTS.get((self.provider, self.tls))
+    members = tuple(Annotated[o.section, Tag(provider_tag(role, o.name))] for o in offers)
+    # Tags that match no member (an unknown name, or none where the role has no default) are reported
+    # by the loader as a problem of `provider`, with the names this role accepts.
+    return Annotated[Union[members], Discriminator(  # type: ignore[valid-type]
+        branch, custom_error_type="provider_name", custom_error_message=f"expected {quoted_names(role)}")]
 
 
-class ReceiveProvider(Section):
-    """Where replies to coachd arrive."""
+CalendarSection = _union("calendar")
+BusySection = _union("busy")
+SendSection = _union("send")
+ReceiveSection = _union("receive")
+PROVIDER_TAGS = frozenset(provider_tag(o.role, o.name) for f in registry.families() for o in f.offers)
 
-    provider: Literal["maildir", "imap", "gmail", "outlook"] = Field(
-        default="maildir", description="maildir (inbox/ in the state directory), imap, gmail or outlook."
-    )
-    host: str | None = Field(default=None, validate_default=True, description="imap: the server's host name.")
-    port: int | None = Field(
-        default=None, ge=1, le=65535, description="imap: the server's port. Default: 993, or 143 without implicit TLS."
-    )
-    username: str | None = Field(default=None, description="imap: the login (required).")
-    password_env: str | None = Field(
-        default=None, description="imap: environment variable holding the password (required)."
-    )
-    tls: TLS = Field(
-        default="implicit",
-        description="imap: implicit (TLS from the start), starttls, or none (a server on this machine only).",
-    )
-    ca_file: str | None = Field(
-        default=None,
-        description="imap: PEM file of the certificate authorities to trust for the server, relative to this "
-        "file. Default: the system's trust store.",
-    )
-    folder: str = Field(default="INBOX", description="imap/gmail/outlook: the folder to read replies from.")
-    processed_folder: str | None = Field(
-        default=None,
-        description="imap: move processed replies to this folder (created when missing). Default: leave them "
-        "in `folder`, flagged \\Seen and $CoachdProcessed.",
-    )
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _need_host(value, info, ("imap",))
-
-    @field_validator("ca_file")
-    @classmethod
-    def _beside_the_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # Like busy: files, relative to the config file; resolved here because the provider is
-        # built far from the file it was written in.
-        source = (info.context or {}).get("source")
-        if value is None or source is None:
-            return value
-        return str(Path(source).absolute().parent / Path(value).expanduser())
-
-    @property
-    def effective_port(self) -> int | None:
-        return self.port or _DEFAULT_PORTS.get((self.provider, self.tls))
+def _default(role: str) -> Any:
+    return registry.offer(role, registry.embedded(role) or "").section()  # type: ignore[union-attr]
 
 
 class Organizer(Section):
@@ -126,6 +61,17 @@ class Organizer(Section):
 
     name: str = Field(min_length=1, description="Display name on invitations and mail.")
     email: EmailStr = Field(description="The organizer's address; replies come back to it.")
-    calendar: CalendarProvider = Field(default=CalendarProvider(), description="The organizer's calendar.")
-    send: SendProvider = Field(default=SendProvider(), description="Outgoing mail.")
-    receive: ReceiveProvider = Field(default=ReceiveProvider(), description="Incoming replies.")
+    calendar: CalendarSection = Field(  # type: ignore[valid-type]
+        default=_default("calendar"),
+        description="The organizer's calendar: local (a folder of .ics files in the state directory), google or "
+        "outlook.")
+    busy: BusySection | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Free/busy of people in the organizer's Workspace or tenant: google or outlook. Default: "
+        "none; a person's own `busy:` ICS file or feed counts either way.")
+    send: SendSection = Field(  # type: ignore[valid-type]
+        default=_default("send"),
+        description="Outgoing mail: file (.eml files in the state directory), smtp, gmail or outlook.")
+    receive: ReceiveSection = Field(  # type: ignore[valid-type]
+        default=_default("receive"),
+        description="Incoming replies: maildir (inbox/ in the state directory), imap, gmail or outlook.")

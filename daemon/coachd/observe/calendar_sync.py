@@ -13,8 +13,10 @@ from coachd.model.serial import booked_from_row
 from coachd.model.types import UTC, Interval
 from coachd.execute.executor import ActionRecord, Executor
 from coachd.observe.observer import DECLINES_META, declines_from_json, declines_to_json
+from coachd.runtime.provider_health import RoleHealth
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CalendarEntry, CredentialsExpired, ProviderError, SyncCursorExpired, SyncResult
+from coachd.providers.busy import ask_within_limits
 from coachd.store import busy_repo, series_repo
 
 # The sync job's messages keep the logger name they had when this was part of the jobs module.
@@ -53,21 +55,28 @@ class CalendarSync:
         window = busy_window(program)
         changed = False
         busy = program.health("busy")
-        for person in program.cfg.people:
-            if not person.busy or not busy.available(now):
-                continue
-            try:
-                spans = busy.call(now, program.busy.busy, person.id, window)
-            except CredentialsExpired:
-                continue  # recorded by the role's health, which keeps the others from asking
-            except ProviderError as error:
-                # Keep the last known busy times: a feed that is briefly down must not free everyone.
-                log.warning("busy times of %s not refreshed: %s", person.id, error)
-                continue
-            changed |= self._store_busy(person.id, spans, str(person.busy))
+        if program.busy_people and busy.available(now):
+            changed |= self._refresh_busy(now, window, busy)
         changed |= self._sync_calendar(now)
         if changed:
             self.executor.emit(ActionRecord(now, f"sync:{program.id}/busy", "sync", {"busy": "changed"}))
+        return changed
+
+    def _refresh_busy(self, now: datetime, window: Interval, busy: RoleHealth) -> bool:
+        """Ask the busy provider about its people, within its limits; store what changed."""
+        program = self.program
+        try:
+            answer = ask_within_limits(program.busy, program.busy_people, window,
+                                       lambda *request: busy.call(now, *request))
+        except CredentialsExpired:
+            return False  # recorded by the role's health, which keeps the others from asking
+        changed = False
+        for person in program.busy_people:
+            if person.id in answer.failures:
+                # Keep the last known busy times: a feed that is briefly down must not free everyone.
+                log.warning("busy times of %s not refreshed: %s", person.id, answer.failures[person.id])
+                continue
+            changed |= self._store_busy(person.id, answer.get(person.id, []), str(program.cfg.person(person.id).busy))
         return changed
 
     def _sync_calendar(self, now: datetime) -> bool:

@@ -176,6 +176,9 @@ class InboundMessage:
 class CalendarProvider(Protocol):
     """The organizer's calendar, where booked series live (Google Calendar, Graph, a local folder)."""
 
+    # What this calendar does by itself (see CalendarCapabilities): declared by each implementation.
+    capabilities: CalendarCapabilities
+
     def upsert_series(
         self, series: BookedSeries, organizer_name: str, organizer_email: str, *, dtstamp: datetime
     ) -> None:
@@ -279,4 +282,63 @@ class Inbox(Protocol):
 
         Marking twice does nothing more. Raises KeyError for a ref the mailbox does not hold.
         """
+        ...
+
+
+# --- capabilities and the busy role ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarCapabilities:
+    """What a calendar does by itself, declared by its implementation and never guessed.
+
+    `invites_attendees`: booking a series there invites its attendees and tells them of updates and
+    cancellations (Google with sendUpdates, Exchange always), so coachd sends none of its own.
+    `hand_edits`: a person can change a series there by hand and sync shows the change.
+    """
+
+    invites_attendees: bool
+    hand_edits: bool
+
+
+@dataclass(frozen=True)
+class BusyLimits:
+    """How much one busy-times request may ask: the longest window and the most people (None: no limit)."""
+
+    max_window: timedelta | None = None
+    max_batch: int | None = None
+
+
+@dataclass(frozen=True)
+class BusyPerson:
+    """Someone whose busy times are asked for: the program's person id and their address."""
+
+    id: str
+    email: str
+
+
+class BusyTimes(dict[str, list[Interval]]):
+    """person id -> busy intervals (sorted, non-overlapping, UTC), for everyone whose times were read.
+
+    `failures` holds, by person id, why someone's times could not be read; those people are absent
+    from the mapping, so a caller keeps what it knew of them rather than take them as free.
+    """
+
+    def __init__(self, times: Mapping[str, list[Interval]] | None = None,
+                 failures: Mapping[str, ProviderError] | None = None) -> None:
+        super().__init__(times or {})
+        self.failures: dict[str, ProviderError] = dict(failures or {})
+
+
+@runtime_checkable
+class BusyProvider(Protocol):
+    """The busy role: free/busy of many people over a window (Google freebusy.query, Graph getSchedule,
+    or each person's ICS file or feed), asked within the provider's declared `limits`."""
+
+    limits: BusyLimits
+
+    def busy(self, people: Sequence[BusyPerson], window: Interval) -> BusyTimes:
+        """Busy times of `people` inside `window`, clipped to it. The caller keeps to `limits`
+        (see coachd.providers.busy.ask_within_limits); a person who cannot be read is a failure
+        in the answer, never an exception that loses the others."""
         ...

@@ -17,26 +17,25 @@ from coachd.plan.planner import plan
 from coachd.plan.series import availability
 from coachd.plan.slots import Candidate, evaluate
 from coachd.model.types import UTC, BookedSeries, Interval, Occurrence
-from coachd.providers.base import BusySourceError
-from coachd.providers.local.busy_ics import IcsBusySource
+from coachd.observe.busy import own_busy
+from coachd.providers.busy import ask_within_limits
 from coachd.observe.readonly import read_observed
 
 
 def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:
     """What is booked (if the state holds anything) and everyone's busy times, read live."""
     base, warnings = read_observed(cfg, state)
-    source = IcsBusySource({p.id: p.busy for p in cfg.people if p.busy}, cfg.base_dir,
-                           zones={p.id: p.timezone for p in cfg.people})
+    source, people = own_busy(cfg)
     start = datetime.combine(cfg.program.starts - timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
     end = datetime.combine(cfg.program.ends + timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
     window = Interval(start.astimezone(UTC), end.astimezone(UTC))
     busy = dict(base.busy)
-    for person in cfg.people:
-        if person.busy:
-            try:
-                busy[person.id] = source.busy(person.id, window)
-            except BusySourceError as error:
-                warnings.append(f"busy times of {person.id} unavailable: {error}")
+    answer = ask_within_limits(source, people, window)
+    for person in people:
+        if person.id in answer.failures:
+            warnings.append(f"busy times of {person.id} unavailable: {answer.failures[person.id]}")
+        else:
+            busy[person.id] = answer[person.id]
     return Observed(bookings=base.bookings, busy=busy, queued=base.queued, replies=base.replies,
                     states=base.states, confirmed=base.confirmed), warnings
 

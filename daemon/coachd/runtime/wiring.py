@@ -15,15 +15,17 @@ from coachd.config import ProgramConfig
 from coachd.mail import Composer
 from coachd.mail.reply_token import load_or_create_secret
 from coachd.providers import registry
+from coachd.observe.busy import everyone, own_busy
 from coachd.providers.base import (
-    BusySource,
+    BusyPerson,
+    BusyProvider,
     CalendarProvider,
     Inbox,
     MailSender,
     ProviderError,
 )
 from coachd.providers.credentials import CredentialStore
-from coachd.providers.local.busy_ics import IcsBusySource
+from coachd.providers.busy import CombinedBusy
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 from coachd.runtime.provider_health import RoleHealth
 from coachd.store import meta_repo
@@ -46,7 +48,7 @@ class ProgramRuntime:
     state_dir: Path
     store: Store
     calendar: CalendarProvider
-    busy: BusySource
+    busy: BusyProvider
     sender: MailSender
     inbox: Inbox
     composer: Composer
@@ -56,6 +58,8 @@ class ProgramRuntime:
     credentials: CredentialStore | None = None
     # How provider calls are retried within a pass; tests give it a sleep that does not sleep.
     retry_policy: RetryPolicy = DEFAULT_POLICY
+    # Whose busy times `busy` is asked for.
+    busy_people: tuple[BusyPerson, ...] = ()
     _reply_secret: bytes | None = None
     _health: dict[str, RoleHealth] = field(default_factory=dict)
 
@@ -93,55 +97,33 @@ class ProgramRuntime:
             meta_repo.put(db, self.id, name, value)
 
 
-# The organizer's provider blocks (organizer.calendar, .send, .receive) and what `simulate` runs
-# instead of whatever they name.
+# The roles every program has a provider for; organizer.busy is optional and built apart.
 ROLES = ("calendar", "send", "receive")
-EMBEDDED = {"calendar": "local", "send": "file", "receive": "maildir"}
-# Options holding a file name, which the config gives relative to itself.
-PATH_OPTIONS = frozenset({"credentials"})
 # The factory parameter through which a provider that logs in gets the state's credential store.
 CREDENTIAL_STORE_OPTION = "credential_store"
-
-
-def provider_options(cfg: ProgramConfig, role: str) -> dict[str, object]:
-    """The settings of `organizer.<role>` that its provider takes, under the factory's parameter
-    names (the config's own): every option of the block reaches the provider that can use it."""
-    section = getattr(cfg.organizer, role)
-    accepted = registry.accepted_options(role, section.provider) or frozenset()
-    options: dict[str, object] = {}
-    for name in sorted(accepted & set(type(section).model_fields)):
-        value = section.effective_port if name == "port" else getattr(section, name)
-        if name in PATH_OPTIONS and value:
-            value = cfg.resolve(value)
-        if value is not None:
-            options[name] = value
-    return options
-
-
-def unused_provider_options(cfg: ProgramConfig) -> list[tuple[str, str]]:
-    """(field, note) for each option set in an organizer block that its provider does not use (an
-    imap `folder` under maildir, say): kept in the config, but worth a word from `coachd check`."""
-    notes: list[tuple[str, str]] = []
-    for role in ROLES:
-        section = getattr(cfg.organizer, role)
-        accepted = registry.accepted_options(role, section.provider)
-        if accepted is None:  # not available at all: `check` reports that instead
-            continue
-        for name in sorted(section.model_fields_set - accepted - {"provider"}):
-            notes.append((f"organizer.{role}.{name}", f"not used by the {section.provider!r} provider"))
-    return notes
 
 
 def build_provider(cfg: ProgramConfig, role: str, state_dir: Path, *, embedded: bool = False) -> Any:
     """The provider of `organizer.<role>` with its options, as `run` uses it; with `embedded`,
     the embedded one for that role in `state_dir` whatever the config names."""
     if embedded:
-        return registry.provider(role, EMBEDDED[role], state_dir)
-    name = getattr(cfg.organizer, role).provider
-    options = provider_options(cfg, role)
-    if CREDENTIAL_STORE_OPTION in (registry.accepted_options(role, name) or ()):
+        return registry.provider(role, registry.embedded(role), state_dir)  # type: ignore[arg-type]
+    section = getattr(cfg.organizer, role)
+    options = section.options()
+    if CREDENTIAL_STORE_OPTION in (registry.accepted_options(role, section.provider) or ()):
         options[CREDENTIAL_STORE_OPTION] = CredentialStore(state_dir)
-    return registry.provider(role, name, state_dir, **options)
+    return registry.provider(role, section.provider, state_dir, **options)
+
+
+def build_busy(cfg: ProgramConfig, state_dir: Path, *, embedded: bool = False
+               ) -> tuple[BusyProvider, tuple[BusyPerson, ...]]:
+    """The program's busy provider and the people it is asked about: people's own `busy:` files and
+    feeds, joined by organizer.busy for everyone when the config names one (not when `embedded`)."""
+    own, people = own_busy(cfg)
+    if embedded or cfg.organizer.busy is None:
+        return own, people
+    organizer_wide = build_provider(cfg, "busy", state_dir)
+    return CombinedBusy(organizer_wide, own), everyone(cfg)
 
 
 def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
@@ -152,7 +134,9 @@ def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
     """
     problems: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="coachd-check-") as scratch:
-        for role in ROLES:
+        for role in registry.ROLES:
+            if getattr(cfg.organizer, role) is None:
+                continue
             try:
                 provider = build_provider(cfg, role, Path(scratch))
             except registry.ProviderRefused as error:
@@ -210,6 +194,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     # created or migrated.
     try:
         calendar, sender, inbox = (build_provider(cfg, role, state_dir, embedded=embedded) for role in ROLES)
+        busy, busy_people = build_busy(cfg, state_dir, embedded=embedded)
     except Exception:
         _close(lock)
         raise
@@ -221,8 +206,6 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
         _close(lock)
         reason = getattr(error, "orig", None) or error
         raise StateUnavailable(f"cannot open the database for {state_dir}: {reason}") from error
-    sources = {p.id: p.busy for p in cfg.people if p.busy}
-    zones = {p.id: p.timezone for p in cfg.people}
     template_folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     try:
         return ProgramRuntime(
@@ -231,7 +214,8 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
             state_dir=state_dir,
             store=store,
             calendar=calendar,
-            busy=IcsBusySource(sources, cfg.base_dir, zones=zones),
+            busy=busy,
+            busy_people=busy_people,
             sender=sender,
             inbox=inbox,
             composer=Composer(template_folder),

@@ -19,6 +19,7 @@ from coachd.model.types import BookedSeries
 from coachd.mail.ical import CalendarParseError, ParsedEvent, parse_series_calendar, series_calendar
 from coachd.providers.files import TEMP_PREFIX, atomic_write
 from coachd.providers.base import (
+    CalendarCapabilities,
     CalendarEntry,
     CalendarProvider,
     CalendarStoreError,
@@ -45,6 +46,9 @@ def file_name(uid: str) -> str:
 
 class LocalCalendar(CalendarProvider):
     """A folder of .ics files, one per series, each a whole VCALENDAR without METHOD."""
+
+    # A folder invites nobody (coachd mails its own iTIP), and a person may edit a file by hand.
+    capabilities = CalendarCapabilities(invites_attendees=False, hand_edits=True)
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
