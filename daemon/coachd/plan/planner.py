@@ -62,11 +62,13 @@ class MailIntent:
 
 
 def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool = True,
-         session_mail: bool = True, program_mail: bool = True) -> Plan:
+         session_mail: bool = True, program_mail: bool = True, calendar_invites: bool = False) -> Plan:
     """Everything that should have happened by `now` and has not.
 
     Level-triggered: the result depends only on the inputs, so running it again
-    after the actions were applied yields nothing new.
+    after the actions were applied yields nothing new. `calendar_invites`: the organizer's
+    calendar invites attendees itself (its `invites_attendees` capability), so coachd queues no
+    invitation, update or cancellation of its own: one invitation path per attendee, never two.
     """
     actions: list[Action] = []
     problems: list[str] = []
@@ -85,7 +87,7 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     intents: list[MailIntent] = []
     if session_mail:
         for key, booked in bookings.items():
-            intents.extend(_series_mail(cfg, observed, booked, booked_at[key], now))
+            intents.extend(_series_mail(cfg, observed, booked, booked_at[key], now, calendar_invites))
     if program_mail:
         intents.extend(_program_mail(cfg))
     next_due: datetime | None = None
@@ -287,16 +289,17 @@ def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:
 
 
 def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
-                 booked_at: datetime, now: datetime) -> Iterator[MailIntent]:
+                 booked_at: datetime, now: datetime, calendar_invites: bool = False) -> Iterator[MailIntent]:
     spec = booked.spec
     program = cfg.program.id
     kind = MailKind.INVITATION if booked.sequence == 0 else MailKind.UPDATE
     if booked.cancelled or spec.ended:
         kind = MailKind.CANCELLATION
-    for person in spec.everyone():
+    for person in () if calendar_invites else spec.everyone():
         yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
                                    series_key=spec.key), None)
-    for person in spec.former:  # taken off the series: told once, whatever happens to it later
+    # Taken off the series: told once, whatever happens to it later (by the calendar, when it invites).
+    for person in () if calendar_invites else spec.former:
         yield MailIntent(QueueMail(program, MailKind.CANCELLATION, person, f"{spec.uid}/left", booked_at,
                                    series_key=spec.key), None)
     if booked.cancelled:

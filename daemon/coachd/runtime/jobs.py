@@ -60,13 +60,14 @@ def program_jobs(program: ProgramRuntime, executor: Executor,
 def plan_and_book(program: ProgramRuntime, executor: Executor, now: datetime, observer: Observer,
                   reported: set[str] | None = None) -> JobOutcome:
     observed = observer.observe()
-    result = plan(program.cfg, observed, now, program_mail=False)
+    invites = program.calendar.capabilities.invites_attendees  # then the calendar sends the iTIP mail
+    result = plan(program.cfg, observed, now, program_mail=False, calendar_invites=invites)
     _report(result, reported if reported is not None else set())
     applied = executor.apply(result.actions, observed, now)
     if applied and any(isinstance(a, BookSeries) for a in result.actions):
         # Bookings change what mail is due: plan again on what was just recorded.
         observed = observer.observe()
-        again = plan(program.cfg, observed, now, program_mail=False)
+        again = plan(program.cfg, observed, now, program_mail=False, calendar_invites=invites)
         applied += executor.apply(again.actions, observed, now)
         result = again
     # Something that could not be placed, or booked, is tried again at the plan interval.
