@@ -120,3 +120,17 @@ def test_simulate_runs_on_the_embedded_providers_whatever_the_config_names(tmp_p
     assert list((out / "mail").glob("*.eml")), "mailed through the file sender inside --out"
     assert (out / "inbox" / "new").is_dir(), "reads the maildir inside --out"
     assert (out / "coachd.sqlite").exists()
+
+
+def test_an_organizer_busy_provider_is_accepted_by_the_config_and_refused_until_it_exists(tmp_path):
+    config = config_with(tmp_path)
+    config.write_text(config.read_text().replace("  receive: {provider: maildir}",
+                                                 "  busy: {provider: google}\n  receive: {provider: maildir}", 1))
+    result = invoke("check", str(config))
+    assert result.exit_code == 2, result.output
+    assert "organizer.busy.provider: 'google' is not available in this version of coachd; available: none" \
+        in result.stderr
+    config.write_text(config.read_text().replace("busy: {provider: google}", "busy: {provider: gmail}", 1))
+    result = invoke("check", str(config))
+    assert result.exit_code == 2
+    assert "organizer.busy.provider: expected 'google' or 'outlook', got 'gmail' (line" in result.stderr
