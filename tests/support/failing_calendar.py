@@ -20,6 +20,8 @@ class FailingCalendar(CalendarProvider):
         self.inner = inner
         self.fail = fail
         self.calls: list[tuple[str, str | None]] = []
+        # Does what the calendar it stands in front of does.
+        self.capabilities = inner.capabilities
 
     def _check(self, operation: str, uid: str | None) -> None:
         self.calls.append((operation, uid))
