@@ -2,8 +2,9 @@
 
 Each implementation builds a source from people's calendars described here in neutral terms
 (timed, weekly and all-day events in a person's own zone, or a calendar that cannot be read) and
-answers through one fixture, `busy_of(people, window) -> {person_id: [Interval]}`: the role's one
-question, so that pointing the suite at a batched role changes that fixture and nothing else.
+answers as the busy role (`coachd.providers.base.BusyProvider`) asked within its declared limits
+(`ask_within_limits`), through one fixture, `busy_of(people, window) -> BusyTimes`. A person whose
+calendar cannot be read is a failure in the answer, never a reason to lose the others.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from coachd.model.types import UTC, Interval
-from coachd.providers.base import BusySource, BusySourceError
+from coachd.providers.base import BusyPerson, BusyProvider, BusySourceError, BusyTimes
+from coachd.providers.busy import ask_within_limits
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Calendar:
 UNREADABLE = Calendar(zone="unreadable")
 
 # person id -> calendar; the implementation builds a source knowing exactly these people.
-MakeSource = Callable[[Mapping[str, Calendar]], BusySource]
+MakeSource = Callable[[Mapping[str, Calendar]], BusyProvider]
 BusyOf = Callable[[Mapping[str, Calendar], Sequence[str], Interval], dict[str, list[Interval]]]
 
 
@@ -85,14 +87,31 @@ class BusyContract:
     def busy_of(self, make_source: MakeSource) -> BusyOf:
         def ask(calendars: Mapping[str, Calendar], people: Sequence[str],
                 window: Interval) -> dict[str, list[Interval]]:
-            assert self.max_window is None or window.duration <= self.max_window
-            assert self.max_batch is None or len(people) <= self.max_batch
-            return make_source(calendars).busy_many(list(people), window)
+            provider = make_source(calendars)
+            return ask_within_limits(provider, [BusyPerson(p, f"{p}@people.example") for p in people], window)
 
         return ask
 
     def test_satisfies_the_protocol(self, make_source: MakeSource) -> None:
-        assert isinstance(make_source({}), BusySource)
+        provider = make_source({})
+        assert isinstance(provider, BusyProvider)
+        assert (provider.limits.max_window, provider.limits.max_batch) == (self.max_window, self.max_batch)
+
+    def test_a_long_window_for_many_people_is_asked_within_the_declared_limits(self, make_source: MakeSource) -> None:
+        provider = make_source({f"p{n}": busy(Interval(utc(5, 9), utc(5, 10))) for n in range(7)})
+        asked: list[tuple[int, Interval]] = []
+
+        def call(busy, people, window):  # type: ignore[no-untyped-def]
+            asked.append((len(people), window))
+            return busy(people, window)
+
+        year = Interval(utc(1, 0), utc(1, 0) + timedelta(days=366))
+        got = ask_within_limits(provider, [BusyPerson(f"p{n}", f"p{n}@people.example") for n in range(7)], year,
+                                call=call)
+        assert got == {f"p{n}": [Interval(utc(5, 9), utc(5, 10))] for n in range(7)} and not got.failures
+        assert asked and all((self.max_batch is None or size <= self.max_batch)
+                             and (self.max_window is None or window.duration <= self.max_window)
+                             for size, window in asked), asked
 
     # --- timed events ------------------------------------------------------------------------
 
@@ -161,8 +180,12 @@ class BusyContract:
 
     # --- errors ------------------------------------------------------------------------------------
 
-    def test_a_calendar_that_cannot_be_read_raises_naming_the_person(self, busy_of: BusyOf) -> None:
+    def test_a_calendar_that_cannot_be_read_is_a_failure_naming_the_person_and_loses_no_one_else(
+            self, busy_of: BusyOf) -> None:
         calendars = {"maria": busy(Interval(utc(5, 9), utc(5, 10))), "kenji": UNREADABLE}
-        with pytest.raises(BusySourceError, match="'kenji'") as caught:
-            busy_of(calendars, ["maria", "kenji"], WEEK)
-        assert caught.value.person_id == "kenji" and caught.value.source
+        got = busy_of(calendars, ["maria", "kenji"], WEEK)
+        assert isinstance(got, BusyTimes)
+        assert got == {"maria": [Interval(utc(5, 9), utc(5, 10))]}, "kenji is unknown, not free"
+        failure = got.failures["kenji"]
+        assert isinstance(failure, BusySourceError) and "'kenji'" in str(failure)
+        assert failure.person_id == "kenji" and failure.source

@@ -12,6 +12,7 @@ import pytest
 
 from coachd.model.types import UTC, Interval
 from coachd.providers.base import BusySourceError
+from coachd.providers.busy import EachPersonBusy
 from coachd.providers.local.busy_ics import IcsBusySource
 from tests.contracts.busy_suite import (
     UNREADABLE,
@@ -67,11 +68,11 @@ def zones_of(calendars: Mapping[str, Calendar]) -> dict[str, str]:
 class TestIcsFiles(BusyContract):
     @pytest.fixture
     def make_source(self, tmp_path: Path) -> MakeSource:
-        def make(calendars: Mapping[str, Calendar]) -> IcsBusySource:
+        def make(calendars: Mapping[str, Calendar]) -> EachPersonBusy:
             for person, calendar in calendars.items():
                 data = b"\x00\xffnot a calendar at all" if calendar is UNREADABLE else ics_calendar(calendar)
                 (tmp_path / f"{person}.ics").write_bytes(data)
-            return IcsBusySource({p: f"{p}.ics" for p in calendars}, tmp_path, zones_of(calendars))
+            return EachPersonBusy(IcsBusySource({p: f"{p}.ics" for p in calendars}, tmp_path, zones_of(calendars)))
 
         return make
 
@@ -79,13 +80,14 @@ class TestIcsFiles(BusyContract):
 class TestIcsFeeds(BusyContract):
     @pytest.fixture
     def make_source(self, tmp_path: Path, feeds: Feeds) -> MakeSource:
-        def make(calendars: Mapping[str, Calendar]) -> IcsBusySource:
+        def make(calendars: Mapping[str, Calendar]) -> EachPersonBusy:
             for person, calendar in calendars.items():
                 if calendar is UNREADABLE:
                     feeds.status[f"/{person}.ics"] = 500
                 else:
                     feeds.bodies[f"/{person}.ics"] = ics_calendar(calendar)
-            return IcsBusySource({p: feeds.url(f"/{p}.ics") for p in calendars}, tmp_path, zones_of(calendars))
+            return EachPersonBusy(IcsBusySource({p: feeds.url(f"/{p}.ics") for p in calendars}, tmp_path,
+                                                zones_of(calendars)))
 
         return make
 
