@@ -64,17 +64,43 @@ def test_check_passes_what_run_can_start(tmp_path, monkeypatch):
 
 def test_smtp_options_in_the_config_reach_the_sender(tmp_path, monkeypatch):
     monkeypatch.setenv(UNSET, "s3cret")
-    config = config_with(tmp_path, send=f"{{provider: smtp, host: relay.example, port: 2525, tls: none, "
+    config = config_with(tmp_path, send=f"{{provider: smtp, host: relay.example, port: 2525, tls: implicit, "
                                         f"username: coaching, password_env: {UNSET}}}")
     program = open_program(load_config(config), tmp_path / "state",
                            VirtualClock(datetime(2027, 1, 1, tzinfo=UTC)))
     try:
         sender = program.sender
         assert (sender.host, sender.port, sender.tls, sender.username, sender.password) == (
-            "relay.example", 2525, "none", "coaching", "s3cret")
+            "relay.example", 2525, "implicit", "coaching", "s3cret")
         assert sender.connections_opened == 0, "building a sender connects to nothing"
     finally:
         program.close()
+
+
+@pytest.mark.parametrize("host, refused", [
+    ("relay.example", True),     # a login in clear over the network
+    ("192.0.2.25", True),
+    ("localhost", False),        # a server on this machine
+    ("127.0.0.1", False),
+    ("::1", False),
+])
+def test_a_plain_smtp_login_is_refused_unless_the_server_is_on_this_machine(tmp_path, monkeypatch, host, refused):
+    monkeypatch.setenv(UNSET, "s3cret")
+    config = config_with(tmp_path, send=f'{{provider: smtp, host: "{host}", tls: none, username: coaching, '
+                                        f'password_env: {UNSET}}}')
+    result = invoke("check", str(config))
+    if refused:
+        assert result.exit_code == 2, result.output
+        assert f"organizer.send.tls: none would send the login to {host} in clear" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_plain_relay_without_a_login_is_allowed(tmp_path):
+    config = config_with(tmp_path, send="{provider: smtp, host: relay.example, port: 25, tls: none}")
+    result = invoke("check", str(config))
+    assert result.exit_code == 0, result.output
 
 
 def test_check_names_an_option_the_provider_in_use_does_not_take(tmp_path):

@@ -27,6 +27,10 @@ def smtp_sender(state_dir: Path, host: str, port: int | None = None, tls: str = 
         if password is None:
             raise ProviderRefused("send", "password_env", f"the environment variable {password_env} is not set "
                                   "in this environment; the smtp sender reads its password from it")
+    # A relay without AUTH may be plain (an internal relay); a login over the network never is.
+    if tls == "none" and (username or password_env) and not _loopback(host):
+        raise ProviderRefused("send", "tls", f"none would send the login to {host} in clear; use starttls or "
+                              "implicit, or tls: none only for a server on this machine (localhost, 127.0.0.1, ::1)")
     return SmtpSender(host, port, tls=tls, username=username, password=password)  # type: ignore[arg-type]
 
 
