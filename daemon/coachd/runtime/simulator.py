@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+
 import email.policy
 import email.utils
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +96,7 @@ class ActionsFile:
     """DIR/actions.jsonl: one applied action per line, appended across resumed runs."""
 
     def __init__(self, path: Path) -> None:
-        self.handle = path.open("a", encoding="utf-8")
+        self.handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8")
 
     def __call__(self, record: ActionRecord) -> None:
         self.handle.write(json.dumps(record.as_json(), default=str, sort_keys=True) + "\n")

@@ -158,9 +158,19 @@ class StateUnavailable(Exception):
     """The state directory or database cannot be used: in use by another coachd, unwritable, unreachable."""
 
 
+def make_private(state_dir: Path) -> None:
+    """The state directory, 0700 whatever the umask: it holds every reply token, reply and note.
+
+    Files coachd creates in it are 0600 as well (the database, the lock, the action log, mail and
+    calendar files); a directory made earlier by someone else is left as it is."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state_dir.stat().st_uid == os.getuid() and state_dir.stat().st_mode & 0o077:
+        state_dir.chmod(0o700)
+
+
 def lock_state(state_dir: Path) -> IO[bytes]:
     """Hold `coachd.lock` in the state directory, so two daemons never work one program's state at once."""
-    handle = (state_dir / "coachd.lock").open("a+b")
+    handle = os.fdopen(os.open(state_dir / "coachd.lock", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+b")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -186,7 +196,7 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     simulation never books in a real calendar, mails real people or writes to a shared database.
     """
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(state_dir)
         lock = lock_state(state_dir) if locked else None
     except OSError as error:
         raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
@@ -200,6 +210,9 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
         raise
     try:
         url = sqlite_url(state_dir) if embedded else database_url(state_dir, cfg.store.url)
+        if url.startswith("sqlite:///"):
+            # SQLite keeps a database file's mode, and gives its -wal and -shm files the same one.
+            os.close(os.open(url.removeprefix("sqlite:///"), os.O_RDWR | os.O_CREAT, 0o600))
         store = Store.open(url)
     except (OSError, StoreError) as error:
         _close(sender)

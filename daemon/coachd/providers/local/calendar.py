@@ -52,7 +52,7 @@ class LocalCalendar(CalendarProvider):
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path_for(self, uid: str) -> Path:
         return self.folder / file_name(uid)

@@ -25,7 +25,7 @@ class FileSender(MailSender):
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._written: set[str] | None = None  # key digests already in the folder, read once
 
     def path_for(self, message: email.message.Message, key: str) -> Path:
