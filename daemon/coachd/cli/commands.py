@@ -26,6 +26,8 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
+# Enough to fix a file by; a file with thousands of mistakes is the wrong file, not thousands of fixes.
+SHOWN_PROBLEMS = 50
 
 
 def fail(message: str) -> NoReturn:
@@ -40,8 +42,10 @@ def load_or_exit(path: Path) -> ProgramConfig:
     except ConfigError as error:
         count = len(error.problems)
         err_console.print(f"[bold red]{error.file}[/]: {count} problem{'s' if count != 1 else ''}", highlight=False)
-        for problem in error.problems:
+        for problem in error.problems[:SHOWN_PROBLEMS]:
             err_console.print(f"  {problem}", highlight=False, markup=False)
+        if count > SHOWN_PROBLEMS:
+            err_console.print(f"  ... and {count - SHOWN_PROBLEMS} more", highlight=False, markup=False)
         sys.exit(EXIT_USAGE)
 
 
@@ -101,8 +105,10 @@ def check(config: Path, state: Path | None) -> None:
 
 def print_problems(title: str, problems: list[str]) -> None:
     err_console.print(title, style="bold red", highlight=False, markup=False)
-    for problem in problems:
+    for problem in problems[:SHOWN_PROBLEMS]:
         err_console.print(f"  {problem}", highlight=False, markup=False)
+    if len(problems) > SHOWN_PROBLEMS:
+        err_console.print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more", highlight=False, markup=False)
 
 
 @main.command()
