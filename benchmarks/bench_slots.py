@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
 
-from coachd.config import ProgramConfig, load_config_text  # noqa: E402
-from coachd.model.types import Interval  # noqa: E402
-from coachd.plan import series  # noqa: E402
-from coachd.plan.series import Unplaced  # noqa: E402
+from coachd.config import ProgramConfig, load_config_text
+from coachd.model.types import Interval
+from coachd.plan import series
+from coachd.plan.series import Unplaced
 
 ZONES = ("America/Los_Angeles", "America/New_York", "America/Sao_Paulo", "Europe/London", "Europe/Berlin",
          "Asia/Kolkata", "Asia/Singapore", "Australia/Sydney")
