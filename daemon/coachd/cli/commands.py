@@ -147,6 +147,7 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
 
     setup_logging(log_level)
     cfg = load_or_exit(config)
+    refuse_a_simulation(cfg, state_dir(state))
     program = open_or_exit(cfg, state_dir(state), SystemClock())
     # Started after the store is open (and migrated): the sender opens the same store.
     sender = MailDispatcher(cfg, program.state_dir, cfg.daemon.send, log_level)
@@ -162,6 +163,18 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
     finally:
         sender.stop()
         program.close()
+
+
+def refuse_a_simulation(cfg: ProgramConfig, state: Path) -> None:
+    """`run` on a simulation's state would book real calendars and mail real people from made-up history."""
+    from coachd.observe.readonly import simulation_clock_of
+
+    with state_errors_exit():
+        clock = simulation_clock_of(cfg, state)
+    if clock is not None:
+        fail(f"{state} holds a simulation (its clock is at {clock.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}); "
+             "`coachd run` works on a state of its own: give it another --state, or go on with `coachd simulate "
+             f"--out {state}`")
 
 
 @main.command()
