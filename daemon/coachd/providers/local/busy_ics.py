@@ -197,7 +197,8 @@ class _Budget:
         self.planned += count
         if self.planned > self.limits.max_instances:
             raise LimitExceeded(self.limits, "max_instances",
-                                f"{what}: {self.planned:,} occurrences or more to work out up to the window's end")
+                                f"{what} makes up to {self.planned:,} occurrences (with the rules before it) "
+                                "from its start to the window's end")
 
     def take(self) -> None:
         self.found += 1
@@ -220,26 +221,24 @@ def _busy_in(calendars: list[icalendar.Calendar], window: Interval, zone: ZoneIn
         _plan_rules(cal.walk("VEVENT"), hi, zone, budget)
     budget.check_time()
     result: list[Interval] = []
+    lo_utc, hi_utc = to_utc(lo), to_utc(hi)
     for cal in calendars:
+        recurring, single = _split(cal)
+        # An event that does not recur is its own only occurrence: read directly, as the expander would.
+        for event in single:
+            busy = _event_busy(event, zone)
+            if busy is not None and busy.end >= lo_utc and busy.start <= hi_utc:
+                budget.take()
+                result.append(busy)
         # Series by series, each a lazy generator, counted as it goes: `between` on the whole calendar
         # would build every occurrence first, and a rule repeating every second has millions.
-        for series in recurring_ical_events.of(cal).series:
+        for series in recurring_ical_events.of(recurring).series:
             for occurrence in series.between(lo, hi):
                 budget.take()
-                event = occurrence.as_component(False)
                 # recurring_ical_events gives each occurrence its own STATUS/TRANSP (overrides included).
-                if str(event.get("STATUS", "")).upper() == "CANCELLED":
-                    continue
-                if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
-                    continue
-                start = event["DTSTART"].dt
-                if "DTEND" in event:
-                    end = event["DTEND"].dt
-                elif "DURATION" in event:
-                    end = start + event["DURATION"].dt
-                else:  # RFC 5545: a date lasts one day, a date-time without end is a moment
-                    end = start + timedelta(days=1) if not isinstance(start, datetime) else start
-                result.append(Interval(_absolute(start, zone), _absolute(end, zone)))
+                busy = _event_busy(occurrence.as_component(False), zone)
+                if busy is not None:
+                    result.append(busy)
         for freebusy in cal.walk("VFREEBUSY"):
             periods = freebusy.get("FREEBUSY", [])
             for period in periods if isinstance(periods, list) else [periods]:
@@ -249,6 +248,42 @@ def _busy_in(calendars: list[icalendar.Calendar], window: Interval, zone: ZoneIn
                 end = start + end_or_length if isinstance(end_or_length, timedelta) else end_or_length
                 result.append(Interval(_absolute(start, zone), _absolute(end, zone)))
     return result
+
+
+_RECURRENCE = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
+
+
+def _split(cal: icalendar.Calendar) -> tuple[icalendar.Calendar, list[icalendar.cal.Component]]:
+    """The calendar with only what needs the expander (events of a UID that recurs or is overridden, and
+    everything not a top-level VEVENT), and the top-level events that stand alone.
+
+    Most events of a big calendar stand alone; handing them to the expander costs a series object and a
+    copy each, which is most of the time a large calendar takes.
+    """
+    events = [c for c in cal.subcomponents if c.name == "VEVENT"]
+    recurring_uids = {str(e.get("UID")) for e in events if any(name in e for name in _RECURRENCE)}
+    single = [e for e in events if "DTSTART" in e and str(e.get("UID")) not in recurring_uids
+              and not any(name in e for name in _RECURRENCE)]
+    alone = {id(e) for e in single}
+    rest = icalendar.Calendar(dict(cal))
+    rest.subcomponents = [c for c in cal.subcomponents if id(c) not in alone]
+    return rest, single
+
+
+def _event_busy(event: icalendar.cal.Component, zone: ZoneInfo) -> Interval | None:
+    """When one occurrence makes its person busy; None for a cancelled or transparent (free) one."""
+    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
+        return None
+    start = event["DTSTART"].dt
+    if "DTEND" in event:
+        end = event["DTEND"].dt
+    elif "DURATION" in event:
+        end = start + event["DURATION"].dt
+    else:  # RFC 5545: a date lasts one day, a date-time without end is a moment
+        end = start + timedelta(days=1) if not isinstance(start, datetime) else start
+    return Interval(_absolute(start, zone), _absolute(end, zone))
 
 
 # Seconds in one period of each frequency (a month at its shortest, so the estimate is an upper bound).
