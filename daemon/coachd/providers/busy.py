@@ -110,8 +110,10 @@ class EachPersonBusy:
         self.deadline_seconds = deadline_seconds
 
     def busy(self, people: Sequence[BusyPerson], window: Interval) -> BusyTimes:
-        answer = BusyTimes()
+        found: dict[str, list[Interval]] = {}
+        failed: dict[str, BusySourceError] = {}
         waiting = list({p.id: p for p in people}.values())  # each person asked once
+        order = [p.id for p in waiting]
         done: queue.SimpleQueue[tuple[str, list[Interval] | None, BaseException | None]] = queue.SimpleQueue()
         running: dict[str, float] = {}  # person id -> when their answer is due (monotonic)
         while waiting or running:
@@ -129,17 +131,18 @@ class EachPersonBusy:
                 now = time.monotonic()
                 for person_id in [p for p, at in running.items() if at <= now]:
                     del running[person_id]  # its thread is abandoned; the source's own limits end it
-                    answer.failures[person_id] = self._late(person_id)
+                    failed[person_id] = self._late(person_id)
                 continue
             if running.pop(person_id, None) is None:
                 continue  # someone already given up on
             if isinstance(error, BusySourceError):
-                answer.failures[person_id] = error
+                failed[person_id] = error
             elif error is not None:
                 raise error  # a bug, not a calendar's fault: as when asked in turn
             else:
-                answer[person_id] = spans or []
-        return answer
+                found[person_id] = spans or []
+        # In the order asked, whatever order the answers came in: the same answer reads the same.
+        return BusyTimes({p: found[p] for p in order if p in found}, {p: failed[p] for p in order if p in failed})
 
     def _ask(self, person_id: str, window: Interval,
              done: queue.SimpleQueue[tuple[str, list[Interval] | None, BaseException | None]]) -> None:
