@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,6 +58,13 @@ class HostileFeeds:
                 if self.path == "/forever.ics":  # generated, never stored: no end and no length
                     self._headers()
                     self._drip(lambda: b"BEGIN:VCALENDAR\r\n" * 4096, 0)
+                    return
+                if self.path == "/gzip-bomb.ics":  # a few KB on the wire, endless zeros once unpacked
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.end_headers()
+                    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1_000_000)
+                    self._drip(lambda: packer.compress(zeros) + packer.flush(zlib.Z_SYNC_FLUSH), 0)
                     return
                 if self.path == "/declared-huge.ics":  # says up front it is 5 GB
                     self.send_response(200)
@@ -150,6 +158,7 @@ def bounded(sources: dict[str, str], base: Path, limits: SourceLimits = SMALL, w
         ("/drip.ics", "deadline_seconds"),
         ("/forever.ics", "max_bytes"),
         ("/declared-huge.ics", "max_bytes"),
+        ("/gzip-bomb.ics", "max_bytes"),
         ("/secondly.ics", "max_instances"),
         ("/minutely.ics", "max_instances"),
     ],
