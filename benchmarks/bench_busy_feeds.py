@@ -22,20 +22,20 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
 
-from coachd.model.types import Interval  # noqa: E402
-from coachd.providers.base import BusySourceError  # noqa: E402
-from coachd.providers.local.busy_ics import IcsBusySource, SourceLimits  # noqa: E402
+from coachd.model.types import Interval
+from coachd.providers.base import BusySourceError
+from coachd.providers.local.busy_ics import IcsBusySource, SourceLimits
 
 # The window the daemon asks for: a year of a program, as sync does.
-WINDOW = Interval(datetime(2027, 1, 4, tzinfo=timezone.utc), datetime(2028, 1, 4, tzinfo=timezone.utc))
-START = datetime(2027, 1, 4, 8, tzinfo=timezone.utc)
+WINDOW = Interval(datetime(2027, 1, 4, tzinfo=UTC), datetime(2028, 1, 4, tzinfo=UTC))
+START = datetime(2027, 1, 4, 8, tzinfo=UTC)
 
 
 def calendar(events: list[str]) -> bytes:
