@@ -39,7 +39,7 @@ from coachd.config.settings import (
     Store,
     Templates,
 )
-from coachd.config.values import Days, Hours, Number, Slug, ZoneName, is_slug, parse_number, shown
+from coachd.config.values import ConfigJsonSchema, Days, Hours, Number, Slug, ZoneName, is_slug, parse_number, shown
 
 # Union branches, and the marker of a mapping's key, show up in pydantic's error locations; the
 # loader drops these names from paths, so a bad date in measured: reads `...measured.2027-13-01`
@@ -315,7 +315,7 @@ class ProgramConfig(Section):
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """JSON Schema of the config file (for `coachd schema` and editors)."""
-        return cls.model_json_schema(by_alias=True)
+        return cls.model_json_schema(by_alias=True, schema_generator=ConfigJsonSchema)
 
     @property
     def source(self) -> Path:

@@ -7,8 +7,7 @@ from datetime import timedelta
 from functools import cache, cached_property
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
 from coachd.config.values import (
     DigestEvery,
@@ -16,7 +15,7 @@ from coachd.config.values import (
     NonNegativeDuration,
     Share,
     Slug,
-    format_duration,
+    Weeks,
     parse_duration,
 )
 
@@ -56,18 +55,8 @@ def _d(text: str) -> timedelta:
 class Cadence(Section):
     """A recurring session: how often and how long."""
 
-    every: Duration = Field(description="Time between sessions, in whole weeks (1w, 2w, 13w).")
+    every: Weeks = Field(description="Time between sessions, in whole weeks (1w, 2w, 13w).")
     length: Duration = Field(description="Length of each session, e.g. 60m.")
-
-    @field_validator("every")
-    @classmethod
-    def _whole_weeks(cls, value: timedelta) -> timedelta:
-        # Series repeat weekly in the calendar (RRULE FREQ=WEEKLY), so other cadences cannot be booked.
-        if value.days % 7 or value.seconds or value.microseconds:
-            raise PydanticCustomError(
-                "cadence", f"a session cadence must be whole weeks, like 1w or 2w, got '{format_duration(value)}'"
-            )
-        return value
 
 
 class Single(Section):
@@ -171,9 +160,9 @@ class Digest(Section):
 class CheckIns(Section):
     """How often coachd checks in with a coachee, by the state their feedback shows."""
 
-    stress: Duration = Field(default=_d("1w"), description="Under stress: more frequent contact.")
-    steady: Duration = Field(default=_d("2w"), description="Steady progress.")
-    momentum: Duration = Field(default=_d("4w"), description="With momentum: less frequent contact.")
+    stress: Weeks = Field(default=_d("1w"), description="Under stress: more frequent contact.")
+    steady: Weeks = Field(default=_d("2w"), description="Steady progress.")
+    momentum: Weeks = Field(default=_d("4w"), description="With momentum: less frequent contact.")
 
 
 class Store(Section):

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError
 
 from coachd.config.zone_abbreviations import abbreviation_problem
@@ -54,6 +55,14 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> timedelta:
         result = int(match.group(1)) * _UNITS[match.group(2)]
     if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
         raise _error("duration", f"expected a positive duration like 30m, 2h, 3d or 4w, got {shown(value)}")
+    return result
+
+
+def parse_weeks(value: Any) -> timedelta:
+    """A duration of whole weeks: '2w' (or '14d'); series repeat weekly in the calendar (RRULE FREQ=WEEKLY)."""
+    result = parse_duration(value)
+    if result.days % 7 or result.seconds or result.microseconds:
+        raise _error("cadence", f"a session cadence must be whole weeks, like 1w or 2w, got '{format_duration(result)}'")
     return result
 
 
@@ -275,8 +284,10 @@ def is_slug(value: Any) -> bool:
 
 
 _DURATION_SCHEMA = {"type": "string", "pattern": r"^[0-9]+[mhdw]$", "examples": ["30m", "2h", "3d", "4w"]}
+_WEEKS_SCHEMA = {"type": "string", "pattern": r"^[0-9]*[1-9][0-9]*w$", "examples": ["1w", "2w", "4w", "13w"]}
 _HOURS_PATTERN = r"^[0-9]{1,2}:[0-9]{2}-[0-9]{1,2}:[0-9]{2}$"
-_DAY_ENUM = {"type": "string", "enum": list(DAY_NAMES)}
+# Day names in any case, short or whole ("mon", "Wed", "Friday"), as parse_days reads them.
+_DAY_NAME = {"type": "string", "pattern": r"^[A-Za-z]{3,9}$", "examples": ["mon", "Wed", "friday"]}
 
 Duration = Annotated[
     timedelta,
@@ -285,6 +296,14 @@ Duration = Annotated[
     WithJsonSchema(_DURATION_SCHEMA),
 ]
 """A positive duration written <n><unit>, unit m, h, d or w."""
+
+Weeks = Annotated[
+    timedelta,
+    BeforeValidator(parse_weeks),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(_WEEKS_SCHEMA),
+]
+"""A cadence in whole weeks, written like 2w."""
 
 NonNegativeDuration = Annotated[
     timedelta,
@@ -308,8 +327,9 @@ Days = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "string", "pattern": r"^[a-z]{3,9}(-[a-z]{3,9})?$", "examples": ["mon-fri", "sun-thu"]},
-                {"type": "array", "items": _DAY_ENUM, "minItems": 1},
+                {"type": "string", "pattern": r"^[A-Za-z]{3,9}(\s*-\s*[A-Za-z]{3,9})?$",
+                 "examples": ["mon-fri", "Mon-Fri", "sun-thu", "Monday-Thursday"]},
+                {"type": "array", "items": _DAY_NAME, "minItems": 1},
             ]
         }
     ),
@@ -353,3 +373,17 @@ ZoneName = Annotated[
 ]
 
 Slug = Annotated[str, BeforeValidator(check_slug), WithJsonSchema({"type": "string", "pattern": _SLUG.pattern})]
+
+
+class ConfigJsonSchema(GenerateJsonSchema):
+    """The JSON Schema generator of the config: defaults written as a person writes them in the file
+    (`15m`, `09:00-17:00`, `[mon, tue]`), as the loader reads them, never pydantic's ISO forms (`PT15M`)."""
+
+    def encode_default(self, dft: Any) -> Any:
+        if isinstance(dft, timedelta):
+            return format_duration(dft)
+        if isinstance(dft, (WorkingHours, DigestCadence)):
+            return str(dft)
+        if isinstance(dft, frozenset) and dft and all(isinstance(d, int) and 0 <= d <= 6 for d in dft):
+            return format_days(dft)
+        return super().encode_default(dft)
