@@ -12,7 +12,8 @@ STATE ?= var
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# compat: the source folder daemon/ goes on the path with a .pth file, as plainly as PYTHONPATH would.
+	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
 run: $(VENV)/.installed

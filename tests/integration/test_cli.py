@@ -118,3 +118,12 @@ def test_an_unusable_state_directory_is_a_clear_error(tmp_path):
     result = invoke("simulate", str(EXAMPLE), "--until", "2027-01-11", "--out", str(blocker / "state"))
     assert result.exit_code == 2
     assert "cannot use the state directory" in result.output and "Traceback" not in result.output
+
+
+def test_preview_help_lists_every_kind():
+    from coachd.model.mail_kinds import MailKind
+
+    result = invoke("preview", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert all(kind.value in text for kind in MailKind)

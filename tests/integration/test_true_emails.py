@@ -162,3 +162,17 @@ def test_a_late_digest_lists_only_what_is_still_to_come(tmp_path, cfg):
         local = occurrence.start.astimezone(cfg.program.zone)
         assert f"{title}: {local:%a %-d %b}".upper() not in coming, (title, local)
     assert sent_at(digest) >= late - timedelta(minutes=5)
+
+
+def test_emails_greet_people_by_their_first_name_or_the_greeting_they_set(tmp_path):
+    source = EXAMPLE.read_text()
+    line = next(line for line in source.splitlines() if "id: maria" in line)
+    greeted = load_config_text(source.replace(line, line.replace("id: maria,", "id: maria, greeting: Dr. Lopez,")),
+                               EXAMPLE)
+    tick(tmp_path, greeted, program_start(greeted) - timedelta(days=1))
+    invitations = mails(tmp_path, "invitation")
+    to_maria = [m for m in invitations if "<maria@" in str(m["To"])]
+    to_ana = [m for m in invitations if "<ana@" in str(m["To"])]
+    assert to_maria and to_ana
+    assert all(text(m).startswith("Hello Dr. Lopez,") for m in to_maria)
+    assert all(text(m).startswith("Hello Ana,") for m in to_ana)

@@ -53,6 +53,7 @@ def test_each_reply_file_that_cannot_be_delivered_is_named_with_its_reason(tmp_p
     (replies / "zoneless.eml").write_bytes(REPLY % b"Tue, 05 Jan 2027 10:00:00 -0000")
     (replies / "gone.eml").symlink_to(tmp_path / "deleted.eml")
     (replies / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (replies / "README.md").write_text("These replies show ...\n")  # notes about the folder, not mail: no warning
     out = tmp_path / "out"
     result = simulate("--until", "2027-01-07", "--out", str(out), "--replies", str(replies))
     assert result.exit_code == 0, result.output

@@ -19,7 +19,7 @@ from coachd.config import ConfigError, ProgramConfig, load_config
 from coachd.runtime.logs import setup_logging
 from coachd.runtime.wiring import ProgramRuntime, default_state_dir
 from coachd.cli.kind_choice import KindChoice
-from coachd.model.mail_kinds import EXPECTS_ANSWER
+from coachd.model.mail_kinds import EXPECTS_ANSWER, MailKind
 
 console = Console()
 # Errors are never wrapped: admins grep them and paste them into tickets.
@@ -179,7 +179,8 @@ def refuse_a_simulation(cfg: ProgramConfig, state: Path) -> None:
 
 @main.command()
 @config_argument
-@click.option("--until", "until", required=True, help="Simulate up to this date (exclusive end of day).")
+@click.option("--until", "until", required=True, help="Simulate up to this date, not including it: the simulation stops at its first midnight in the "
+                   "program's zone.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="State directory of the simulation; run again with a later --until to resume.")
 @click.option("--from", "start", help="Start date (default: the program's start, or where DIR stopped).")
@@ -224,7 +225,8 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
         show_status(console, cfg, state_dir(state), as_json)
 
 
-@main.command()
+@main.command(help="Show the email of KIND as it would be sent. KIND is one of: "
+                   + ", ".join(kind.value for kind in MailKind) + ".")
 @config_argument
 @click.argument("kind", type=KindChoice(), metavar="KIND")
 @state_option
@@ -235,7 +237,6 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
 @click.option("--at", "at", help="As of this date (default: now).")
 def preview(config: Path, kind: str, state: Path | None, session_id: str | None, person_id: str | None,
             html_out: Path | None, at: str | None) -> None:
-    """Show the email of KIND (agenda, summary, invitation, digest, ...) as it would be sent."""
     from coachd.reporting.preview import PreviewError
     from coachd.reporting.preview import preview as show_preview
 

@@ -233,6 +233,10 @@ class Person(Section):
         description="Busy times: an .ics file relative to this file, or an http(s) URL of an ICS feed.",
     )
     aliases: list[EmailStr] = Field(default=[], description="Other addresses the person may reply from.")
+    greeting: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="How emails greet them, e.g. 'Maria' or 'Dr. Okafor'. Default: the first word of their name.",
+    )
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -60,6 +60,12 @@ class Rendered:
     html: str
 
 
+def first_name(name: str) -> str:
+    """The first word of a full name ("Maria Lopez" -> "Maria"): how people greet each other in mail."""
+    words = name.split()
+    return words[0] if words else name
+
+
 class Composer:
     """Templates are looked up in the admin's folder first, then among the built-in ones.
 
@@ -92,7 +98,9 @@ class Composer:
             raise UnknownKind(f"unknown email kind {kind!r}; known: {', '.join(MailKind)}")
         kind = MailKind(kind)
         # The recipient argument wins: it decides the zone every time is shown in.
-        values = {**context, "recipient": recipient, "kind": kind.value}
+        # How the email greets its reader: the config's `greeting` (put in the context), else their first name.
+        values = {**context, "recipient": recipient, "kind": kind.value,
+                  "greeting": context.get("greeting") or first_name(recipient.name)}
         try:
             subject, text, html = (self.env.get_template(f"{kind}/{part}").render(values) for part in PARTS)
         except Exception as exc:

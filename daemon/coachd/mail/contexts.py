@@ -63,6 +63,9 @@ def series_dict(series: BookedSeries) -> dict[str, Any]:
 def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime) -> dict[str, Any]:
     """The template context for `mail`; one-to-one content only ever comes from that one-to-one."""
     context = base_context(cfg) | {"recipient": mail.recipient}
+    person = cfg.people_by_id.get(mail.recipient.person_id)
+    if person is not None and person.greeting:
+        context["greeting"] = person.greeting
     booking = observed.bookings.get(mail.series_key) if mail.series_key else None
     if mail.kind in ITIP_KINDS and booking:
         occurrences = booking.series.occurrences()

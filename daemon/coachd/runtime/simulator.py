@@ -49,6 +49,8 @@ def load_replies(folder: Path) -> tuple[list[Delivery], list[str]]:
     deliveries: list[Delivery] = []
     problems: list[str] = []
     for path in entries:
+        if path.name.startswith(".") or path.stem.upper() == "README":
+            continue  # notes beside the replies (a README, an editor's swap file) are not mail
         outcome = _delivery(path)
         if isinstance(outcome, Delivery):
             deliveries.append(outcome)
