@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from tests.support.ticks import EXAMPLE
 
 # The machine's PostgreSQL, as CI uses it (.ci/run), unless the environment names another.
 PG_URL = os.environ.get("COACHD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-NOW = datetime(2027, 1, 11, 9, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 11, 9, tzinfo=UTC)
 
 
 def _reachable(url: str) -> bool:

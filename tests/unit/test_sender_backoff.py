@@ -3,6 +3,8 @@ every second and logged 10,844 lines in 64 s. 1 s, doubling to 5 min, reset by a
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from coachd.runtime.sender_process import SenderLoop
 
 
@@ -60,7 +62,7 @@ def test_a_drain_that_keeps_failing_is_tried_a_bounded_number_of_times_a_minute(
     attempts = run_for(60.0, lambda n: False)
     # 0, 1, 3, 7, 15, 31: doubling from 1 s, not once a second (60 times)
     assert len(attempts) <= 7, attempts
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in pairwise(attempts)]
     assert gaps == sorted(gaps) and gaps[0] >= 1.0
 
 
@@ -70,7 +72,7 @@ def test_wake_ups_do_not_cut_the_backoff_short():
 
 def test_the_backoff_is_capped_at_five_minutes_and_reset_by_a_drain_that_works():
     attempts = run_for(3600.0, lambda n: n == 15)  # the 15th attempt works, the rest fail
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in pairwise(attempts)]
     assert max(gaps) <= 300.0 + 1e-6
     assert 300.0 in [round(g, 6) for g in gaps], "it got to the cap"
     # After the success, the next failure waits the normal wait (60 s here), then 1 s again.

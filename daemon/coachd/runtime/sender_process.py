@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -101,7 +101,7 @@ class MailDispatcher:
                 delay = min(2.0 ** (quick_deaths - QUICK_DEATHS_FORGIVEN), self.interval.total_seconds())
                 if self._stop.wait(delay):
                     return
-            self.watch(datetime.now(timezone.utc))
+            self.watch(datetime.now(UTC))
 
     def wake(self) -> None:
         """There may be mail to send now."""

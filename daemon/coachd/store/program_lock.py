@@ -13,11 +13,9 @@ import hashlib
 import os
 import socket
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
-
-from .db import create_store_engine
 
 # What pg_stat_activity shows for the lock's connection; the refusal quotes it.
 APPLICATION_NAME = "coachd {host} pid {pid} program {program}"
@@ -56,10 +54,9 @@ class ProgramLock:
 def hold_program(url: str, program_id: str) -> ProgramLock | None:
     """Take the program's lock in the PostgreSQL database at `url`; None for SQLite (the state
     directory's lock file does it there). Raises ProgramInUse naming the holder when it is taken."""
-    engine = create_store_engine(url, poolclass=NullPool)
-    if engine.dialect.name != "postgresql":
-        engine.dispose()
+    if make_url(url).get_backend_name() != "postgresql":
         return None
+    engine = create_engine(url, poolclass=NullPool)
     connection = engine.connect()
     try:
         name = APPLICATION_NAME.format(host=socket.gethostname(), pid=os.getpid(), program=program_id)
