@@ -110,3 +110,63 @@ def test_where_the_provider_cannot_say_the_email_in_flight_is_resent_once_and_co
     assert {row.status for row in rows} == {"sent"}
     assert [row.message_id for row in rows if row.resent_after_crash] == [expected[2]]
     assert "1 emails resent after a crash (may have arrived twice)" in status_text(config, state)
+
+
+class FilingRecorder(Recorder):
+    """An SMTP server that files each message it accepts into an IMAP Sent folder, as Gmail does."""
+
+    def __init__(self, dovecot, folder: str) -> None:
+        super().__init__()
+        self.dovecot, self.folder = dovecot, folder
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        answer = await super().handle_DATA(server, session, envelope)
+        if answer.startswith("250"):
+            with self.dovecot.admin() as client:
+                client.append(self.folder, bytes(envelope.content))
+        return answer
+
+
+def sent_folder_option(dovecot, folder: str, port: int | None = None) -> str:
+    return (f"{{host: 127.0.0.1, port: {port or dovecot.implicit_port}, tls: implicit, username: {dovecot.user}, "
+            f"password_env: COACHD_TEST_SENT_PASSWORD, ca_file: {dovecot.ca_file}, folder: {folder}}}")
+
+
+def test_with_a_sent_folder_the_email_in_flight_is_found_there_and_not_sent_twice(tmp_path, dovecot, folder,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("COACHD_TEST_SENT_PASSWORD", dovecot.password)
+    recorder = FilingRecorder(dovecot, folder)
+    with smtp_server(recorder) as port:
+        config = config_file(tmp_path, f"{{provider: smtp, host: 127.0.0.1, port: {port}, tls: none, "
+                                       f"sent_folder: {sent_folder_option(dovecot, folder)}}}")
+        state = tmp_path / "state"
+        expected = queue_emails(sqlite_url(state), "northwind-2027", EMAILS, NOW)
+        killed_worker(config, state, "send", "3")
+        assert drain_now(config, state) == EMAILS - 2  # the third is found in the Sent folder
+    received = Counter(str(email.message_from_bytes(r.data, policy=email.policy.default)["Message-ID"])
+                       for r in recorder.received)
+    assert received == Counter(expected), "each email once"
+    assert sum(row.resent_after_crash for row in outbox(state)) == 0
+    assert "resent after a crash" not in status_text(config, state)
+
+
+def test_a_sent_folder_that_cannot_be_asked_is_not_taken_for_not_sent(tmp_path, dovecot, folder, monkeypatch):
+    """An unreachable IMAP server says nothing: the email is resent and counted, as without a folder."""
+    from coachd.providers.mailserver.factories import smtp_sender
+    from coachd.providers.mailserver.family import SentFolderSection
+    from tests.support.smtp_servers import free_port
+
+    monkeypatch.setenv("COACHD_TEST_SENT_PASSWORD", dovecot.password)
+
+    def section(port: int) -> SentFolderSection:
+        return SentFolderSection(host="127.0.0.1", port=port, tls="implicit", username=dovecot.user,
+                                 password_env="COACHD_TEST_SENT_PASSWORD", ca_file=str(dovecot.ca_file), folder=folder)
+
+    with dovecot.admin() as client:
+        client.append(folder, b"Message-ID: <filed@northwind.example>\r\nSubject: x\r\n\r\nbody\r\n")
+    sender = smtp_sender(tmp_path, "127.0.0.1", 2525, tls="none", sent_folder=section(dovecot.implicit_port))
+    assert sender.was_sent("<filed@northwind.example>", "k1") is True
+    assert sender.was_sent("<never@northwind.example>", "k2") is False
+    unreachable = smtp_sender(tmp_path, "127.0.0.1", 2525, tls="none", sent_folder=section(free_port()))
+    assert unreachable.was_sent("<filed@northwind.example>", "k1") is None
+    assert smtp_sender(tmp_path, "127.0.0.1", 2525, tls="none").was_sent("<filed@northwind.example>", "k1") is None
