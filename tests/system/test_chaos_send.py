@@ -32,3 +32,15 @@ def test_kills_while_sending_lose_nothing_stall_briefly_and_count_each_possible_
     # Not the 600 s lease: a new sender is started and hands back the claims within seconds.
     assert figures["longest_stall_s"] < 60, figures
     assert figures["exit_code"] == 0
+
+
+def test_with_a_sent_folder_to_ask_kills_while_sending_make_no_duplicate(tmp_path, dovecot):
+    """The server files what it accepts into an IMAP Sent folder (as Gmail does) and coachd asks it
+    after each crash: the email in flight is found there rather than sent again."""
+    figures = chaos_send.chaos(150, SENDER_KILLS, DAEMON_KILLS, seed=14, folder=tmp_path, timeout=120.0,
+                               dovecot=dovecot)
+    print(f"\nchaos with the Sent folder lookup: {figures}")
+    assert figures["kills"] == SENDER_KILLS + DAEMON_KILLS
+    assert figures["lost"] == 0 and figures["unsent_rows"] == 0
+    assert figures["duplicates"] == 0 and figures["resent_after_crash"] == 0
+    assert figures["longest_stall_s"] < 60, figures
