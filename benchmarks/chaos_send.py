@@ -40,13 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from coachd.store.db import Store, sqlite_url  # noqa: E402
-from tests.support.imap_server import Dovecot, binaries, running_dovecot  # noqa: E402
-from coachd.store.models import Outbox  # noqa: E402
-from tests.support.outbox_rows import queue_emails  # noqa: E402
-from tests.support.smtp_servers import Recorder, smtp_server  # noqa: E402
+from coachd.store.db import Store, sqlite_url
+from coachd.store.models import Outbox
+from tests.support.imap_server import Dovecot, binaries, running_dovecot
+from tests.support.outbox_rows import queue_emails
+from tests.support.smtp_servers import Recorder, smtp_server
 
 EXAMPLE = ROOT / "config" / "example.yaml"
 PROGRAM = "northwind-2027"
@@ -60,7 +60,7 @@ class TimedRecorder(Recorder):
 
     times: list[float] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         import asyncio
 
         await asyncio.sleep(SERVER_DELAY)
@@ -76,7 +76,7 @@ class FilingRecorder(TimedRecorder):
     dovecot: Dovecot | None = None
     folder: str = "Sent"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         answer = await super().handle_DATA(server, session, envelope)
         if answer.startswith("250") and self.dovecot is not None:
             with self.dovecot.admin() as client:

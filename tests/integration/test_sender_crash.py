@@ -119,7 +119,7 @@ class FilingRecorder(Recorder):
         super().__init__()
         self.dovecot, self.folder = dovecot, folder
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         answer = await super().handle_DATA(server, session, envelope)
         if answer.startswith("250"):
             with self.dovecot.admin() as client:

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from coachd.execute import claimants
 from coachd.execute.executor import ActionRecord, Executor
-from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CredentialsExpired, PermanentSendError
 from coachd.providers.retry import RetryPolicy
+from coachd.runtime.wiring import ProgramRuntime
 from coachd.store import outbox_repo
 
 log = logging.getLogger("coachd.outbox")

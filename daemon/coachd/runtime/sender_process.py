@@ -21,14 +21,14 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from coachd.runtime.clock import SystemClock
 from coachd.config import ProgramConfig
 from coachd.execute.executor import ActionRecord, Executor
+from coachd.execute.outbox import drain, next_attempt
+from coachd.runtime.clock import SystemClock
 from coachd.runtime.jobs import Job, JobOutcome
 from coachd.runtime.logs import setup_logging
-from coachd.execute.outbox import drain, next_attempt
-from coachd.runtime.wiring import ProgramRuntime, open_program
 from coachd.runtime.runner import JobRunner
+from coachd.runtime.wiring import ProgramRuntime, open_program
 
 log = logging.getLogger("coachd.sender")
 
@@ -72,12 +72,13 @@ class MailDispatcher:
 
     def start(self) -> None:
         with self._lock:
-            self._process = self._context.Process(
+            process = self._context.Process(
                 target=serve, name="coachd-sender", daemon=True,
                 args=(self.cfg, self.state_dir, self.interval, self.log_level, self._wake, self._stop))
-            self._process.start()
-            self._started_at = time.monotonic()
-            log.info("mail sender started (pid %s)", self._process.pid)
+            process.start()
+            # Only a started process is published: the watcher joins whatever `_process` holds.
+            self._process, self._started_at = process, time.monotonic()
+            log.info("mail sender started (pid %s)", process.pid)
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch_exits, name="coachd-sender-watch", daemon=True)
                 self._watcher.start()
@@ -101,7 +102,11 @@ class MailDispatcher:
                 delay = min(2.0 ** (quick_deaths - QUICK_DEATHS_FORGIVEN), self.interval.total_seconds())
                 if self._stop.wait(delay):
                     return
-            self.watch(datetime.now(UTC))
+            try:
+                self.watch(datetime.now(UTC))
+            except Exception:
+                log.exception("could not start the mail sender again")
+                self._stop.wait(PARENT_CHECK_SECONDS)
 
     def wake(self) -> None:
         """There may be mail to send now."""
