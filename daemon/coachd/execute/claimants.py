@@ -40,7 +40,8 @@ def is_gone(holder: str) -> bool:
     """Whether the process named `holder` has certainly ended: it ran on this host and its pid is
     no longer alive, or is alive as another process (another start time). A holder on another host
     (replicas sharing a PostgreSQL database) cannot be checked from here: never gone, its claims
-    wait for their lease."""
+    wait for their lease. Containers that share one host name but not one pid namespace would defeat
+    the pid check; containers get host names of their own by default."""
     host, _, rest = holder.partition(":")
     pid_text, _, token = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
