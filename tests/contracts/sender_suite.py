@@ -56,6 +56,10 @@ class SenderContract:
     # A second send with the same outbox key does nothing (a file per key, Graph's transactionId);
     # SMTP cannot tell, so the outbox's record is what keeps it from sending twice.
     idempotent_send = True
+    # Whether `was_sent` can say if a message arrived (the file sender; smtp with a Sent folder the
+    # server files into). Without it, it must answer None, never False: False lets an email that may
+    # have arrived go out again uncounted after a crash.
+    knows_what_was_sent = True
 
     @pytest.fixture
     def sender(self) -> MailSender:
@@ -145,3 +149,15 @@ class SenderContract:
         sender.send_raw(raw, "mail:p/s/invitation/ana")  # and the next one still goes
         sender.close()
         assert sent() == [raw]
+
+    def test_was_sent_says_what_arrived_or_that_it_cannot_tell(self, sender: MailSender, sent: Sent) -> None:
+        message = invitation()
+        message_id = str(message["Message-ID"])
+        before = sender.was_sent(message_id, "mail:p/was-sent")
+        sender.send_raw(stored(message), "mail:p/was-sent")
+        sender.close()
+        after = sender.was_sent(message_id, "mail:p/was-sent")
+        if self.knows_what_was_sent:
+            assert (before, after) == (False, True)
+        else:
+            assert (before, after) == (None, None)

@@ -27,6 +27,7 @@ from coachd.store import (
     database_url,
     migrate,
 )
+from coachd.store.db import head_revision
 
 UTC = timezone.utc
 T0 = datetime(2027, 1, 11, 15, 0, tzinfo=UTC)
@@ -174,7 +175,7 @@ def test_migrate_twice_is_a_no_op(store: Store) -> None:
     migrate(store.engine)
     migrate(store.engine)
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
     with store.session() as s:
         assert len(s.scalars(select(Outbox)).all()) == 1
 
@@ -229,7 +230,7 @@ def _empty(database_url: str) -> None:
 
 
 def test_read_only_store_reports_no_schema_then_the_head(database_url: str) -> None:
-    from coachd.store.db import head_revision
+
 
     _empty(database_url)
     with Store.open_readonly(database_url) as looking:
@@ -285,6 +286,34 @@ def test_an_outbox_from_before_0002_keeps_every_message_through_the_upgrade(data
         with store.session() as s:
             assert s.get(OutboxMessage, "mail:p1/old").message == b"Subject: Agenda\r\n\r\nkept\r\n"
             assert s.scalars(select(Outbox.key)).all() == ["mail:p1/old"]
+    finally:
+        store.dispose()
+
+
+def test_an_email_queued_before_0004_is_unclaimed_and_never_resent_after_the_upgrade(database_url: str) -> None:
+    from alembic import command
+
+    from coachd.store.db import alembic_config
+
+    _empty(database_url)
+    engine = create_store_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0003")
+            connection.execute(text(
+                "INSERT INTO outbox (key, program_id, kind, recipient, to_addr, subject, message_id, status, "
+                "attempts, due_at, next_attempt_at, created_at) VALUES ('mail:p1/old', 'p1', 'agenda', 'ana', "
+                "'ana@example.org', 'Agenda', '<old@example.org>', 'queued', 0, :t, :t, :t)"),
+                {"t": T0.replace(tzinfo=None)})
+            connection.commit()
+        migrate(engine)
+    finally:
+        engine.dispose()
+    store = Store.open(database_url)
+    try:
+        with store.session() as s:
+            row = s.scalars(select(Outbox)).one()
+            assert (row.claimed_by, row.sending_at, row.resent_after_crash) == (None, None, 0)
     finally:
         store.dispose()
 

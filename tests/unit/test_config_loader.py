@@ -266,7 +266,7 @@ def test_json_schema_gives_each_provider_its_own_options():
         sections = [schema["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in branches]
         return {s["properties"]["provider"]["const"]: set(s["properties"]) - {"provider"} for s in sections}
 
-    assert options("send") == {"file": set(), "smtp": {"host", "port", "username", "password_env", "tls"},
+    assert options("send") == {"file": set(), "smtp": {"host", "port", "username", "password_env", "tls", "sent_folder"},
                                "gmail": set(), "outlook": set()}
     assert options("calendar")["outlook"] == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
     assert options("calendar")["google"] == {"calendar_id", "credentials", "secret_env"}

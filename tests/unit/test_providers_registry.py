@@ -75,7 +75,7 @@ def test_each_provider_section_holds_the_options_its_factory_takes() -> None:
         return set(section.model_fields) - {"provider"}
 
     assert options("calendar", "local") == set()
-    assert options("send", "smtp") == {"host", "port", "tls", "username", "password_env"}
+    assert options("send", "smtp") == {"host", "port", "tls", "username", "password_env", "sent_folder"}
     assert options("receive", "maildir") == set()
     assert options("receive", "imap") == {"host", "port", "tls", "username", "password_env", "folder",
                                           "processed_folder", "ca_file"}

@@ -265,6 +265,18 @@ class MailSender(Protocol):
     def close(self) -> None:
         """The end of a batch: release a connection kept open across its sends (SMTP). Default: nothing."""
 
+    def was_sent(self, message_id: str, key: str) -> bool | None:
+        """Optional capability: whether the message with this Message-ID (outbox `key`) reached the
+        mail system, asked after a crash left its send's outcome unknown. True: it did, it is not
+        sent again; False: it did not, it is sent; None (the default): this sender cannot tell, the
+        outbox sends it again and counts it as possibly arrived twice (`coachd status`).
+
+        Implemented by the file sender (the file is there or not) and the smtp sender when an IMAP
+        Sent folder is configured. Hooks to come: Gmail (messages.list q="rfc822msgid:<id>", issue
+        17) and Graph (sentItems filtered on internetMessageId, issue 18). An implementation that
+        cannot reach what it asks returns None, never False: False lets the email go out again."""
+        return None
+
 
 @runtime_checkable
 class Inbox(Protocol):

@@ -47,7 +47,9 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
             "upcoming": [{"session": s.id, "title": titles.get(s.series_uid, s.series_uid),
                           "start": s.start.isoformat(), "end": s.end.isoformat()} for s in upcoming],
             "mail": {"queued": counts.get("queued", 0), "sent": counts.get("sent", 0),
-                     "failed": counts.get("failed", 0)},
+                     "failed": counts.get("failed", 0),
+                     # Sent again after a crash, the provider unable to say whether the first send arrived.
+                     "resent_after_crash": outbox_repo.resent_after_crash(db, pid)},
             "failed_mail": [{"key": m.key, "to": m.to_addr, "kind": m.kind, "error": m.last_error} for m in failed],
             "retrying_mail": [{"key": m.key, "to": m.to_addr, "attempts": m.attempts, "error": m.last_error,
                                "next_attempt": m.next_attempt_at.isoformat()} for m in stuck],
@@ -92,6 +94,9 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
                       f"{mail['queued']} email(s) still queued.", highlight=False)
     console.print(f"series booked: {data['series']}   mail: {mail['sent']} sent, {mail['queued']} queued, "
                   f"{mail['failed']} failed   quarantined replies: {len(data['quarantined'])}", highlight=False)
+    if mail.get("resent_after_crash"):
+        console.print(f"[yellow]{mail['resent_after_crash']} emails resent after a crash (may have arrived twice)[/]",
+                      highlight=False)
     for problem in data.get("providers", []):
         if problem["state"] == "credentials_expired":
             console.print(f"[bold red]{problem['role']} provider: credentials expired since {problem['since']}; "

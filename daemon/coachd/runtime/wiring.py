@@ -31,6 +31,7 @@ from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 from coachd.runtime.provider_health import RoleHealth
 from coachd.store import meta_repo
 from coachd.store.db import Store, StoreError, database_url, sqlite_url
+from coachd.store.program_lock import ProgramInUse
 
 log = logging.getLogger("coachd")
 
@@ -186,6 +187,18 @@ def lock_state(state_dir: Path) -> IO[bytes]:
     return handle
 
 
+def _hold_program(store: Store, cfg: ProgramConfig, sender: object, lock: IO[bytes] | None) -> None:
+    """On PostgreSQL, one daemon per program per database (store/program_lock.py), refused like a
+    second daemon on one SQLite state; held until the store is disposed (ProgramRuntime.close)."""
+    try:
+        store.hold_program(cfg.program.id)
+    except (ProgramInUse, StoreError) as error:
+        store.dispose()
+        _close(sender)
+        _close(lock)
+        raise StateUnavailable(str(error)) from error
+
+
 def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded: bool = False,
                  locked: bool = True) -> ProgramRuntime:
     """Lock the state, open the providers the config names and the store (migrating it).
@@ -223,6 +236,8 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
         _close(lock)
         reason = getattr(error, "orig", None) or error
         raise StateUnavailable(f"cannot open the database for {state_dir}: {reason}") from error
+    if locked and not embedded:
+        _hold_program(store, cfg, sender, lock)
     template_folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     try:
         return ProgramRuntime(

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .program_lock import ProgramLock, hold_program
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ENV_URL = "COACHD_DATABASE_URL"
 BUSY_TIMEOUT_MS = 5000
@@ -181,6 +183,7 @@ class Store:
         self.engine = engine
         # Objects stay readable after commit: callers hand rows to the planner outside the session.
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._program_lock: ProgramLock | None = None
 
     @classmethod
     def open(cls, url: str, **engine_kwargs: Any) -> Store:
@@ -214,7 +217,17 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    def hold_program(self, program_id: str) -> None:
+        """Refuse a second daemon on this program in this PostgreSQL database, held until `dispose`
+        (store/program_lock.py; a no-op on SQLite, where the state directory's lock does it).
+        Raises program_lock.ProgramInUse naming the holder."""
+        if self._program_lock is None:
+            self._program_lock = hold_program(self.engine.url.render_as_string(hide_password=False), program_id)
+
     def dispose(self) -> None:
+        if self._program_lock is not None:
+            self._program_lock.release()
+            self._program_lock = None
         self.engine.dispose()
 
     def __enter__(self) -> Store:

@@ -37,6 +37,7 @@ MESSAGE_ID = 998  # RFC 5322 line limit, the most a Message-ID header can hold
 # A calendar provider's own id of an event or occurrence: Google's are up to 1024 characters (an
 # instance's adds "_<UTC time>"), Microsoft Graph's are shorter.
 PROVIDER_ID = 1100
+CLAIMANT = 200  # "<host>:<pid>:<token>" of the process holding an outbox claim
 
 OUTBOX_STATUSES = ("queued", "sent", "failed")
 REPLY_STATUSES = ("handled", "quarantined", "dismissed", "auto-reply")
@@ -141,6 +142,17 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The drainer that holds the claim: "<host>:<pid>:<process start or random token>" (see
+    # execute/outbox.py), so that a claim left by a process that is gone is handed back at once
+    # rather than after the lease.
+    claimed_by: Mapped[str | None] = mapped_column(String(CLAIMANT))
+    # Set, and committed, just before the email is handed to the sender; cleared when it is recorded
+    # as sent, failed or not tried. Still set on a queued row, it marks the one email whose outcome
+    # a crash left unknown.
+    sending_at: Mapped[datetime | None]
+    # How often it was sent again after a crash without the provider being able to say whether the
+    # first send arrived: each may have arrived twice (`coachd status` counts them).
+    resent_after_crash: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class OutboxMessage(Base):

@@ -4,12 +4,12 @@ requests among them that replies are matched to."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,14 +21,20 @@ from .models import ActionLog, Outbox, OutboxMessage
 QueuedRow = tuple[dict[str, Any], dict[str, Any]]
 
 # What the drainer reads of a due email; the bytes are read apart, for the emails it claimed.
-DUE_COLUMNS = (Outbox.id, Outbox.key, Outbox.kind, Outbox.recipient, Outbox.to_addr, Outbox.attempts)
+# `sending_at` set on a due email means a crash left its outcome unknown.
+DUE_COLUMNS = (Outbox.id, Outbox.key, Outbox.kind, Outbox.recipient, Outbox.to_addr, Outbox.attempts,
+               Outbox.message_id, Outbox.sending_at)
 # What reply matching reads of a request.
 REQUEST_COLUMNS = (Outbox.key, Outbox.kind, Outbox.session_id, Outbox.recipient, Outbox.to_addr, Outbox.reply_token,
                    Outbox.message_id)
 
-# Built once: this runs for every email sent.
+# Built once: these run for every email sent.
 MARK_SENT = (update(Outbox).where(Outbox.id == bindparam("row_id"))
-             .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts")))
+             .values(status="sent", sent_at=bindparam("sent_at"), attempts=bindparam("attempts"),
+                     claimed_by=None, sending_at=None))
+MARK_SENDING = (update(Outbox).where(Outbox.id == bindparam("row_id"))
+                .values(sending_at=bindparam("sending_at"),
+                        resent_after_crash=Outbox.resent_after_crash + bindparam("resent")))
 
 
 class KeyTaken(Exception):
@@ -56,19 +62,47 @@ def keys_after(db: Session, program_id: str, after_id: int) -> list[tuple[int, s
         select(Outbox.id, Outbox.key).where(Outbox.program_id == program_id, Outbox.id > after_id)).all()]
 
 
-def claim(db: Session, row_ids: Sequence[int], now: datetime, lease: timedelta) -> set[int]:
-    """Take the queued, due emails among `row_ids` for `lease`, atomically: of several drainers
-    exactly one gets each. The lease is the row's next attempt time."""
+def claim(db: Session, row_ids: Sequence[int], now: datetime, lease: timedelta, holder: str) -> set[int]:
+    """Take the queued, due emails among `row_ids` for `lease` in the name of `holder`, atomically:
+    of several drainers exactly one gets each. The lease is the row's next attempt time."""
     claimed = db.execute(update(Outbox)
                          .where(Outbox.id.in_(row_ids), Outbox.status == "queued", Outbox.next_attempt_at <= now)
-                         .values(next_attempt_at=now + lease)
+                         .values(next_attempt_at=now + lease, claimed_by=holder)
                          .returning(Outbox.id))
     return set(claimed.scalars())
 
 
 def release(db: Session, row_ids: Sequence[int], now: datetime) -> None:
-    """Make claimed emails that were not sent due again at `now`."""
-    db.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "queued").values(next_attempt_at=now))
+    """Make claimed emails that were not sent due again at `now`: none of them is in flight (the
+    drainer knows it did not send them), so their in-flight marks go too."""
+    db.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "queued")
+               .values(next_attempt_at=now, claimed_by=None, sending_at=None))
+
+
+def claimants(db: Session, program_id: str) -> list[str]:
+    """Every process named as holding a claim on a queued email of the program."""
+    return list(db.scalars(select(Outbox.claimed_by).distinct()
+                           .where(Outbox.program_id == program_id, Outbox.status == "queued",
+                                  Outbox.claimed_by.is_not(None))))
+
+
+def hand_back(db: Session, program_id: str, holders: Sequence[str], now: datetime) -> int:
+    """Make the queued emails claimed by `holders` (processes that are gone) due again at `now`.
+
+    Their in-flight marks stay: the one email such a process was sending may have gone out, and
+    the next drainer must treat its outcome as unknown. Returns how many were handed back."""
+    if not holders:
+        return 0
+    result = db.execute(update(Outbox).where(Outbox.program_id == program_id, Outbox.status == "queued",
+                                             Outbox.claimed_by.in_(holders))
+                        .values(next_attempt_at=now, claimed_by=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def resent_after_crash(db: Session, program_id: str) -> int:
+    """How many emails were sent again after a crash that left their first send's outcome unknown."""
+    return db.scalar(select(func.count()).select_from(Outbox)
+                     .where(Outbox.program_id == program_id, Outbox.resent_after_crash > 0)) or 0
 
 
 def due(db: Session, program_id: str, now: datetime, limit: int) -> list[Row[Any]]:
@@ -86,24 +120,39 @@ def messages(db: Session, keys: Sequence[str]) -> dict[str, bytes]:
                            .where(OutboxMessage.key.in_(keys))).all())
 
 
-@contextmanager
-def sent_marks(store: Store) -> Iterator[Callable[[int, datetime, int], None]]:
-    """`mark(row_id, sent_at, attempts)` records one email as sent and commits at once, each in its own
-    transaction (the window for a duplicate after a crash is one email), all over one connection
-    rather than one checked out of the pool per email."""
-    with store.engine.connect() as connection:
-        def mark(row_id: int, sent_at: datetime, attempts: int) -> None:
-            connection.execute(MARK_SENT, {"row_id": row_id, "sent_at": sent_at, "attempts": attempts})
-            connection.commit()
+class SendMarks:
+    """The drainer's marks around each send, each committed at once in its own transaction, all over
+    one connection rather than one checked out of the pool per email."""
 
-        yield mark
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def sending(self, row_id: int, at: datetime, *, resend: bool = False) -> None:
+        """The email is about to be handed to the sender (and, with `resend`, again after a crash
+        left its first send's outcome unknown): committed before the send, so that after a crash
+        this one email, and no other of the batch, is known to be in doubt."""
+        self._connection.execute(MARK_SENDING, {"row_id": row_id, "sending_at": at, "resent": int(resend)})
+        self._connection.commit()
+
+    def sent(self, row_id: int, sent_at: datetime, attempts: int) -> None:
+        """The email was sent (the window for a duplicate after a crash is this one email)."""
+        self._connection.execute(MARK_SENT, {"row_id": row_id, "sent_at": sent_at, "attempts": attempts})
+        self._connection.commit()
+
+
+@contextmanager
+def send_marks(store: Store) -> Iterator[SendMarks]:
+    """Marks for one drain (see SendMarks)."""
+    with store.engine.connect() as connection:
+        yield SendMarks(connection)
 
 
 def record_failure(db: Session, row_id: int, attempts: int, error: str, retry_at: datetime | None) -> None:
     """A failed attempt: tried again at `retry_at`, or given up on (status failed) when that is None."""
     row = db.get(Outbox, row_id)
     assert row is not None
-    row.attempts, row.last_error = attempts, error
+    # The send answered (with an error): its outcome is known, and the claim is over.
+    row.attempts, row.last_error, row.sending_at, row.claimed_by = attempts, error, None, None
     if retry_at is None:
         row.status = "failed"
     else:

@@ -45,6 +45,11 @@ class FileSender(MailSender):
         # The headers name the file; the bytes go out as the outbox stored them.
         self._write_once(self.path_for(BytesHeaderParser().parsebytes(raw), key), raw, key)
 
+    def was_sent(self, message_id: str, key: str) -> bool | None:
+        """The folder can tell: a file for the key is there or not (read again: the folder is the truth)."""
+        digest = key_digest(key)
+        return any(self.folder.glob(f"*-{digest}.eml"))
+
     def _write_once(self, path: Path, data: bytes, key: str) -> None:
         # Look for the key alone, not the whole name: a message re-rendered with another Date
         # after a crash is still the same send and must not become a second file. The folder is

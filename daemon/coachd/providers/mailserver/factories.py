@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from coachd.providers.family import ProviderRefused
 
 if TYPE_CHECKING:
+    from coachd.providers.mailserver.family import SentFolderSection
     from coachd.providers.mailserver.imap import ImapInbox
+    from coachd.providers.mailserver.sent_folder import SentFolder
     from coachd.providers.mailserver.smtp import SmtpSender
 
 # Each factory imports its own provider when called: a program that sends by smtp never loads
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def smtp_sender(state_dir: Path, host: str, port: int | None = None, tls: str = "starttls",
-                username: str | None = None, password_env: str | None = None) -> SmtpSender:
+                username: str | None = None, password_env: str | None = None,
+                sent_folder: SentFolderSection | None = None) -> SmtpSender:
     from coachd.providers.mailserver.smtp import SmtpSender
 
     password = None
@@ -31,7 +34,25 @@ def smtp_sender(state_dir: Path, host: str, port: int | None = None, tls: str = 
     if tls == "none" and (username or password_env) and not _loopback(host):
         raise ProviderRefused("send", "tls", f"none would send the login to {host} in clear; use starttls or "
                               "implicit, or tls: none only for a server on this machine (localhost, 127.0.0.1, ::1)")
-    return SmtpSender(host, port, tls=tls, username=username, password=password)  # type: ignore[arg-type]
+    return SmtpSender(host, port, tls=tls, username=username, password=password,  # type: ignore[arg-type]
+                      sent_folder=_sent_folder(sent_folder) if sent_folder is not None else None)
+
+
+def _sent_folder(section: SentFolderSection) -> SentFolder:
+    """The smtp sender's Sent folder lookup, refused as the imap inbox is for the same mistakes."""
+    from coachd.providers.mailserver.sent_folder import SentFolder
+
+    password = os.environ.get(section.password_env)
+    if password is None:
+        raise ProviderRefused("send", "sent_folder.password_env", f"the environment variable {section.password_env} "
+                              "is not set in this environment; the sent folder lookup reads its password from it")
+    if section.tls == "none" and not _loopback(section.host):
+        raise ProviderRefused("send", "sent_folder.tls", f"none would send the password to {section.host} in clear; "
+                              "it is only for a server on this machine (localhost, 127.0.0.1, ::1)")
+    if section.ca_file is not None and not Path(section.ca_file).is_file():
+        raise ProviderRefused("send", "sent_folder.ca_file", f"file not found: {section.ca_file}")
+    return SentFolder(section.host, section.port, tls=section.tls, username=section.username, password=password,
+                      folder=section.folder, ca_file=Path(section.ca_file) if section.ca_file else None)
 
 
 def imap_inbox(state_dir: Path, host: str, port: int | None = None, tls: str = "implicit",

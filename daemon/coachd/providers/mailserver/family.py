@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from coachd.providers.family import Family, Offer, ProviderSection, beside_the_config
@@ -33,6 +33,28 @@ class _Server(ProviderSection):
         return {**super().options(), "port": self.effective_port}
 
 
+class SentFolderSection(BaseModel):
+    """The IMAP folder the smtp server files each message it sends into, asked after a crash."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(description="The IMAP server's host name.")
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="The IMAP server's port. Default: 993, or 143 without implicit TLS.")
+    tls: TLS = Field(default="implicit",
+                     description="implicit (TLS from the start), starttls, or none (a server on this machine only).")
+    username: str = Field(description="The IMAP login.")
+    password_env: str = Field(description="Environment variable holding the IMAP password.")
+    ca_file: str | None = Field(default=None, description="PEM file of the certificate authorities to trust, "
+                                "relative to this file. Default: the system's trust store.")
+    folder: str = Field(default="Sent", description="The folder the server files sent mail into.")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _beside_the_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return beside_the_config(value, info)
+
+
 class SmtpSenderSection(_Server):
     """Mail handed to an SMTP server (a relay or a submission port)."""
 
@@ -44,6 +66,13 @@ class SmtpSenderSection(_Server):
     password_env: str | None = Field(default=None, description="Environment variable holding the password.")
     tls: TLS = Field(default="starttls",
                      description="implicit (TLS from the start), starttls, or none (local relays only).")
+    sent_folder: SentFolderSection | None = Field(
+        default=None,
+        description="Only for a server that files every message sent over SMTP into an IMAP folder by itself "
+        "(Gmail, Microsoft 365 and many hosted services; not a plain Postfix): after a crash while an email "
+        "was being sent, coachd looks for it there by Message-ID instead of sending it again. Default: none; "
+        "such an email is sent again and counted in `coachd status`.",
+    )
 
     @field_validator("host")
     @classmethod

@@ -16,10 +16,13 @@ import smtplib
 import ssl
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from coachd.mail.headers import UNFOLDED
 from coachd.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
+
+if TYPE_CHECKING:
+    from coachd.providers.mailserver.sent_folder import SentFolder
 
 log = logging.getLogger("coachd.smtp")
 
@@ -31,7 +34,7 @@ DEFAULT_PORTS = {"implicit": 465, "starttls": 587, "none": 25}
 class SmtpSender(MailSender):
     def __init__(self, host: str, port: int | None = None, *, tls: Tls = "starttls", username: str | None = None,
                  password: str | None = None, timeout: float = 30.0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, sent_folder: SentFolder | None = None) -> None:
         if tls not in DEFAULT_PORTS:
             raise ValueError(f"tls must be one of {', '.join(DEFAULT_PORTS)}, not {tls!r}")
         self.host = host
@@ -43,6 +46,8 @@ class SmtpSender(MailSender):
         self.ssl_context = ssl_context
         self._connection: smtplib.SMTP | None = None
         self.connections_opened = 0  # for tests and logs: reuse is the point
+        # Where the server files what it sent, when it does (see sent_folder.py): what `was_sent` asks.
+        self.sent_folder = sent_folder
 
     # --- MailSender ----------------------------------------------------------------------------
 
@@ -83,6 +88,10 @@ class SmtpSender(MailSender):
                 log.warning("smtp %s: %s accepted for some recipients only; refused: %s", self.host, key,
                             ", ".join(f"{a} ({c})" for a, (c, _) in refused.items()))
             return
+
+    def was_sent(self, message_id: str, key: str) -> bool | None:
+        """SMTP itself cannot say; the configured Sent folder can, where the server files into it."""
+        return None if self.sent_folder is None else self.sent_folder.holds(message_id)
 
     def close(self) -> None:
         """End the batch: QUIT politely, whatever state the connection is in."""
