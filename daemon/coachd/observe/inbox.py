@@ -44,6 +44,7 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
     """Process every new message in the inbox; returns how many were new to the store."""
     handled = 0
     for inbound in program.inbox.fetch():
+        program.raise_if_stopping()
         message = reply_text.parse_message(inbound.raw)
         message_id = _message_id(message, inbound.raw)
         with program.store.session() as db:
