@@ -6,6 +6,8 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 from coachd.runtime.systemd_notify import Notifier
 
 
@@ -34,3 +36,15 @@ def test_outside_systemd_nothing_is_sent_and_nothing_fails(tmp_path: Path) -> No
     gone = Notifier({"NOTIFY_SOCKET": str(tmp_path / "no-such-socket"), "WATCHDOG_PID": "1", "WATCHDOG_USEC": "5"})
     assert gone.watchdog_interval is None, "a watchdog meant for another process is not ours"
     gone.ready("x")  # a socket that is gone is said once in the log, never raised
+
+
+@pytest.mark.timeout(30)  # a blocking send would hang here
+def test_a_manager_that_does_not_read_never_blocks_the_daemon(tmp_path: Path) -> None:
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(path))
+        notifier = Notifier({"NOTIFY_SOCKET": str(path)})
+        for n in range(10_000):  # far more than an unread datagram queue holds (net.unix.max_dgram_qlen)
+            notifier.status(f"running job {n}")
+        assert server.recv(4096) == b"STATUS=running job 0"
+        notifier.close()

@@ -35,8 +35,12 @@ class Notifier:
             return
         try:
             if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a manager that does not read (its queue full) must never stall a job.
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                                             | socket.SOCK_NONBLOCK)
             self._socket.sendto("\n".join(lines).encode(), self.address)
+        except BlockingIOError:
+            pass  # dropped: the next ping or status follows within a quarter of the watchdog interval
         except OSError as error:
             # systemd gone or the socket replaced: the daemon runs on; said once, not at every ping.
             if not self._warned:
