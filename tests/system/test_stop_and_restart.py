@@ -240,6 +240,19 @@ def test_a_config_mistake_or_a_state_path_under_a_file_still_exits_2(tmp_path):
     assert "cannot use the state directory" in daemon.log and "Traceback" not in daemon.log
 
 
+def test_a_broken_template_stops_run_itself_with_exit_2(tmp_path):
+    """The unit has no `coachd check` as ExecStartPre= (systemd restarts a failing pre-start command whatever
+    RestartPreventExitStatus= says), so `run` itself must refuse what `check` refuses, with exit 2."""
+    config = program(tmp_path)
+    (config.parent / "mytemplates" / "agenda").mkdir(parents=True)
+    (config.parent / "mytemplates" / "agenda" / "body.txt").write_text("{% if %}never closed\n")
+    config.write_text(config.read_text().replace("templates: {folder: null}", "templates: {folder: mytemplates}"))
+    daemon = Daemon(config, tmp_path / "state")
+    assert daemon.finish() == 2, daemon.log
+    assert "template problem" in daemon.log and "agenda/body.txt" in daemon.log
+    assert not (tmp_path / "state").exists(), "refused before anything was opened"
+
+
 def _in_own_mount(tmp_path: Path, setup: str) -> list[str]:
     """A prefix running the command in a user and mount namespace of its own, after `setup` (sh) on $M."""
     mount = tmp_path / "mnt"

@@ -50,6 +50,9 @@ def test_temporary_failures_restart_forever_and_mistakes_do_not():
     assert seconds(one("Service", "RestartSec")) >= 5
     # A start limit would give up for good after a burst of temporary failures.
     assert one("Unit", "StartLimitIntervalSec") == "0"
+    # RestartPreventExitStatus= never applies to ExecStartPre= (systemd issue 11868): a `coachd check` there
+    # would be restarted forever on a config mistake; `coachd run` checks and exits 2 itself.
+    assert "ExecStartPre" not in directives()["Service"]
 
 
 def test_ordered_after_the_network_and_a_local_database():

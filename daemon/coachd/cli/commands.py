@@ -146,6 +146,7 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
 
     setup_logging(log_level)
     cfg = load_or_exit(config)
+    exit_on_template_problems(cfg, config)
     program = open_or_exit(cfg, state_dir(state), SystemClock())
     # Started after the store is open (and migrated): the sender opens the same store.
     sender = MailDispatcher(cfg, program.state_dir, cfg.daemon.send, log_level)
@@ -165,6 +166,18 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
         program.close()
         notifier.close()
     _exit_if_threads_linger()
+
+
+def exit_on_template_problems(cfg: ProgramConfig, config: Path) -> None:
+    """What `check` finds in the templates stops `run` too, with exit 2 from the main process: systemd's
+    RestartPreventExitStatus= applies to it (never to an ExecStartPre=), so a mistake is not restarted."""
+    from coachd.mail import Composer
+
+    folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
+    problems = Composer(folder).check()
+    if problems:
+        print_problems(f"{config}: {len(problems)} template problem(s)", problems)
+        sys.exit(EXIT_USAGE)
 
 
 def _exit_if_threads_linger() -> None:
