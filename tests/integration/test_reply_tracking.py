@@ -434,3 +434,21 @@ def test_processes_starting_together_all_get_the_one_secret(tmp_path):
         secrets = pool.map(reply_token.load_or_create_secret, [tmp_path] * 24)
     assert len(set(secrets)) == 1
     assert [p.name for p in tmp_path.iterdir()] == [reply_token.SECRET_FILE], "no scratch file left behind"
+
+
+def test_a_reply_with_a_huge_attachment_is_read_and_stored_without_it(tmp_path, sent, cfg):
+    request = of_kind(sent, "feedback-request")
+    plain = reply_to(request, FEEDBACK, name="big")
+    head, body = plain.split(b"\r\n\r\n", 1)
+    head = head.replace(b"Content-Type: text/plain; charset=utf-8", b"Content-Type: multipart/mixed; boundary=b")
+    deck = b"A" * (30 * 1024 * 1024)
+    raw = (head + b"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+           + b"\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=deck.pdf\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + deck + b"\r\n--b--\r\n")
+    rows = deliver_and_read(tmp_path, cfg, {"big": raw})
+    row = rows["big"]
+    assert (row.status, row.rating) == ("handled", 4)
+    assert row.payload["repeat"] == "role plays"
+    assert len(row.raw) < 64 * 1024
+    note = email.message_from_bytes(row.raw, policy=email.policy.default)["X-Coachd-Trimmed"]
+    assert "dropped 1 other part (application/pdf deck.pdf)" in str(note)

@@ -119,16 +119,51 @@ def test_the_svg_variant_is_well_formed_and_deterministic() -> None:
         trend_charts(history(), fmt="gif")  # type: ignore[arg-type]
 
 
-def test_a_missing_week_is_a_break_in_the_line_not_a_zero() -> None:
+def test_a_missing_week_is_joined_over_never_a_zero() -> None:
     weeks = WEEKS[:5]
     chart, = trend_charts({"weeks": weeks, "teams": [
         {"id": "a", "name": "A", "attendance": [0.5, 0.6, None, 0.7, 0.8], "rating": [None] * 5}]}, fmt="svg")
     paths = re.findall(r'<g id="line2d_\d+">\s*<path d="([^"]*)"', chart.data.decode())
-    (line,) = [d for d in paths if d.count("M") == 2]  # the team's line: two runs, the gap between them
+    (line,) = [d for d in paths if d.count("L") == 3]  # the team's line: one run through its four values
+    assert line.count("M") == 1
     points = [(float(x), float(y)) for x, y in re.findall(r"([\d.]+) ([\d.]+)", line)]
     grid = sorted({float(y) for d in paths if d.count("L") == 1 for _, y in re.findall(r"([\d.]+) ([\d.]+)", d)})
     zero = grid[-1]  # the lowest gridline (SVG y grows downwards): 0 %
     assert len(points) == 4 and all(y < zero - 1 for _, y in points)
+
+
+def _pixels_near(chart: Chart, colour: str, tolerance: int = 40) -> int:
+    """How many pixels of the chart are drawn in (about) `colour`."""
+    from PIL import Image
+
+    target = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    image = Image.open(io.BytesIO(chart.data)).convert("RGB")
+    return sum(count for count, rgb in image.getcolors(maxcolors=1 << 16) or []
+               if all(abs(a - b) <= tolerance for a, b in zip(rgb, target)))
+
+
+BLUE, ORANGE = "#0072B2", "#E69F00"  # the first two teams' colours
+
+
+def _attendance(teams: dict[str, list[float | None]]) -> Chart:
+    weeks = WEEKS[: len(next(iter(teams.values())))]
+    return trend_charts({"weeks": weeks, "teams": [{"id": name, "name": name, "attendance": values,
+                                                   "rating": [None] * len(weeks)} for name, values in teams.items()]})[0]
+
+
+def test_two_teams_with_the_same_values_are_both_visible() -> None:
+    full = [1.0] * 20
+    alone = _pixels_near(_attendance({"A": full}), BLUE)
+    both = _attendance({"A": full, "B": full})
+    # The first team keeps a good part of what it shows alone (its legend entry is a small part of it).
+    assert _pixels_near(both, BLUE) > 0.3 * alone
+    assert _pixels_near(both, ORANGE) > 0.3 * alone
+
+
+def test_a_team_meeting_every_two_weeks_has_a_line_not_lone_markers() -> None:
+    weekly = _pixels_near(_attendance({"A": [0.9] * 20}), BLUE)
+    fortnightly = _pixels_near(_attendance({"A": [0.9 if i % 2 == 0 else None for i in range(20)]}), BLUE)
+    assert fortnightly > 0.7 * weekly  # the same line, half the markers
 
 
 @pytest.mark.parametrize("empty", [None, {}, {"weeks": [], "teams": []}, {"weeks": WEEKS, "teams": []},

@@ -173,3 +173,40 @@ def test_ids(slug):
 def test_bad_ids(slug):
     with pytest.raises(ValueError, match="expected a lowercase id"):
         check_slug(slug)
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("IST", "'IST': ambiguous abbreviation; India is Asia/Kolkata, Ireland Europe/Dublin, Israel Asia/Jerusalem"),
+        ("PST", "'PST': ambiguous abbreviation; the US Pacific coast is America/Los_Angeles, the Philippines Asia/Manila"),
+        ("JST", "'JST': an abbreviation, not a zone; Japan is Asia/Tokyo"),
+        ("cest", "Germany is Europe/Berlin"),
+        ("CET/CEST", "Germany is Europe/Berlin"),
+        ("EST5EDT", "the US East coast is America/New_York"),
+        ("AEST", "Sydney and Melbourne is Australia/Sydney, Queensland Australia/Brisbane"),
+        ("BST", "the United Kingdom is Europe/London, Bangladesh Asia/Dhaka"),
+        ("UTC+2", "a UTC offset, not a zone"),
+        ("GMT-05:00", "a UTC offset, not a zone"),
+        ("+0530", "a UTC offset, not a zone"),
+    ],
+)
+def test_abbreviations_and_offsets_are_refused_with_the_zones_they_mean(zone, expected):
+    with pytest.raises(ValueError) as error:
+        check_zone(zone)
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize("zone", ["EST", "MST", "HST", "CET", "EET", "WET", "MET", "EST5EDT", "CST6CDT"])
+def test_legacy_tz_names_that_ignore_real_summer_times_are_refused_though_the_tz_database_has_them(zone):
+    from zoneinfo import available_timezones
+
+    assert zone in available_timezones()
+    with pytest.raises(ValueError):
+        check_zone(zone)
+
+
+def test_utc_and_gmt_stay_valid():
+    assert check_zone("UTC") == "UTC"
+    assert check_zone("Etc/UTC") == "Etc/UTC"
+    assert check_zone("GMT") == "GMT"

@@ -30,6 +30,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 # systemd restarts after RestartSec.
 EXIT_USAGE = 2
 EXIT_TEMPFAIL = 75
+# Enough to fix a file by; a file with thousands of mistakes is the wrong file, not thousands of fixes.
+SHOWN_PROBLEMS = 50
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -44,8 +46,10 @@ def load_or_exit(path: Path) -> ProgramConfig:
     except ConfigError as error:
         count = len(error.problems)
         err_console.print(f"[bold red]{error.file}[/]: {count} problem{'s' if count != 1 else ''}", highlight=False)
-        for problem in error.problems:
+        for problem in error.problems[:SHOWN_PROBLEMS]:
             err_console.print(f"  {problem}", highlight=False, markup=False)
+        if count > SHOWN_PROBLEMS:
+            err_console.print(f"  ... and {count - SHOWN_PROBLEMS} more", highlight=False, markup=False)
         sys.exit(EXIT_USAGE)
 
 
@@ -105,8 +109,10 @@ def check(config: Path, state: Path | None) -> None:
 
 def print_problems(title: str, problems: list[str]) -> None:
     err_console.print(title, style="bold red", highlight=False, markup=False)
-    for problem in problems:
+    for problem in problems[:SHOWN_PROBLEMS]:
         err_console.print(f"  {problem}", highlight=False, markup=False)
+    if len(problems) > SHOWN_PROBLEMS:
+        err_console.print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more", highlight=False, markup=False)
 
 
 @main.command()
@@ -147,6 +153,7 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
     setup_logging(log_level)
     cfg = load_or_exit(config)
     exit_on_template_problems(cfg, config)
+    refuse_a_simulation(cfg, state_dir(state))
     program = open_or_exit(cfg, state_dir(state), SystemClock())
     # Started after the store is open (and migrated): the sender opens the same store.
     sender = MailDispatcher(cfg, program.state_dir, cfg.daemon.send, log_level)
@@ -194,6 +201,18 @@ def _exit_if_threads_linger() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def refuse_a_simulation(cfg: ProgramConfig, state: Path) -> None:
+    """`run` on a simulation's state would book real calendars and mail real people from made-up history."""
+    from coachd.observe.readonly import simulation_clock_of
+
+    with state_errors_exit():
+        clock = simulation_clock_of(cfg, state)
+    if clock is not None:
+        fail(f"{state} holds a simulation (its clock is at {clock.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}); "
+             "`coachd run` works on a state of its own: give it another --state, or go on with `coachd simulate "
+             f"--out {state}`")
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from pathlib import Path
@@ -20,21 +21,33 @@ from coachd.providers import registry
 from coachd.providers.family import ROLES
 
 _SECTIONS = "program:, organizer:, people:, teams:"
+# A program of a thousand people is about 200 KB of YAML; anything far larger is a mistake (a log or a
+# binary written over the config), and reading, parsing and checking it would cost minutes and gigabytes.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def load_config(path: str | Path) -> ProgramConfig:
     """Load and check a program's config file; raises ConfigError listing every problem."""
     path = Path(path).absolute()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)  # never more: the file may be huge, or endless
+            size = os.fstat(file.fileno()).st_size
     except OSError as error:
         raise ConfigError(path, [Problem("", f"cannot read the config file: {error.strerror or error}")]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, [Problem("", f"the file is {_megabytes(max(size, len(raw)))}; a config is at most "
+                                             f"{_megabytes(MAX_CONFIG_BYTES)} (is this the right file?)")])
     try:
         text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise ConfigError(path, [Problem("", "the file is not UTF-8 text", line)]) from None
     return load_config_text(text, path)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def load_config_text(text: str, source: Path) -> ProgramConfig:

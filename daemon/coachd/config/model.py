@@ -248,6 +248,31 @@ class Team(Section):
     members: list[Slug] = Field(min_length=1, description="Person ids of the coachees; each in one team only.")
 
 
+class BusySourceLimits(Section):
+    """Bounds on reading each person's own `busy:` file or feed; a source over one is that person's failure."""
+
+    deadline_seconds: float = Field(
+        default=30, gt=0, le=3600,
+        description="Seconds one busy file or feed may take, fetch, parsing and recurrence together.",
+    )
+    max_bytes: int = Field(default=20_000_000, gt=0, description="Largest busy file or feed body, in bytes.")
+    max_events: int = Field(default=20_000, gt=0, description="Most events (VEVENT) in one busy calendar.")
+    max_instances: int = Field(
+        default=100_000, gt=0,
+        description="Most occurrences one busy calendar's recurring events may generate, from each rule's "
+        "start to the end of the weeks read; a rule repeating every second or minute goes over it.",
+    )
+    workers: int = Field(default=4, ge=1, le=64, description="Busy sources read at the same time.")
+
+
+class Daemon(DaemonIntervals):
+    """How often `coachd run` does each job, and the bounds on reading people's busy calendars."""
+
+    busy_limits: BusySourceLimits = Field(
+        default=BusySourceLimits(), description="Limits on each person's own busy file or feed."
+    )
+
+
 class ProgramConfig(Section):
     """One program's config file. Load it with coachd.config.load_config, which also checks references."""
 
@@ -261,7 +286,7 @@ class ProgramConfig(Section):
     digest: Digest = Field(default=Digest(), description="The sponsors' periodic digest.")
     check_ins: CheckIns = Field(default=CheckIns(), description="Check-in cadence by coachee state.")
     store: Store = Field(default=Store(), description="The state database.")
-    daemon: DaemonIntervals = Field(default=DaemonIntervals(), description="The daemon's job intervals.")
+    daemon: Daemon = Field(default=Daemon(), description="The daemon's job intervals and busy source limits.")
     scheduling: Scheduling = Field(default=Scheduling(), description="Rules for picking session times.")
     templates: Templates = Field(default=Templates(), description="Email template overrides.")
 

@@ -14,6 +14,8 @@ from zoneinfo import available_timezones
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from coachd.config.zone_abbreviations import abbreviation_problem
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -252,6 +254,9 @@ def check_zone(value: Any) -> str:
     """An IANA zone name known to this machine's tz database."""
     if not isinstance(value, str):
         raise _error("timezone", f"expected an IANA time zone name like 'Europe/London', got {shown(value)}")
+    problem = abbreviation_problem(value)
+    if problem is not None:  # before the lookup: EST, CET and MST are legacy tz names that ignore summer time
+        raise _error("timezone", problem)
     zones = _zones()
     if zones.get(value.lower()) == value:
         return value

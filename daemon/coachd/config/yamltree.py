@@ -15,6 +15,9 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 # A few aliases can expand into millions of nodes; a config is never near this size.
 _MAX_NODES = 200_000
+# No field needs more (names, addresses, outcomes, paths); a longer value would be copied into every
+# email and invitation the program sends.
+MAX_VALUE_CHARS = 10_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -121,6 +124,9 @@ class _Builder:
         # YAML 1.1 reads 9:30 as the base-60 number 570; keep such text so messages quote what was written.
         if node.tag in _NUMBERS and ":" in node.value and node.style is None:
             return node.value
+        if len(node.value) > MAX_VALUE_CHARS:
+            self.problem(path, f"the value is {len(node.value):,} characters long; at most {MAX_VALUE_CHARS:,}", node)
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
         except Exception as error:  # explicit tags like `!!int x` fail in many ways

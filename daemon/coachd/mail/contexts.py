@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from coachd.reporting import charts
 
 from coachd.config import ProgramConfig
 from coachd.model.actions import QueueMail
-from coachd.model.agenda import CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, questions_for
+from coachd.model.agenda import (CONTRACTS, DEFAULT_QUESTIONS, FEEDBACK_QUESTIONS, focus_for, looks_back,
+                                 questions_for)
 from coachd.model.mail_kinds import AGENDA_KINDS, FEEDBACK_KINDS, ITIP_KINDS, NOTES_KINDS, SPONSOR_KINDS, MailKind
 from coachd.model.observed import Observed, ReplyFact
 from coachd.model.types import BookedSeries, Occurrence, SessionKind
 from coachd.model import periods as periods_mod
 from coachd.reporting.survey import WRAP_UP_QUESTIONS, survey_summary
 from coachd.reporting.figures import program_figures
+from coachd.plan.planner import feedback_givers
+
+# A session in the program's last weeks with nothing booked after it closes the program for its attendees.
+LAST_WEEKS = timedelta(weeks=2)
 
 
 
@@ -79,7 +84,7 @@ def build(cfg: ProgramConfig, observed: Observed, mail: QueueMail, now: datetime
         return context | {"state": observed.states.get(mail.recipient.person_id, "steady"),
                           "coach": booking.series.spec.host, "next_check_in": mail.occurrence.start}
     if mail.occurrence is not None and booking is not None:
-        return context | _session_context(cfg, observed, booking.series, mail.occurrence, mail.kind)
+        return context | _session_context(cfg, observed, booking.series, mail)
     if mail.kind == MailKind.GOAL_CHECK_IN:
         return context | {"period_label": _period_label(mail.due.date()), "goals": cfg.program.outcome_texts,
                           "questions": ["Where do you stand against each goal?",
@@ -161,12 +166,14 @@ def _period_label(day: date) -> str:
     return day.strftime("%B %Y")
 
 
-def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSeries, occurrence: Occurrence,
-                     kind: str) -> dict[str, Any]:
+def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSeries, mail: QueueMail) -> dict[str, Any]:
+    """What an agenda, summary or feedback request says about its session, true when it is rendered
+    (`mail.due`): what came before for this recipient, what follows, and in which order."""
+    occurrence, kind, recipient = mail.occurrence, mail.kind, mail.recipient
+    assert occurrence is not None
     occurrences = [o for o in series.occurrences() if not o.cancelled]
     index = next((i for i, o in enumerate(occurrences) if o.recurrence_id == occurrence.recurrence_id), 0)
     previous = occurrences[index - 1] if index > 0 else None
-    following = occurrences[index + 1] if index + 1 < len(occurrences) else None
     context: dict[str, Any] = {"session": session_dict(cfg, series, occurrence)}
     host = series.spec.host.person_id
     if kind == MailKind.AGENDA:
@@ -181,25 +188,90 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
             topics = [topic for reply in observed.replies_to(previous.session_id, AGENDA_KINDS)
                       if reply.person_id != host for topic in _topics(cfg, reply)]
         bank = tuple(cfg.mail.agenda.questions) or DEFAULT_QUESTIONS
+        if _sessions_of(observed, recipient.person_id, before=occurrence.start) == []:
+            # Nothing was committed before the recipient's first session: ask nothing about "last time".
+            bank = tuple(q for q in bank if not looks_back(q)) or bank
         context |= {
             "purpose": purpose, "reason": reason, "importance": importance,
             "goals": cfg.program.outcome_texts, "open_actions": [_action(a) for a in open_actions],
             "topics": topics, "questions": questions_for(index, bank), "focus": focus_for(index),
             "asks_for_topics": series.spec.kind is SessionKind.GROUP,
             "previous_session": session_dict(cfg, series, previous) if previous else None,
+            "afterwards": _afterwards(cfg, series, mail),
         }
     elif kind == MailKind.SUMMARY:
         notes = observed.replies_to(occurrence.session_id, NOTES_KINDS, host)
         payload = notes[-1].payload if notes else {}
+        following = _next_session(observed, series, occurrence, recipient.person_id)
         context |= {
             "conclusions": list(payload.get("conclusions", [])),
             "actions": [_action(a) for a in payload.get("actions", [])],
-            "next_session": session_dict(cfg, series, following) if following else None,
-            "feedback_hint": "A short feedback request follows: a rating and two lines are enough.",
+            "next_session": session_dict(cfg, *following) if following else None,
+            # Nothing more booked for them and the program over by then: no invitation is coming.
+            "last_session": following is None and occurrence.end >= _last_weeks(cfg),
+            "feedback_hint": _feedback_hint(cfg, observed, series, mail),
         }
     elif kind in FEEDBACK_KINDS:
         context |= {"questions": list(FEEDBACK_QUESTIONS)}
     return context
+
+
+def _sessions_of(observed: Observed, person_id: str, *, before: datetime | None = None,
+                 after: datetime | None = None) -> list[tuple[BookedSeries, Occurrence]]:
+    """The sessions `person_id` is in, across every booked series, between `after` and `before`, by start."""
+    found = [(booking.series, o) for booking in observed.bookings.values()
+             if any(a.person_id == person_id for a in booking.series.spec.everyone())
+             for o in booking.series.occurrences()
+             if not o.cancelled and (before is None or o.start < before) and (after is None or o.start >= after)]
+    return sorted(found, key=lambda pair: pair[1].start)
+
+
+def _next_session(observed: Observed, series: BookedSeries, occurrence: Occurrence,
+                  person_id: str) -> tuple[BookedSeries, Occurrence] | None:
+    """The session after this one: the series' own next occurrence, else (after a kickoff, or the last of a
+    series) the recipient's next session in any series."""
+    later = [o for o in series.occurrences() if not o.cancelled and o.start > occurrence.start]
+    if later:
+        return series, later[0]
+    others = _sessions_of(observed, person_id, after=occurrence.end)
+    return others[0] if others else None
+
+
+def _last_weeks(cfg: ProgramConfig) -> datetime:
+    """From here on a session with nothing after it is the end of the program, not a gap in the booking."""
+    return periods_mod.program_end(cfg) - LAST_WEEKS
+
+
+def _afterwards(cfg: ProgramConfig, series: BookedSeries, mail: QueueMail) -> str:
+    """What the recipient gets after the session, in the order it will go out where that is known."""
+    summary = "a summary with conclusions, actions and the next session"
+    if series.spec.kind is SessionKind.WRAPUP:
+        asked = "a short survey on the whole program"
+    elif mail.recipient in feedback_givers(series.spec):
+        asked = "a short feedback request"
+    else:
+        return "A summary with conclusions, actions and the next session will follow."
+    timing = cfg.mail
+    # The summary goes when the coach's notes come in, never before they are asked for
+    # (notes.after) and at the latest at summary.after: between the two, the order is not known yet.
+    if timing.feedback.after < timing.notes.after:
+        return f"{asked[0].upper()}{asked[1:]}, then {summary}, will follow."
+    if timing.summary.after <= timing.feedback.after:
+        return f"{summary[0].upper()}{summary[1:]}, then {asked}, will follow."
+    return f"{summary[0].upper()}{summary[1:]} and {asked} will follow."
+
+
+def _feedback_hint(cfg: ProgramConfig, observed: Observed, series: BookedSeries, mail: QueueMail) -> str | None:
+    """What the summary says of the feedback request, in the order the two really go out."""
+    occurrence = mail.occurrence
+    assert occurrence is not None
+    if mail.recipient not in feedback_givers(series.spec):
+        return None
+    if observed.replies_to(occurrence.session_id, FEEDBACK_KINDS, mail.recipient.person_id):
+        return "Thank you for your feedback on this session."
+    if occurrence.end + cfg.mail.feedback.after > mail.due:
+        return "A short feedback request follows: a rating and two lines are enough."
+    return "If you have not answered the feedback request yet, a reply with a rating and two lines is enough."
 
 
 def _action(item: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ _KIND_LABELS = {
 }
 
 _ABOUT = {
-    "kickoff": "The kickoff sets the program's goals, its ground rules and the calendar for the year.",
+    "kickoff": "The kickoff sets the program's goals, its ground rules and its calendar.",
     "group": "The team reports progress on goals, commits to actions for the next session"
     " and works through members' issues together.",
     "individual": "A private one-to-one: what you discuss stays between coach and coachee.",

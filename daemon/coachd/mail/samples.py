@@ -194,6 +194,8 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
             "focus": "strategic",
             "asks_for_topics": True,
             "previous_session": session(start=datetime(2027, 1, 4, 15, 0, tzinfo=UTC)),
+            "afterwards": "A summary with conclusions, actions and the next session and a short feedback request "
+                          "will follow.",
         }
     if kind == MailKind.NOTES_REQUEST:
         return LENA, {"session": one}
@@ -203,6 +205,7 @@ def _specific(kind: str) -> tuple[Attendee, dict[str, Any]]:
             "conclusions": ["Lead with the business case, not the discount", "Fabrikam needs an executive sponsor first"],
             "actions": _actions()[:1],
             "next_session": session("individual", datetime(2027, 1, 26, 16, 0, tzinfo=UTC)),
+            "last_session": False,
             "feedback_hint": "A short feedback request follows in an hour; two minutes is enough.",
         }
     if kind in FEEDBACK_KINDS:

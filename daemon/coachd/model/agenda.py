@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from coachd.model.types import SessionKind
 
 # Purpose, reason, importance: the three parts of the up-front contract (seed article 003).
@@ -47,6 +49,20 @@ DEFAULT_QUESTIONS: tuple[str, ...] = (
     "What did you try for the first time since we last met?",
     "What would you do if you were sure you could not fail?",
 )
+
+
+# Questions about a session before this one: never asked at someone's first session.
+_LOOKS_BACK = re.compile(r"\blast (?:time|session|week|meeting)\b|\bsince (?:we|our) last\b|\bprevious session\b",
+                         re.IGNORECASE)
+
+
+def looks_back(question: str) -> bool:
+    """Whether a question asks about what happened since an earlier session."""
+    return question in _DEFAULTS_LOOKING_BACK or bool(_LOOKS_BACK.search(question))
+
+
+# Of the bank's own questions, those about a commitment made before.
+_DEFAULTS_LOOKING_BACK = frozenset({DEFAULT_QUESTIONS[0], DEFAULT_QUESTIONS[1], DEFAULT_QUESTIONS[5]})
 
 
 def questions_for(index: int, bank: tuple[str, ...] = DEFAULT_QUESTIONS, count: int = 3) -> list[str]:

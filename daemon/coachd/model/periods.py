@@ -13,6 +13,11 @@ Span = tuple[datetime, datetime]
 """[start, end) as aware UTC datetimes."""
 
 
+def program_end(cfg: ProgramConfig) -> datetime:
+    """The instant the program is over: the midnight after its last day, in the program's zone (UTC)."""
+    return midnight(cfg.program.ends + timedelta(days=1), cfg.program.zone)
+
+
 def digest_periods(cfg: ProgramConfig) -> list[Span]:
     """The digest periods of the program, in order: the first starts at program.starts, the last
     holds program.ends; each ends where the next starts.

@@ -12,6 +12,7 @@ from typing import Any
 
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
+from coachd.replies.trim import NOTE_HEADER, kept_message
 from coachd.model.mail_kinds import (EXPECTS_ANSWER, FEEDBACK_KINDS, NOTES_KINDS, SELF_RATED_KINDS, MailKind,
                                      expects_answer)
 from coachd.model.serial import booked_from_row
@@ -45,8 +46,14 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
     handled = 0
     for inbound in program.inbox.fetch():
         program.raise_if_stopping()
-        message = reply_text.parse_message(inbound.raw)
-        message_id = _message_id(message, inbound.raw)
+        # Judged and stored as kept: a large message's attachments are dropped first (replies/trim.py),
+        # so an admin assigning it later reads exactly what the inbox read.
+        raw = kept_message(inbound.raw)
+        message = reply_text.parse_message(raw)
+        message_id = _message_id(message, raw)
+        if raw is not inbound.raw:
+            log.info("reply %s is %d bytes: kept %d (%s)", message_id, len(inbound.raw), len(raw),
+                     _header(message, NOTE_HEADER))
         with program.store.session() as db:
             seen = replies_repo.is_recorded(db, program.id, message_id)
         if not seen:
@@ -61,7 +68,7 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
                 replies_repo.add(db, program.id, message_id, now, _without_nul(_sender(message)), kind=verdict.kind,
                                  session_id=verdict.session_id, person_id=verdict.person_id, status=verdict.status,
                                  reason=_without_nul(verdict.reason), rating=verdict.rating,
-                                 payload=_without_nul(verdict.payload), raw=inbound.raw,
+                                 payload=_without_nul(verdict.payload), raw=raw,
                                  request_key=verdict.request_key)
             executor.emit(ActionRecord(now, f"reply:{program.id}/{message_id}", "reply", {
                 "status": verdict.status, "kind": verdict.kind, "from": verdict.person_id,

@@ -29,6 +29,19 @@ def state_now(store: Store, program_id: str) -> datetime:
     return simulated_clock(store, program_id) or datetime.now(UTC)
 
 
+def clock_of(cfg: ProgramConfig, state: Path) -> datetime:
+    """Now as the state in `state` knows it, for the commands that look (plan, preview, status, report):
+    the simulation's clock when the state is a simulation, the real one otherwise or when nothing is stored."""
+    with existing_store(cfg, state) as store:
+        return state_now(store, cfg.program.id) if store is not None else datetime.now(UTC)
+
+
+def simulation_clock_of(cfg: ProgramConfig, state: Path) -> datetime | None:
+    """The simulation's clock when `state` holds a simulation; None for a real state or an empty one."""
+    with existing_store(cfg, state) as store:
+        return simulated_clock(store, cfg.program.id) if store is not None else None
+
+
 @contextmanager
 def existing_store(cfg: ProgramConfig, state: Path, *, readonly: bool = True) -> Iterator[Store | None]:
     """The program's store, or None when nothing was ever stored (no state directory, no database

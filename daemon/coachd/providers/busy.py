@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -83,25 +86,79 @@ def _joined(spans: list[Interval]) -> list[Interval]:
     return merged
 
 
+_GRACE = 1.0  # seconds
+
+
 class EachPersonBusy:
-    """The busy role over per-person sources (people's own ICS files and feeds): each person asked in turn.
+    """The busy role over per-person sources (people's own ICS files and feeds): up to `workers` people
+    asked at once, each in a thread of its own.
 
     Everyone asked is in the answer ([] for someone the source knows nothing about) or in its failures.
+    A person with no answer after `deadline_seconds` is a failure naming that limit, and everyone else is
+    still answered: one slow or hostile source delays only its own person. The threads are daemon threads,
+    so one still stuck when the daemon stops never holds up its exit; the source bounds its own work, so an
+    abandoned thread ends on its own.
     """
 
     limits = BusyLimits()  # files and feeds are read whole: no window or batch limit
 
-    def __init__(self, source: BusySource) -> None:
+    def __init__(self, source: BusySource, *, workers: int = 4, deadline_seconds: float | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.source = source
+        self.workers = workers
+        self.deadline_seconds = deadline_seconds
 
     def busy(self, people: Sequence[BusyPerson], window: Interval) -> BusyTimes:
-        answer = BusyTimes()
-        for person in people:
+        found: dict[str, list[Interval]] = {}
+        failed: dict[str, BusySourceError] = {}
+        waiting = list({p.id: p for p in people}.values())  # each person asked once
+        order = [p.id for p in waiting]
+        done: queue.SimpleQueue[tuple[str, list[Interval] | None, BaseException | None]] = queue.SimpleQueue()
+        running: dict[str, float] = {}  # person id -> when their answer is due (monotonic)
+        while waiting or running:
+            while waiting and len(running) < self.workers:
+                person = waiting.pop(0)
+                # A little after the source's own deadline, whose error says more about what was slow.
+                allowed = float("inf") if self.deadline_seconds is None else self.deadline_seconds + _GRACE
+                running[person.id] = time.monotonic() + allowed
+                threading.Thread(target=self._ask, args=(person.id, window, done), daemon=True,
+                                 name=f"coachd-busy-{person.id}").start()
+            due = min(running.values()) - time.monotonic()
             try:
-                answer[person.id] = self.source.busy(person.id, window)
-            except BusySourceError as error:
-                answer.failures[person.id] = error
-        return answer
+                person_id, spans, error = done.get(timeout=max(due, 0.0) if due != float("inf") else None)
+            except queue.Empty:
+                now = time.monotonic()
+                for person_id in [p for p, at in running.items() if at <= now]:
+                    del running[person_id]  # its thread is abandoned; the source's own limits end it
+                    failed[person_id] = self._late(person_id)
+                continue
+            if running.pop(person_id, None) is None:
+                continue  # someone already given up on
+            if isinstance(error, BusySourceError):
+                failed[person_id] = error
+            elif error is not None:
+                raise error  # a bug, not a calendar's fault: as when asked in turn
+            else:
+                found[person_id] = spans or []
+        # In the order asked, whatever order the answers came in: the same answer reads the same.
+        return BusyTimes({p: found[p] for p in order if p in found}, {p: failed[p] for p in order if p in failed})
+
+    def _ask(self, person_id: str, window: Interval,
+             done: queue.SimpleQueue[tuple[str, list[Interval] | None, BaseException | None]]) -> None:
+        try:
+            done.put((person_id, self.source.busy(person_id, window), None))
+        except BaseException as error:  # noqa: BLE001 - handed to the asking thread, which decides
+            done.put((person_id, None, error))
+
+    def _late(self, person_id: str) -> BusySourceError:
+        where = getattr(self.source, "sources", {}).get(person_id, "their busy source")
+        return BusySourceError(
+            person_id, where,
+            f"no answer within {self.deadline_seconds:g} s: over daemon.busy_limits.deadline_seconds "
+            f"({self.deadline_seconds:g} s); raise it in the config's daemon.busy_limits if this source is "
+            "only slow",
+        )
 
 
 class CombinedBusy:

@@ -10,6 +10,22 @@ from pathlib import Path
 TEMP_PREFIX = ".tmp-"
 
 
+def remove_leftover_writes(folder: Path) -> list[Path]:
+    """Delete the temp files of writes a crash cut short, anywhere under `folder`; returns them.
+
+    Only for a process that holds the state's lock before anything of its own writes: any
+    temp file then belongs to a process that is gone (its rename never happened, so the old
+    file, or none, is what readers see)."""
+    removed = []
+    for path in folder.rglob(f"{TEMP_PREFIX}*.part"):
+        try:
+            path.unlink()
+        except OSError:  # gone already, or not ours to remove: never a reason not to start
+            continue
+        removed.append(path)
+    return removed
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half of one.
 

@@ -33,6 +33,8 @@ _LEGEND_COLUMNS = 4
 _LEGEND_CHARS = 30  # longer team names are cut in the legend; the alt text has them whole
 _LEGEND_ROW_IN = 0.2
 _MAX_TICKS = 7
+# Per team, in points: markers (4.5 pt) side by side, lines (1.8 pt) apart by half their width.
+_DODGE_X_PT, _DODGE_Y_PT = 3.0, 0.9
 
 _RC = {
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs on every host
@@ -115,8 +117,8 @@ def _trend_charts(history: Mapping[str, Any] | None, *, fmt: Literal["png", "svg
     """Attendance and average rating per team over the program's weeks, in that order.
 
     `history` is `{"weeks": [date, ...], "teams": [{"id", "name", "attendance": [0..1 | None],
-    "rating": [1..5 | None]}]}`, one value per week. None is a gap (no session, or too few answers
-    to show), drawn as a break in the line, never as zero. A metric with no value at all gives no
+    "rating": [1..5 | None]}]}`, one value per week. None is a week without a value (no session, or too
+    few answers to show): no marker there, the line joins the weeks either side, never a zero. A metric with no value at all gives no
     chart, so an empty history gives an empty list. The same history gives the same bytes.
     """
     if fmt not in ("png", "svg"):
@@ -157,14 +159,17 @@ def _render(metric: _Metric, weeks: list[date], series: list[tuple[str, list[flo
                         layout="constrained", facecolor="white")
         canvas = FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        x = [week.toordinal() for week in weeks]
-        for (index, _, values), label in zip(drawn, labels):
+        for position, ((index, _, values), label) in enumerate(zip(drawn, labels)):
+            # A week without a value (no session, too few answers) is skipped, not a break: a team
+            # that meets every two weeks still has a line, as its legend entry promises.
+            points = [(week.toordinal(), v * metric.scale) for week, v in zip(weeks, values) if v is not None]
             # Team colours and markers follow the team's place in the history, so a team looks
             # the same in both charts even when it has no values in one of them.
-            axes.plot(x, [math.nan if v is None else v * metric.scale for v in values], label=label,
+            axes.plot([p[0] for p in points], [p[1] for p in points], label=label,
                       color=_COLOURS[index % len(_COLOURS)], marker=_MARKERS[index % len(_MARKERS)],
                       linestyle=_LINESTYLES[(index // len(_COLOURS)) % len(_LINESTYLES)],
-                      linewidth=1.8, markersize=4.5, clip_on=False)
+                      linewidth=1.8, markersize=4.5, clip_on=False,
+                      transform=axes.transData + _dodge(figure, position, len(drawn)))
         _style_axes(axes, metric, weeks)
         _legend(figure, canvas, len(labels))
         if fmt == "svg":
@@ -176,6 +181,15 @@ def _render(metric: _Metric, weeks: list[date], series: list[tuple[str, list[flo
             data = _png(canvas)
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return Chart(metric.name, metric.title, _alt(metric, weeks, series), mime, data)
+
+
+def _dodge(figure: Figure, position: int, count: int) -> Any:
+    """A shift of a few points per team, so that teams with the same values (two at 100%) are side by
+    side instead of one hiding the other; small enough not to change what a value reads as."""
+    from matplotlib.transforms import ScaledTranslation
+
+    step = position - (count - 1) / 2
+    return ScaledTranslation(step * _DODGE_X_PT / 72, step * _DODGE_Y_PT / 72, figure.dpi_scale_trans)
 
 
 def _png(canvas: FigureCanvasAgg) -> bytes:

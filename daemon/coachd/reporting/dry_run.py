@@ -19,7 +19,7 @@ from coachd.plan.slots import Candidate, evaluate
 from coachd.model.types import UTC, BookedSeries, Interval, Occurrence
 from coachd.observe.busy import own_busy
 from coachd.providers.busy import ask_within_limits
-from coachd.observe.readonly import read_observed
+from coachd.observe.readonly import clock_of, read_observed
 
 
 def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:
@@ -42,7 +42,7 @@ def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[s
 
 def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime | None, shown: int) -> None:
     observed, warnings = observed_for_plan(cfg, state)
-    now = now or datetime.now(UTC)
+    now = now or clock_of(cfg, state)  # a simulated state's own clock, as status and report use
     result = plan(cfg, observed, now, session_mail=False, program_mail=False)
     to_book = {a.series.spec.key: a for a in result.actions if isinstance(a, BookSeries)}
     everything: list[tuple[BookedSeries, str]] = [(b.series, "booked") for b in observed.bookings.values()

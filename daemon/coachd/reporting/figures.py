@@ -63,10 +63,12 @@ def program_figures(cfg: ProgramConfig, observed: Observed, start: datetime, end
         "outcomes": _outcomes(cfg, (as_of - timedelta(microseconds=1)).astimezone(zone).date()),
         "goal_check_ins": goal_check_ins(program, start, end),
         "recognition": recognition(program, as_of),
-        "upcoming": _upcoming(program, end),
+        # What comes after the period and after the moment the digest is written: a digest sent a day
+        # late must not announce a session that has already happened.
+        "upcoming": _upcoming(program, max(end, now)),
         "next_review": min((h.occurrence.start for h in program.occurrences
                             if h.spec.kind is SessionKind.SPONSOR_REVIEW and not h.occurrence.cancelled
-                            and h.occurrence.start >= end), default=None),
+                            and h.occurrence.start >= max(end, now)), default=None),
         "program_ends": cfg.program.ends,
         "history": history(program, end),
     }

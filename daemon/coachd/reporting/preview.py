@@ -18,9 +18,9 @@ from coachd.model.mail_kinds import ITIP_KINDS, SESSION_KINDS, MailKind, is_mail
 from coachd.model.observed import Booking, Observed
 from coachd.model.periods import digest_periods, last_ended
 from coachd.plan.planner import plan, review_mail
-from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SessionKind
+from coachd.model.types import Attendee, BookedSeries, Occurrence, Role, SessionKind
 from coachd.mail import Composer, Envelope
-from coachd.observe.readonly import read_observed
+from coachd.observe.readonly import clock_of, read_observed
 
 # Program kinds about one session: the review pack (a sponsor review) and, with --session, the
 # wrap-up survey (a team's wrap-up); without --session a wrap-up is the sponsors' final report.
@@ -36,7 +36,7 @@ def preview(console: Console, cfg: ProgramConfig, state: Path, kind: str, sessio
     if not is_mail_kind(kind):
         raise PreviewError(f"unknown email kind {kind!r}; known: {', '.join(MailKind)}")
     kind = MailKind(kind)
-    now = now or datetime.now(UTC)
+    now = now or clock_of(cfg, state)  # a simulated state's own clock, as status and report use
     observed = _with_planned(cfg, read_observed(cfg, state)[0], now)
     if kind in SESSION_KINDS or kind == MailKind.REVIEW or (kind == MailKind.WRAP_UP and session_id):
         mail = _session_mail(cfg, observed, kind, session_id, person_id, now)

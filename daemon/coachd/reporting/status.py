@@ -13,6 +13,7 @@ from rich.table import Table
 
 from coachd.config import ProgramConfig
 from coachd.plan.planner import plan
+from coachd.model.periods import program_end
 from coachd.model.types import UTC
 from coachd.observe.observer import observe
 from coachd.store import job_runs_repo, meta_repo, outbox_repo, replies_repo, series_repo
@@ -41,6 +42,7 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
         errors = job_runs_repo.recent_failures(db, pid, since=now - timedelta(days=7), limit=10)
         return {
             "program": pid, "as_of": now.isoformat(), "simulated": simulated,
+            "ended": cfg.program.ends.isoformat() if now >= program_end(cfg) else None,
             "series": len(titles),
             "upcoming": [{"session": s.id, "title": titles.get(s.series_uid, s.series_uid),
                           "start": s.start.isoformat(), "end": s.end.isoformat()} for s in upcoming],
@@ -85,6 +87,9 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
     label = " (simulation clock)" if data["simulated"] else ""
     console.print(f"[bold]{cfg.program.name}[/]: status as of {as_of:%Y-%m-%d %H:%M %Z}{label}", highlight=False)
     mail = data["mail"]
+    if data.get("ended"):
+        console.print(f"[bold]The program ended on {data['ended']}[/]: nothing more is booked; "
+                      f"{mail['queued']} email(s) still queued.", highlight=False)
     console.print(f"series booked: {data['series']}   mail: {mail['sent']} sent, {mail['queued']} queued, "
                   f"{mail['failed']} failed   quarantined replies: {len(data['quarantined'])}", highlight=False)
     for problem in data.get("providers", []):

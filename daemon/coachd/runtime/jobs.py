@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from coachd.model.actions import BookSeries
 from coachd.plan.planner import Plan, plan
+from coachd.model.periods import program_end
 from coachd.model.types import UTC
 from coachd.execute.executor import Executor
 from coachd.observe.calendar_sync import CalendarSync
@@ -48,13 +49,35 @@ def program_jobs(program: ProgramRuntime, executor: Executor,
     sync = CalendarSync(program, executor)
     observer = Observer(program.store, program.id)
     reported: set[str] = set()
+    end = ProgramEnd(program)
+
+    def plan_job(now: datetime) -> JobOutcome:
+        end.note(now)
+        return plan_and_book(program, executor, now, observer, reported)
+
     return [
         Job("sync", intervals.sync, lambda now: JobOutcome(sync.run(now))),
         Job("inbox", intervals.inbox, lambda now: read_replies(program, executor, now)),
-        Job("plan", intervals.plan, lambda now: plan_and_book(program, executor, now, observer, reported)),
+        Job("plan", intervals.plan, plan_job),
         Job("digest", intervals.digest, lambda now: program_mail(program, executor, now, observer)),
         Job("send", intervals.send, send or (lambda now: send_due_mail(program, executor, now))),
     ]
+
+
+class ProgramEnd:
+    """Says once per daemon, in the log, that the program is over (`coachd status` says it every time)."""
+
+    def __init__(self, program: ProgramRuntime) -> None:
+        self.program = program
+        self.noted = False
+
+    def note(self, now: datetime) -> None:
+        if self.noted or now < program_end(self.program.cfg):
+            return
+        self.noted = True
+        log.info("program %s ended on %s: nothing more is booked; mail already due is still sent and replies "
+                 "still read; stop the daemon when its mail is out (`coachd status`)", self.program.id,
+                 self.program.cfg.program.ends.isoformat())
 
 
 def plan_and_book(program: ProgramRuntime, executor: Executor, now: datetime, observer: Observer,

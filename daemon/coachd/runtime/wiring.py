@@ -28,6 +28,7 @@ from coachd.providers.base import (
     ProviderError,
 )
 from coachd.providers.credentials import CredentialStore
+from coachd.providers.files import remove_leftover_writes
 from coachd.providers.busy import CombinedBusy
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 from coachd.runtime.provider_health import RoleHealth
@@ -277,6 +278,9 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     try:
         make_private(state_dir)
         lock = lock_state(state_dir) if locked else None
+        if locked:
+            for path in remove_leftover_writes(state_dir):
+                log.info("removed %s, a write a crash cut short (the file it was replacing is intact)", path)
     except OSError as error:
         raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
     # Providers before the store: a provider `run` refuses stops it before any database is
