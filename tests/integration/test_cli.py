@@ -91,7 +91,7 @@ def test_run_stops_cleanly_on_sigterm(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, rest = process.communicate(timeout=60)
     assert process.returncode == 0, rest
-    assert "finishing the current job" in rest and "coachd stopped" in rest
+    assert "received SIGTERM" in rest and "coachd stopped" in rest
     assert list((tmp_path / "calendar").glob("*.ics")), "the first pass booked the program"
     assert any(" book " in line for line in seen), "one log line per action"
 
@@ -105,7 +105,8 @@ def test_a_second_daemon_on_the_same_state_is_refused(tmp_path):
     holder = open_program(cfg, tmp_path, VirtualClock(datetime(2027, 1, 1, tzinfo=timezone.utc)))
     try:
         result = invoke("simulate", str(EXAMPLE), "--until", "2027-01-11", "--out", str(tmp_path))
-        assert result.exit_code == 2
+        # Temporary (75): the holder may be a coachd that is stopping, or a command an admin runs.
+        assert result.exit_code == 75
         assert "in use by another coachd" in result.output and "Traceback" not in result.output
     finally:
         holder.close()

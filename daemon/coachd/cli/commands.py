@@ -25,14 +25,18 @@ console = Console()
 # Errors are never wrapped: admins grep them and paste them into tickets.
 err_console = Console(stderr=True, soft_wrap=True)
 
+# Exit codes (README, "Exit codes"): 2 for what a person must fix (systemd does not restart it,
+# RestartPreventExitStatus=2); 75 (EX_TEMPFAIL, sysexits.h) for what may pass by itself, which
+# systemd restarts after RestartSec.
 EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75
 # Enough to fix a file by; a file with thousands of mistakes is the wrong file, not thousands of fixes.
 SHOWN_PROBLEMS = 50
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
 
 
 def load_or_exit(path: Path) -> ProgramConfig:
@@ -144,9 +148,11 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
     from coachd.execute.executor import Executor
     from coachd.runtime.jobs import JobOutcome, program_jobs
     from coachd.runtime.runner import Daemon, JobRunner
+    from coachd.runtime.systemd_notify import Notifier
 
     setup_logging(log_level)
     cfg = load_or_exit(config)
+    exit_on_template_problems(cfg, config)
     refuse_a_simulation(cfg, state_dir(state))
     program = open_or_exit(cfg, state_dir(state), SystemClock())
     # Started after the store is open (and migrated): the sender opens the same store.
@@ -157,12 +163,44 @@ def run(config: Path, state: Path | None, log_level: str) -> None:
         sender.watch(now)
         return JobOutcome()
 
+    notifier = Notifier()
     try:
         sender.start()
-        Daemon(JobRunner(program, program_jobs(program, executor, send=watch_sender))).serve()
+        Daemon(JobRunner(program, program_jobs(program, executor, send=watch_sender)), notifier).serve()
     finally:
+        notifier.status("stopping the mail sender")
         sender.stop()
         program.close()
+        notifier.close()
+    _exit_if_threads_linger()
+
+
+def exit_on_template_problems(cfg: ProgramConfig, config: Path) -> None:
+    """What `check` finds in the templates stops `run` too, with exit 2 from the main process: systemd's
+    RestartPreventExitStatus= applies to it (never to an ExecStartPre=), so a mistake is not restarted."""
+    from coachd.mail import Composer
+
+    folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
+    problems = Composer(folder).check()
+    if problems:
+        print_problems(f"{config}: {len(problems)} template problem(s)", problems)
+        sys.exit(EXIT_USAGE)
+
+
+def _exit_if_threads_linger() -> None:
+    """A job interrupted on stop may leave a worker thread blocked on a network read; Python would wait
+    for it at exit. Everything is recorded and closed by now, so leave without waiting."""
+    import os
+    import threading
+
+    lingering = [t.name for t in threading.enumerate()
+                 if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if lingering:
+        logging.getLogger("coachd").warning("exiting without waiting for threads %s", ", ".join(lingering))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def refuse_a_simulation(cfg: ProgramConfig, state: Path) -> None:
@@ -364,13 +402,20 @@ def report(config: Path, state: Path | None, fmt: str | None, start: str | None,
 
 @contextmanager
 def state_errors_exit() -> Iterator[None]:
-    """A state or provider that cannot be used is the admin's to fix: say so, exit 2, no traceback."""
+    """A state or provider that cannot be used: say so, no traceback. Exit 2 when it is the admin's to fix,
+    75 (EX_TEMPFAIL) when it may pass by itself (a database not up yet, a full or read-only disk, the state
+    in use by a coachd that is stopping), so that systemd starts coachd again."""
     from coachd.runtime.wiring import StateUnavailable
     from coachd.providers.base import ProviderError
 
     try:
         yield
-    except (ProviderError, StateUnavailable) as error:
+    except StateUnavailable as error:
+        if error.temporary:
+            fail(f"{error} (temporary: exit {EXIT_TEMPFAIL}, try again later; under systemd coachd is "
+                 "restarted by itself)", EXIT_TEMPFAIL)
+        fail(str(error))
+    except ProviderError as error:
         fail(str(error))
 
 

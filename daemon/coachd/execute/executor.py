@@ -85,6 +85,7 @@ class Executor:
         pending: list[QueueMail] = []
         skipped: set[str] = set()  # series whose booking was skipped: their mail waits with them
         for action in actions:
+            self.program.raise_if_stopping()
             if action.key in done or (isinstance(action, QueueMail) and action.series_key in skipped):
                 continue
             if isinstance(action, BookSeries):

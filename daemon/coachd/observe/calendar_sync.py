@@ -72,6 +72,7 @@ class CalendarSync:
             return False  # recorded by the role's health, which keeps the others from asking
         changed = False
         for person in program.busy_people:
+            program.raise_if_stopping()
             if person.id in answer.failures:
                 # Keep the last known busy times: a feed that is briefly down must not free everyone.
                 log.warning("busy times of %s not refreshed: %s", person.id, answer.failures[person.id])
@@ -119,6 +120,7 @@ class CalendarSync:
         gone = set(result.deleted_uids)
         followed = [(entry.uid, _view(entry)) for entry in result.entries if entry.key is not None]
         for uid, view in [*followed, *((uid, None) for uid in gone)]:
+            self.program.raise_if_stopping()
             try:
                 changed |= self._follow_entry(uid, view, people_by_email, declines, now)
             except Exception:  # noqa: BLE001 - one series that cannot be taken in never stops the others

@@ -45,6 +45,7 @@ def read_inbox(program: ProgramRuntime, executor: Executor, now: datetime) -> in
     """Process every new message in the inbox; returns how many were new to the store."""
     handled = 0
     for inbound in program.inbox.fetch():
+        program.raise_if_stopping()
         # Judged and stored as kept: a large message's attachments are dropped first (replies/trim.py),
         # so an admin assigning it later reads exactly what the inbox read.
         raw = kept_message(inbound.raw)

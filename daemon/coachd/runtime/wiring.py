@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -64,10 +67,22 @@ class ProgramRuntime:
     busy_people: tuple[BusyPerson, ...] = ()
     _reply_secret: bytes | None = None
     _health: dict[str, RoleHealth] = field(default_factory=dict)
+    # Set by the daemon on SIGTERM: long loops stop at their next `raise_if_stopping()`.
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    # Called at every cancellation point (the daemon feeds systemd's watchdog from it).
+    on_checkpoint: Callable[[], None] | None = None
 
     @property
     def id(self) -> str:
         return self.cfg.program.id
+
+    def raise_if_stopping(self) -> None:
+        """A cancellation point: call it at the head of a loop whose every turn is a safe place to stop
+        (between actions, messages, people). Raises `Stopping` once the daemon was asked to stop."""
+        if self.on_checkpoint is not None:
+            self.on_checkpoint()
+        if self.stop_requested.is_set():
+            raise Stopping(f"program {self.id}: stop requested")
 
     def reply_secret(self) -> bytes:
         """The secret reply tokens are signed with, created in the state directory on first use."""
@@ -156,8 +171,69 @@ def _close(provider: object) -> None:
         close()
 
 
+class Stopping(BaseException):
+    """Raised at a cancellation point after SIGTERM. A BaseException, like KeyboardInterrupt, so that the
+    `except Exception` that keeps one bad person or message from stopping the others does not swallow it;
+    every action is idempotent, so the work it cuts short is simply done again at the next start."""
+
+
 class StateUnavailable(Exception):
-    """The state directory or database cannot be used: in use by another coachd, unwritable, unreachable."""
+    """The state directory or database cannot be used: in use by another coachd, unwritable, unreachable.
+
+    `temporary` tells what may pass by itself (a database still starting, a full or read-only disk, a lock
+    held by a coachd that is stopping: `coachd run` exits 75 and systemd starts it again) from what a person
+    must fix (a permission, a password, a path that is a file: exit 2). When not given, it is judged from the
+    error this one was raised from (`raise StateUnavailable(...) from error`)."""
+
+    def __init__(self, message: str, *, temporary: bool | None = None) -> None:
+        super().__init__(message)
+        self._temporary = temporary
+
+    @property
+    def temporary(self) -> bool:
+        if self._temporary is not None:
+            return self._temporary
+        return self.__cause__ is not None and is_temporary(self.__cause__)
+
+
+# errno values that describe the machine's state now, not a mistake in the setup: a full disk or quota,
+# a file system remounted read-only after an error, a device error, the network or a server not there yet.
+TEMPORARY_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ENOMEM,
+    errno.ETIMEDOUT, errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH,
+    errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN,
+})
+# What database drivers say (psycopg, sqlite3; the store does not wrap them in types of its own), lower case.
+# A person must fix these, whatever else the message says:
+_PERMANENT_WORDS = ("password authentication failed", "authentication failed", "no pg_hba.conf entry",
+                    "does not exist", "permission denied", "unable to open database file", "not a database",
+                    "invalid dsn", "invalid connection option", "newer than")
+# These pass by themselves (the server starts, the disk is freed, the network comes up):
+_TEMPORARY_WORDS = ("connection refused", "could not connect", "connection timeout", "timeout expired", "timed out",
+                    "the database system is starting up", "the database system is shutting down",
+                    "the database system is in recovery mode", "too many clients", "remaining connection slots",
+                    "server closed the connection", "connection reset", "no route to host", "network is unreachable",
+                    "temporary failure in name resolution", "name or service not known",
+                    "database or disk is full", "disk i/o error", "database is locked", "readonly database",
+                    "read-only file system", "no space left on device", "disk quota exceeded")
+
+
+def is_temporary(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) is a failure that waiting can cure: see StateUnavailable."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current.errno in TEMPORARY_ERRNOS
+        text = str(current).lower()
+        if any(words in text for words in _PERMANENT_WORDS):
+            return False
+        if any(words in text for words in _TEMPORARY_WORDS):
+            return True
+        # SQLAlchemy keeps the driver's error as `orig`; others chain with `raise ... from`.
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
 
 
 def make_private(state_dir: Path) -> None:
@@ -179,7 +255,10 @@ def lock_state(state_dir: Path) -> IO[bytes]:
         handle.seek(0)
         holder = handle.read().decode(errors="replace").strip() or "another process"
         handle.close()
-        raise StateUnavailable(f"{state_dir} is in use by another coachd ({holder}); stop it first") from None
+        # Temporary: under systemd a restart waits for the old process, so the holder is a command an admin
+        # runs (`coachd confirm`, `notes`) or a coachd that is stopping; exit 75 and systemd tries again.
+        raise StateUnavailable(f"{state_dir} is in use by another coachd ({holder}); stop it first",
+                               temporary=True) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}".encode())
@@ -222,6 +301,9 @@ def open_program(cfg: ProgramConfig, state_dir: Path, clock: Clock, *, embedded:
     try:
         calendar, sender, inbox = (build_provider(cfg, role, state_dir, embedded=embedded) for role in ROLES)
         busy, busy_people = build_busy(cfg, state_dir, embedded=embedded)
+    except OSError as error:
+        _close(lock)
+        raise StateUnavailable(f"cannot use the state directory {state_dir}: {error.strerror or error}") from error
     except Exception:
         _close(lock)
         raise
