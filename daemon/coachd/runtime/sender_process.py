@@ -35,7 +35,7 @@ log = logging.getLogger("coachd.sender")
 # How long a stop waits for the email in flight before the sender is killed; a killed sender at
 # worst sends that one email again (the outbox's crash window). Under systemd's TimeoutStopSec=60
 # (systemd/coachd.service), so the daemon is done before systemd kills what is left.
-STOP_GRACE_SECONDS = 45.0
+STOP_GRACE_SECONDS = 20.0
 # How often an idle sender looks whether the daemon that started it is still there.
 PARENT_CHECK_SECONDS = 2.0
 # Senders that die sooner than this after their start, more than QUICK_DEATHS_FORGIVEN times in a
@@ -156,6 +156,8 @@ def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: s
         wake.set()
 
     signal.signal(signal.SIGTERM, terminate)
+    if stop.is_set():
+        return  # stopped while starting: nothing claimed yet, nothing to open
     program = open_program(cfg, state_dir, SystemClock(), locked=False)
     executor = Executor(program)
     parent = multiprocessing.parent_process()
