@@ -266,6 +266,38 @@ def test_admins_list_assign_and_dismiss_quarantined_mail_and_see_the_feedback(tm
     assert person.name.split()[0] in text and "running" in text  # the table folds to the terminal
 
 
+def test_a_reply_is_never_assigned_to_a_request_that_asks_for_no_answer(tmp_path, sent, cfg):
+    # The sponsors' final report is a wrap-up about no session: it carries no reply token and asks nothing.
+    from coachd.runtime.clock import VirtualClock as Clock
+
+    sponsor = cfg.people_by_id[cfg.sponsors[0]]
+    now = program_start(cfg) + timedelta(days=4, minutes=5)
+    program = open_program(cfg, tmp_path, Clock(now))
+    try:
+        with program.store.session() as db:
+            db.add(Outbox(key=f"mail:{cfg.program.id}/final/wrap-up/{sponsor.id}", program_id=cfg.program.id,
+                          kind="wrap-up", session_id=None, recipient=sponsor.id, to_addr=str(sponsor.email),
+                          subject="Final report", message_id="<final-report@northwind.example>", status="sent",
+                          due_at=now, next_attempt_at=now, created_at=now, sent_at=now))
+    finally:
+        program.close()
+    assert not expects_answer("wrap-up", None)
+    reply = (f"From: {sponsor.email}\r\nTo: {cfg.organizer.email}\r\nSubject: Re: Final report\r\n"
+             "Message-ID: <thanks@client.example>\r\nIn-Reply-To: <final-report@northwind.example>\r\n"
+             "Date: Fri, 08 Jan 2027 10:00:00 +0000\r\nContent-Type: text/plain\r\n\r\nThanks, 5 stars!\r\n").encode()
+    rows = deliver_and_read(tmp_path, cfg, {"thanks": reply})
+    assert rows["thanks"].status == "quarantined" and "asks for no answer" in rows["thanks"].reason
+
+    for extra in ((), ("--kind", "wrap-up")):
+        refused = invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--assign", str(rows["thanks"].id),
+                         "--person", sponsor.id, *extra)
+        assert refused.exit_code == 2, refused.output
+        assert "final report" in refused.output and "asks for no answer" in refused.output, refused.output
+        assert "Traceback" not in refused.output
+    listed = json.loads(invoke("inbox", str(EXAMPLE), "--state", str(tmp_path), "--json").output)["quarantined"]
+    assert [r["id"] for r in listed] == [rows["thanks"].id], "still quarantined, nothing recorded"
+
+
 def test_low_ratings_put_a_coachee_under_stress_and_book_weekly_check_ins(tmp_path, sent, cfg):
     request = next(m for m in sent if m["X-Coachd-Kind"] == "feedback-request"
                    and any(address(m, "To") == str(cfg.people_by_id[c].email) for t in cfg.teams for c in t.members))
@@ -316,6 +348,8 @@ def test_an_emailed_decline_by_the_host_moves_that_occurrence_and_a_strangers_is
         "forged": itip_reply("mallory@elsewhere.example", organizer, spec.uid, rid, "DECLINED", "forged"),
     })
     assert rows["decline"].status == "handled" and rows["decline"].kind == "rsvp"
+    # Stored under the session id every other record uses ("uid/20270111T150000Z"), not an ISO time.
+    assert rows["decline"].session_id == occurrence.session_id == f"{spec.uid}/{rid}"
     assert rows["decline"].payload["responses"][0]["partstat"] == "DECLINED"
     assert rows["forged"].status == "quarantined"
     program = open_program(cfg, tmp_path, VirtualClock(program_start(cfg)))

@@ -82,7 +82,8 @@ def _check_text(text: str) -> None:
     assert got["rating"] is None or (type(got["rating"]) is int and 1 <= got["rating"] <= 5)
     assert set(got["answers"]) == {"1", "2", "3"} and all(isinstance(v, str) for v in got["answers"].values())
     assert isinstance(got["repeat"], str) and isinstance(got["avoid"], str)
-    assert reply_text.rating(text) == got["rating"]
+    strict = reply_text.rating(text)  # a self-assessment: on a line of its own; feedback also reads prose
+    assert strict is None or strict == got["rating"]
     for today in (None, date(2027, 1, 20)):
         notes = reply_text.coach_notes(text, today=today)
         assert isinstance(notes["conclusions"], list) and all(isinstance(c, str) for c in notes["conclusions"])

@@ -15,7 +15,7 @@ from rich.console import Console
 from coachd.config import ProgramConfig
 from coachd.replies import reading as reply_text
 from coachd.observe.inbox import read_answer
-from coachd.model.mail_kinds import EXPECTS_ANSWER
+from coachd.model.mail_kinds import EXPECTS_ANSWER, expects_answer, is_final_report
 from coachd.store.db import Store
 from coachd.store import outbox_repo, replies_repo
 from coachd.observe.readonly import existing_store, state_now
@@ -53,6 +53,8 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
                 where = f" about session {session_id}" if session_id else ""
                 raise ReplyCommandError(f"coachd sent {person_id} no {what}{where}; nothing to assign reply "
                                         f"{reply_id} to")
+            if not expects_answer(request.kind, request.session_id):
+                raise ReplyCommandError(_asks_nothing(person_id, reply_id, request.kind, request.session_id))
             body = reply_text.body_text(reply_text.parse_message(reply.raw))
             payload, rating = read_answer(cfg, request.kind, person_id, body, now)
             replies_repo.assign(reply, kind=request.kind, session_id=request.session_id, person_id=person_id,
@@ -61,6 +63,14 @@ def assign(console: Console, cfg: ProgramConfig, state: Path, reply_id: int, per
             described = f"{request.kind} of {request.session_id or 'the program'}"
     console.print(f"Reply {reply_id} recorded as {person_id}'s answer to the {described}"
                   + (f" (rating {rating})" if rating is not None else "") + ".", highlight=False, soft_wrap=True)
+
+
+def _asks_nothing(person_id: str, reply_id: int, kind: str, session_id: str | None) -> str:
+    """Why a reply cannot be the answer to the request found: that request asks for none."""
+    what = (f"the sponsors' final report ({kind} about the whole program)" if is_final_report(kind, session_id)
+            else f"a {kind}" + (f" about session {session_id}" if session_id else ""))
+    return (f"the latest request coachd sent {person_id} is {what}, which asks for no answer; reply {reply_id} "
+            "stays quarantined (name the request it answers with --session and --kind, or --dismiss it)")
 
 
 def dismiss(console: Console, cfg: ProgramConfig, state: Path, reply_id: int) -> None:

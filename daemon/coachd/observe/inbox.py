@@ -256,6 +256,8 @@ def _rsvp(program: ProgramRuntime, message: EmailMessage, responses: list[dict[s
         return Verdict("quarantined", f"a calendar response from {sender or '(none)'} for someone else "
                        "(the attendee it names is not the sender)", "rsvp", person_id=person_id)
     first = mine[0]
-    session_id = f"{first['uid']}/{first['recurrence_id']}" if first.get("recurrence_id") else None
+    # The session id every other record uses ("uid/20270111T150000Z"), not the response's ISO time.
+    session_id = (f"{first['uid']}/{ical_utc(datetime.fromisoformat(first['recurrence_id']))}"
+                  if first.get("recurrence_id") else None)
     return Verdict("handled", None, "rsvp", session_id, person_id,
                    payload={"responses": [{**r, "person": person_id} for r in mine]})

@@ -9,29 +9,7 @@ from typing import Any
 from coachd.model.agenda import FEEDBACK_QUESTIONS
 from coachd.replies.lines import is_greeting, is_pleasantry, logical_lines
 from coachd.replies.quotes import Passage, passages
-
-_NUMBER_WORDS = {
-    # en, de, fr, es, pt; "un"/"um" are left out: as words in prose they mean "a", not "one"
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "fuenf": 5,
-    "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
-    "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
-    "uma": 1, "dois": 2, "duas": 2, "três": 3, "quatro": 4,
-}
-_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-_OUT_OF = r"(?:/|out\s+of|of|von|sur|de|em|sobre)"
-_STARS_WORD = r"(?:stars?|sterne?|étoiles?|etoiles?|estrellas?|estrelas?)"
-# "4", "4/5", "4 out of 5", "4 stars", "four", "vier von fünf": never part of a date, a time or a decimal.
-_VALUE = re.compile(
-    rf"(?<![\w./:,-])(?P<n>\d+|{_WORD})(?:\s*{_OUT_OF}\s*(?P<scale>\d+|five|fünf|cinq|cinco)\b)?"
-    rf"(?:[\s-]*{_STARS_WORD})?(?![\w/:-]|[.,]\d)",
-    re.IGNORECASE)
-# In prose only unmistakable forms count ("4/5", "4 out of 5", "4 stars"), never a bare number.
-_EXPLICIT = re.compile(
-    rf"(?<![\w./:,-])(?P<n>[1-5]|{_WORD})(?:\s*(?:/|out\s+of|von|sur|sobre)\s*(?:5|five|fünf|cinq|cinco)"
-    rf"(?![\w/:-]|[.,]\d)|[\s-]*{_STARS_WORD}\b)",
-    re.IGNORECASE)
-_STAR_RUN = re.compile(r"^[*★☆✩✭⭐\s]+$")
+from coachd.replies.rating_forms import STAR_RUN, VALUE, alone, dashed, explicit, has_value, in_sentence, token
 
 # "Note", "Nota", "Score" and "Grade" are ordinary words too ("Note: two of us were late"): after them
 # the value must come first. After the others it may follow a few words ("Rating: I'd say 4").
@@ -42,7 +20,8 @@ _RATING_LABEL = re.compile(
     re.IGNORECASE)
 # "1. x", "1) x", "Q1: x", "1 - x"; not "1-2 deals" or "1.5 hours"
 _NUMBERED = re.compile(
-    r"^[*_\s]*(?:q|question|frage|pregunta|pergunta)?\s*#?(?P<n>[1-3])\s*(?:[.):\]]|\s-|-\s)(?!\d)\s*(?P<rest>.*)$",
+    r"^[*_\s]*(?P<q>q|question|frage|pregunta|pergunta)?\s*#?(?P<n>[1-3])\s*(?P<sep>[.):\]]|\s-|-\s)(?!\d)\s*"
+    r"(?P<rest>.*)$",
     re.IGNORECASE)
 # Questions named rather than numbered: "Worked well: ...", "Expectations? ..."
 _NAMED = (re.compile(r"^(?:what worked(?: well)?|worked well|went well)\s*[:?]\s*(?P<rest>.*)$", re.IGNORECASE),
@@ -66,6 +45,7 @@ def _plain(text: str) -> str:
 
 
 _KEYS = _question_keys()
+_QUESTIONS = frozenset(str(n) for n in range(1, len(FEEDBACK_QUESTIONS) + 1))
 
 
 @dataclass
@@ -74,14 +54,20 @@ class _Block:
     lines: list[str] = field(default_factory=list)
 
 
-def feedback(text: str) -> dict[str, Any]:
-    """Rating and answers from a reply's body text (quotes included: inline answers find their question)."""
+def feedback(text: str, *, prose: bool = True) -> dict[str, Any]:
+    """Rating and answers from a reply's body text (quotes included: inline answers find their question).
+
+    With `prose` (a feedback reply) a rating is also read in a sentence ("I'd give it a 4") or before a
+    dash and a remark ("3 - too rushed"); without it (a self-assessment asked for on a line of its own,
+    under numbered answers in prose) only a "Rating:" line, a value alone or an explicit "4/5" count.
+    """
     blocks: list[_Block] = []
     for passage in passages(text):
         blocks.extend(_blocks(passage))
     for block in blocks:
-        if block.label == "rating" and _token(block.lines[0]) is None:
+        if block.label == "rating" and token(block.lines[0]) is None:
             block.label = ""  # "Note:" with prose under it was no rating line after all
+    _settle_dashes(blocks, prose)
     answers = {str(n): "" for n in range(1, len(FEEDBACK_QUESTIONS) + 1)}
     result: dict[str, Any] = {"rating": None, "answers": answers, "repeat": "", "avoid": ""}
     for block in blocks:
@@ -91,7 +77,7 @@ def feedback(text: str) -> dict[str, Any]:
         elif block.label in ("repeat", "avoid") and body and not result[block.label]:
             result[block.label] = body
     labelled = [b for b in blocks if b.label == "rating"]
-    result["rating"] = _labelled_value(labelled[0]) if labelled else _loose_rating(blocks)
+    result["rating"] = _labelled_value(labelled[0]) if labelled else _loose_rating(blocks, prose)
     if not any(answers.values()):
         _answers_in_order(blocks, answers)
     return result
@@ -99,12 +85,16 @@ def feedback(text: str) -> dict[str, Any]:
 
 def _blocks(passage: Passage) -> list[_Block]:
     """Split a passage into labelled blocks; a quoted question right above it labels its first block."""
-    context = _label(passage.quoted[-1])[0] if passage.quoted else ""
+    context = _label(passage.quoted[-1])[0].lstrip("-") if passage.quoted else ""
     blocks = [_Block(context)]
     for line in passage.own:
         label, rest = _label(line)
         current = blocks[-1]
-        if label:
+        if label.startswith("-") and current.label == "rating" and not current.lines:
+            current.lines.append(line.strip())  # "2 - too rushed" typed under a quoted or bare "Rating:"
+        elif label.startswith("-") and current.label in _QUESTIONS and not current.lines:
+            blocks.append(_numbered(label[1:], rest))  # typed under a quoted question: answers, inline
+        elif label:
             blocks.append(_Block(label, [rest] if rest else []))
         elif not line.strip():
             if current.lines:
@@ -129,6 +119,8 @@ def _label(line: str) -> tuple[str, str]:
     match = _NUMBERED.match(stripped)
     if match:
         number, rest = match.group("n"), match.group("rest").strip()
+        if "-" in match.group("sep") and not match.group("q") and dashed(stripped) is not None:
+            return f"-{number}", stripped  # "3 - too rushed": an answer, or a rating with a remark (_settle_dashes)
         return number, _after_question(rest, int(number) - 1)
     plain = " ".join(_plain(stripped).split())
     for index, key in enumerate(_KEYS):
@@ -147,10 +139,10 @@ def _rating_follows(match: re.Match[str]) -> bool:
     if not rest:
         return bool(match.group("colon"))
     if match.group("loose") or not match.group("colon"):
-        value = _VALUE.match(rest)  # the whole of it, or the value then a remark: "4 - good pace", "4 (CFO part)"
+        value = VALUE.match(rest)  # the whole of it, or the value then a remark: "4 - good pace", "4 (CFO part)"
         tail = rest[value.end():].strip() if value else ""
-        return bool(_STAR_RUN.match(rest)) or (value is not None and (not tail or tail[0] in "-–—(,;.!"))
-    return _token(rest) is not None
+        return bool(STAR_RUN.match(rest)) or (value is not None and (not tail or tail[0] in "-–—(,;.!"))
+    return token(rest) is not None
 
 
 def _after_question(text: str, index: int) -> str:
@@ -166,61 +158,56 @@ def _after_question(text: str, index: int) -> str:
     return " ".join(words[len(_KEYS[index].split()):]).strip(" -–:")
 
 
+def _settle_dashes(blocks: list[_Block], prose: bool) -> None:
+    """"2 - we ran out of time": the answer to question 2 among other answers (another question is answered
+    or the rating given on its own line), else, in a feedback reply, a rating of 2 and its remark."""
+    dashes = [b for b in blocks if b.label.startswith("-")]
+    listed = not prose or len(dashes) > 1 or any(b.label == "rating" or b.label in _QUESTIONS for b in blocks)
+    for block in dashes:
+        if listed:
+            answer = _numbered(block.label[1:], block.lines[0])
+            block.label, block.lines[0] = answer.label, answer.lines[0]
+        else:
+            block.label = ""
+
+
+def _numbered(number: str, line: str) -> _Block:
+    """The answer a "2 - we ran out of time" line gives, to question 2."""
+    match = _NUMBERED.match(line)
+    return _Block(number, [_after_question(match.group("rest").strip() if match else line, int(number) - 1)])
+
+
 def _labelled_value(block: _Block) -> int | None:
     """The value on (or right under) a "Rating:" line; anything but 1-5 there means no rating."""
-    value = _token(block.lines[0]) if block.lines else None
+    value = token(block.lines[0]) if block.lines else None
     return value if value is not None and 1 <= value <= 5 else None
 
 
-def _token(line: str) -> int | None:
-    """The first rating-like value in a line as written (0 when it is no 1-5 value), None when there is none."""
-    stripped = line.strip()
-    if _STAR_RUN.match(stripped) and stripped:
-        return sum(stripped.count(star) for star in "*★⭐✭")
-    match = _VALUE.search(stripped)
-    if match is None:
-        return None
-    scale = match.group("scale")
-    if scale is not None and _number(scale) != 5:
-        return 0  # "8/10": a rating on another scale, which we do not guess at
-    return _number(match.group("n")) or 0
-
-
-def _number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token) if len(token) <= 2 else None
-    return _NUMBER_WORDS.get(token.lower())
-
-
-def _loose_rating(blocks: list[_Block]) -> int | None:
-    """With no "Rating:" line: a line that is only a rating, else an explicit "4/5", "4 stars"; never prose numbers."""
-    lines = [line for block in blocks for line in block.lines]
-    for line in lines:
-        value = _alone(line)
-        if value is not None:
-            return value
-    for line in lines:
-        match = _EXPLICIT.search(line)
-        if match:
-            return _number(match.group("n"))
+def _loose_rating(blocks: list[_Block], prose: bool) -> int | None:
+    """With no "Rating:" line: a line that is only a rating, else an explicit "4/5", "4 stars"; then, in
+    prose, a value and a remark ("4 - too rushed") or a sentence ("I'd give it a 4"). The unmistakable forms
+    come first, so prose only ever adds a rating where the stricter reading found none."""
+    lines = [line for block in blocks for line in block.lines if has_value(line) or STAR_RUN.match(line)]
+    for reader in (alone, explicit):
+        for line in lines:
+            value = reader(line)
+            if value is not None:
+                return value
+    if prose:
+        for line in lines:
+            value = dashed(line) or in_sentence(line)
+            if value is not None:
+                return value
     return None
 
 
-def _alone(line: str) -> int | None:
-    """A line that is nothing but a rating: "4", "4/5", "4 out of 5", "Four.", "****", "★★★★☆", "4 stars"."""
-    stripped = line.strip().rstrip("!.")
-    if len(stripped) > 24:
-        return None
-    value = _token(stripped)
-    if value is None or not 1 <= value <= 5:
-        return None
-    leftover = _VALUE.sub("", stripped, count=1).strip() if not _STAR_RUN.match(stripped) else ""
-    return value if not leftover else None
-
-
 def _is_rating_line(line: str) -> bool:
-    """A line that gives the rating, alone or in a few words ("4/5 from me."), rather than an answer."""
-    return _alone(line) is not None or (len(line) <= 40 and _EXPLICIT.search(line) is not None)
+    """A line that gives the rating, alone, with a remark ("4 - too rushed") or in a few words ("4/5 from me.",
+    "I'd give it a 4."), rather than an answer."""
+    if not has_value(line) and not STAR_RUN.match(line):
+        return False
+    return (alone(line) is not None or dashed(line) is not None
+            or (len(line) <= 40 and (explicit(line) is not None or in_sentence(line) is not None)))
 
 
 def _without_rating_sentence(line: str) -> str:

@@ -73,8 +73,16 @@ def feedback(text: str) -> dict[str, Any]:
 
 
 def rating(text: str) -> int | None:
-    """A 1-5 rating written as 4, 4/5, four, vier, ****, ★★★★☆ or 4 stars; a "Rating:" line wins."""
-    return feedback(text)["rating"]  # type: ignore[no-any-return]
+    """A 1-5 self-assessment written as 4, 4/5, four, vier, ****, ★★★★☆ or 4 stars; a "Rating:" line wins.
+
+    Stricter than a feedback reply's rating: the goal check-in and the wrap-up survey ask for the number on
+    a line of its own under answers in prose, where "I'd give it a 4" or "2 - the CFO deal" is an answer.
+    Whatever this finds, feedback() finds too.
+    """
+    try:
+        return _feedback(text, prose=False)["rating"]  # type: ignore[no-any-return]
+    except Exception:
+        return None
 
 
 def coach_notes(text: str, *, today: date | None = None) -> dict[str, Any]:
