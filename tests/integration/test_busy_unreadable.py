@@ -94,8 +94,8 @@ def test_busy_files_that_cannot_be_read_are_warnings_and_bad_urls_errors():
     base = fixture.parent
     assert [(path[1], message) for path, message in busy_warnings(data, base)] == [
         (0, f"file not found: calendars/missing.ics (looked for {base}/calendars/missing.ics)"),
-        (1, "calendars/broken.ics is not a valid iCalendar file: Content line could not be parsed into parts: "
-            "'this is not a calendar': Invalid content line"),
+        (1, ("calendars/broken.ics is not a valid iCalendar file: Content line could not be parsed into parts: "
+             "'this is not a calendar': Invalid content line")),
         (2, "calendars is not a file"),
     ]
     assert [path[1] for path, _ in file_problems(data, base)] == [4, 5]
