@@ -143,3 +143,21 @@ def test_a_source_that_recovers_has_the_whole_program_checked(tmp_path):
     assert len(updates) == len(moved.spec.everyone())  # one updated invitation per attendee
     assert observed.busy_unknown == {}
     assert datetime.now(UTC)  # keep the import honest for readers: times above are the virtual clock's
+
+
+def test_a_busy_provider_that_cannot_be_asked_leaves_who_was_never_read_unknown(tmp_path):
+    cfg = load_config(example_copy(tmp_path))
+    state = tmp_path / "state"
+    now = program_start(cfg) + timedelta(days=3)
+    program = open_program(cfg, state, VirtualClock(now))
+    try:  # throttled before the first sync ever read anyone
+        program.set_meta("provider_health:busy", {"state": "throttled", "until": (now + timedelta(days=1)).isoformat(),
+                                                  "error": "429 Too Many Requests", "since": now.isoformat()})
+    finally:
+        program.close()
+    tick(state, cfg, now)
+    observed = observed_in(state, cfg, now)
+    with_busy = {p.id for p in cfg.people if p.busy}
+    assert not [b for b in observed.bookings.values() if {a.person_id for a in b.series.spec.everyone()} & with_busy]
+    assert set(observed.busy_unknown) == with_busy
+    assert all("429 Too Many Requests" in error for error in observed.busy_unknown.values())
