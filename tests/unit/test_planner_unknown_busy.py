@@ -73,3 +73,9 @@ def test_someone_unknown_joining_a_booked_series_waits_for_their_busy_times(cfg,
     result = plan(cfg, known, later, session_mail=False, program_mail=False)
     assert [a for a in result.actions if isinstance(a, BookSeries) and a.series.spec.key == f"group:{team.id}"
             and joining in people(a.series)]
+
+
+def test_nobody_is_waited_for_once_the_program_has_ended(cfg):
+    after = datetime.combine(cfg.program.ends + timedelta(days=2), datetime.min.time(), cfg.program.zone)
+    observed = Observed(busy_errors={"ana": BusyError("file not found", after)}, busy_read=READ - {"ana"})
+    assert plan(cfg, observed, after).waiting == []

@@ -66,9 +66,11 @@ class Waiting:
     series: tuple[str, ...]  # keys of the series not booked, or whose people change waits, because of them
 
     def describe(self) -> str:
-        listed = ", ".join(self.series) if self.series else "none of their series is due yet"
+        if not self.series:  # their series were booked before they had a busy calendar to read
+            return (f"waiting for busy times of {self.person_id}: {self.error}; their booked sessions are not "
+                    "checked against them until they are read")
         return (f"waiting for busy times of {self.person_id}: {self.error}; not booked until they are read: "
-                f"{listed}")
+                f"{', '.join(self.series)}")
 
 
 def unknown_busy(cfg: ProgramConfig, observed: Observed) -> dict[str, str]:
@@ -131,16 +133,21 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     # Bookings keep the planner's order (an ending series gives up its key before its successor takes
     # it); mail goes by due time. The sort is stable.
     actions.sort(key=lambda a: (0, "", "") if isinstance(a, BookSeries) else (1, a.due, a.key))
-    unknown = unknown_busy(cfg, observed)
+    # Once the program has ended nothing is booked any more, so nobody is waited for.
+    unknown = {} if now >= _program_end(cfg) else unknown_busy(cfg, observed)
     return Plan(actions, next_due, problems, conflicts, held,
                 [Waiting(pid, unknown[pid], tuple(waiting.get(pid, ()))) for pid in sorted(unknown)])
+
+
+def _program_end(cfg: ProgramConfig) -> datetime:
+    return datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone)
 
 
 def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
                      now: datetime, conflicts: list[Conflict], held: list[Hold],
                      blocked: dict[str, list[str]]) -> Iterator[BookSeries | str]:
     """`blocked` gets, per person whose busy times were never read, the series that wait for them."""
-    if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
+    if now >= _program_end(cfg):
         return
     wanted = series_mod.needs(cfg, observed.states)
     unknown = unknown_busy(cfg, observed)
