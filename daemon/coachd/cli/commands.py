@@ -111,6 +111,18 @@ def check(config: Path, state: Path | None) -> None:
     if warnings:
         print_warnings(f"{config}: {len(warnings)} warning(s): `coachd run` starts, and books nothing over these "
                        "people until their busy times can be read", warnings)
+    # Nobody's hours meet: valid, and bookable, but someone works late every week; say so before it starts.
+    apart = shared_hours_warnings(cfg)
+    if apart:
+        print_warnings(f"{config}: {len(apart)} warning(s): series whose people share no working hour "
+                       "(booked anyway, out of someone's hours; from working hours and days alone)", apart)
+
+
+def shared_hours_warnings(cfg: ProgramConfig) -> list[str]:
+    """Series whose people's working hours never meet in some weeks, with the minutes and who carries them."""
+    from coachd.plan.shared_hours import no_shared_hours
+
+    return [found.describe() for found in no_shared_hours(cfg)]
 
 
 def busy_file_warnings(config: Path, cfg: ProgramConfig) -> list[str]:
