@@ -15,6 +15,8 @@ from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS, MailKind
 from coachd.model.observed import Observed
 from coachd.model.periods import digest_periods
 from coachd.plan.blackouts import keep_off_blackouts
+from coachd.plan.mail_times import MAX_SHIFT, in_working_hours
+from coachd.plan.slots import Availability
 from coachd.plan.repair import RECHECK_AFTER_RECOVERY, Conflict, repair
 from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
 
@@ -367,7 +369,8 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         if occurrence.cancelled or occurrence.end + tail < now:
             continue
         yield from _session_mail(cfg, observed, booked, occurrence)
-        if occurrence.start - cfg.mail.agenda.before > now:
+        # Mail before a session may go out up to MAX_SHIFT earlier, in its reader's working hours.
+        if occurrence.start - cfg.mail.agenda.before - MAX_SHIFT > now:
             break
 
 
@@ -389,13 +392,17 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         return MailIntent(QueueMail(program, kind, person, sid, due, series_key=spec.key,
                                     occurrence=occurrence), valid_until)
 
+    def before(person: Attendee) -> datetime:
+        # Mail ahead of a session lands in the reader's working hours, at the latest agenda.before ahead.
+        return in_working_hours(occurrence.start - mail.agenda.before, _reader(cfg, person))
+
     if spec.kind is SessionKind.CHECK_IN:
         # A check-in is a short call: the coachee gets the check-in note before it, nothing after.
         for person in spec.attendees:
-            yield intent(MailKind.CHECK_IN, person, occurrence.start - mail.agenda.before, occurrence.start)
+            yield intent(MailKind.CHECK_IN, person, before(person), occurrence.start)
         return
     for person in spec.everyone():
-        yield intent(MailKind.AGENDA, person, occurrence.start - mail.agenda.before, occurrence.start)
+        yield intent(MailKind.AGENDA, person, before(person), occurrence.start)
     notes_due = occurrence.end + mail.notes.after
     yield intent(MailKind.NOTES_REQUEST, spec.host, notes_due, notes_due + STALE_AFTER[MailKind.NOTES_REQUEST])
     notes = observed.replies_to(sid, NOTES_KINDS, spec.host.person_id)
@@ -420,6 +427,13 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
             remind_due = feedback_due + mail.feedback.remind
             yield intent(MailKind.FEEDBACK_REMINDER, person, remind_due,
                          remind_due + STALE_AFTER[MailKind.FEEDBACK_REMINDER])
+
+
+def _reader(cfg: ProgramConfig, person: Attendee) -> Availability | None:
+    """The reader's working hours and days, from the config (None for someone no longer in it)."""
+    if person.person_id not in cfg.people_by_id:
+        return None
+    return series_mod.availability(cfg, person.person_id)
 
 
 def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence) -> Iterator[MailIntent]:
