@@ -16,6 +16,7 @@ from coachd.mail.ical import series_calendar
 from coachd.mail import Envelope
 from coachd.mail.reply_token import reply_address, token_for
 from coachd.model.mail_kinds import MailKind, expects_answer
+from coachd.plan.planner import first_summary_key
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CredentialsExpired, ProviderError, SeriesNotFound
 from coachd.store import actions_repo, outbox_repo, series_repo
@@ -54,6 +55,14 @@ def _itip_method(mail: QueueMail, series: BookedSeries) -> str | None:
         left = mail.subject_ref.endswith("/left")
         return "CANCEL" if series.cancelled or left else "REQUEST"
     return None
+
+
+def _thread_key(mail: QueueMail, series_uid: str | None) -> str | None:
+    """Mail of a series threads under the series; a summary sent again with late notes answers the first one."""
+    first = first_summary_key(mail)
+    if first is not None:
+        return first
+    return f"series:{series_uid}" if series_uid else None
 
 
 # Emails rendered, then stored in one transaction: one commit for many, where each commit competes
@@ -218,7 +227,7 @@ class Executor:
             key=mail.key, sender_name=cfg.organizer.name, sender_email=str(cfg.organizer.email), date=now,
             reply_to=reply_address(str(cfg.organizer.email), token) if token else None,
             series_uid=series_uid, session_id=mail.session_id,
-            thread_key=f"series:{series_uid}" if series_uid else None, ics=ics, ics_method=method,
+            thread_key=_thread_key(mail, series_uid), ics=ics, ics_method=method,
         )
         context = contexts.build(cfg, observed, mail, now)
         composed = program.composer.compose_bytes(mail.kind, mail.recipient, context, envelope)

@@ -18,7 +18,7 @@ from coachd.model.types import BookedSeries, Occurrence, SessionKind
 from coachd.model import periods as periods_mod
 from coachd.reporting.survey import WRAP_UP_QUESTIONS, survey_summary
 from coachd.reporting.figures import program_figures
-from coachd.plan.planner import feedback_givers
+from coachd.plan.planner import feedback_givers, first_summary_key
 
 # A session in the program's last weeks with nothing booked after it closes the program for its attendees.
 LAST_WEEKS = timedelta(weeks=2)
@@ -206,13 +206,17 @@ def _session_context(cfg: ProgramConfig, observed: Observed, series: BookedSerie
         notes = observed.replies_to(occurrence.session_id, NOTES_KINDS, host)
         payload = notes[-1].payload if notes else {}
         following = _next_session(observed, series, occurrence, recipient.person_id)
+        updated = first_summary_key(mail) is not None
         context |= {
             "conclusions": list(payload.get("conclusions", [])),
             "actions": [_action(a) for a in payload.get("actions", [])],
             "next_session": session_dict(cfg, *following) if following else None,
             # Nothing more booked for them and the program over by then: no invitation is coming.
             "last_session": following is None and occurrence.end >= _last_weeks(cfg),
-            "feedback_hint": _feedback_hint(cfg, observed, series, mail),
+            # The first summary said it already; the update brings the notes, nothing else to ask.
+            "feedback_hint": None if updated else _feedback_hint(cfg, observed, series, mail),
+            # Sent again because the coach's notes came after the first summary went out without them.
+            "updated": updated,
         }
     elif kind in FEEDBACK_KINDS:
         context |= {"questions": list(FEEDBACK_QUESTIONS)}

@@ -38,6 +38,12 @@ STALE_AFTER: dict[MailKind, timedelta | None] = {
     MailKind.REVIEW: None,  # until the review starts
     MailKind.WRAP_UP: timedelta(days=14),
 }
+# Notes that come after their summary went out are sent on until a week after the series' next session,
+# and never later than this after the session (a series that meets every few weeks, or has no next one).
+LATE_NOTES_WINDOW = timedelta(weeks=1)
+LATE_NOTES_LAST = timedelta(weeks=5)
+# The subject of a summary sent again with late notes: the session's id and this.
+UPDATED_SUMMARY = "/updated"
 # The sponsor-review pack arrives this long before the review, with time to read it.
 REVIEW_PACK_BEFORE = timedelta(days=3)
 # The final report waits this long after the program's last day, for the wrap-up surveys.
@@ -366,7 +372,13 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
     # so that the plan still says when its mail falls due.
     tail = _mail_tail(cfg)
     for occurrence in booked.occurrences():
-        if occurrence.cancelled or occurrence.end + tail < now:
+        if occurrence.cancelled:
+            continue
+        if occurrence.end + tail < now:
+            if occurrence.end + LATE_NOTES_LAST < now:
+                continue
+            # Past its other mail, a session's coach may still send the notes the summary went without.
+            yield from _late_notes_mail(cfg, observed, booked, occurrence)
             continue
         yield from _session_mail(cfg, observed, booked, occurrence)
         # Mail before a session may go out up to MAX_SHIFT earlier, in its reader's working hours.
@@ -411,6 +423,7 @@ def _session_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
         summary_due = max(notes_due, min(summary_due, notes[0].received_at))
     for person in spec.everyone():
         yield intent(MailKind.SUMMARY, person, summary_due, summary_due + STALE_AFTER[MailKind.SUMMARY])
+    yield from _late_notes_mail(cfg, observed, booked, occurrence)
     if spec.kind is SessionKind.SPONSOR_REVIEW:
         yield from review_mail(cfg, booked, occurrence)
     feedback_due = occurrence.end + mail.feedback.after
@@ -434,6 +447,50 @@ def _reader(cfg: ProgramConfig, person: Attendee) -> Availability | None:
     if person.person_id not in cfg.people_by_id:
         return None
     return series_mod.availability(cfg, person.person_id)
+
+
+def updated_summary_ref(session_id: str) -> str:
+    """The subject of the summary sent again when the coach's notes came after the first one went out."""
+    return f"{session_id}{UPDATED_SUMMARY}"
+
+
+def first_summary_key(mail: QueueMail) -> str | None:
+    """For an updated summary, the key of the summary it follows up (its thread parent); else None."""
+    if mail.kind != MailKind.SUMMARY or not mail.subject_ref.endswith(UPDATED_SUMMARY):
+        return None
+    return replace(mail, subject_ref=mail.subject_ref.removesuffix(UPDATED_SUMMARY)).key
+
+
+def _late_notes_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
+                     occurrence: Occurrence) -> Iterator[MailIntent]:
+    """The summary again, with the coach's conclusions and actions, when their notes came after it went out.
+
+    The summary waits for the notes until `summary.after`; notes first received later than that found
+    it gone without them (the daemon queued it at its due time). Sent once (its own key) to whoever got
+    the first summary, threaded under it, while the notes are still news: until a week after the series'
+    next session (LATE_NOTES_LAST at most). Notes that came in time, or later notes after them, send nothing.
+    """
+    spec = booked.spec
+    sid = occurrence.session_id
+    notes = observed.replies_to(sid, NOTES_KINDS, spec.host.person_id)
+    if not notes or notes[0].received_at <= occurrence.end + cfg.mail.summary.after:
+        return
+    payload = notes[-1].payload
+    if not payload.get("conclusions") and not payload.get("actions"):
+        return  # nothing the first summary lacked
+    later = [o.start for o in booked.occurrences() if not o.cancelled and o.start > occurrence.start]
+    last = min(later[0] + LATE_NOTES_WINDOW if later else occurrence.end + LATE_NOTES_LAST,
+               occurrence.end + LATE_NOTES_LAST)
+    received = notes[0].received_at
+    if received > last:
+        return
+    for person in spec.everyone():
+        first = QueueMail(cfg.program.id, MailKind.SUMMARY, person, sid, received, series_key=spec.key,
+                          occurrence=occurrence)
+        if first.key not in observed.queued:
+            continue  # they never got the first one (or it is going now, with the notes)
+        yield MailIntent(replace(first, subject_ref=updated_summary_ref(sid)),
+                         received + STALE_AFTER[MailKind.SUMMARY])
 
 
 def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence) -> Iterator[MailIntent]:
