@@ -24,7 +24,7 @@ feedback-request, feedback-reminder) also get `session` (a session dict). Then p
                asks_for_topics (bool); previous_session (session dict|None)
   notes-request  (session only; the email explains the reply format)
   summary      conclusions (list[str]); actions (list of {text, owner, due}); next_session
-               (session dict|None); feedback_hint (str)
+               (session dict|None); feedback_hint (str); updated (bool: sent again with late notes)
   feedback-request, feedback-reminder
                questions (list[str]); the 1-5 scale and the repeat/avoid pair are template text
   goal-check-in  period_label (str); goals (list[str]); questions (list[str])
@@ -271,6 +271,8 @@ def sample_contexts(kind: str) -> list[dict[str, Any]]:
                          "questions": ["What worked for you in the program?", "What did not work?"]})
     if kind == MailKind.AGENDA:
         variants.append({**full, "focus": "tactical", "asks_for_topics": False})
+    if kind == MailKind.SUMMARY:  # sent again when the coach's notes came after the first one went out
+        variants.append({**full, "updated": True, "feedback_hint": None})
     if kind == MailKind.CHECK_IN:
         variants += [{**full, "state": state} for state in ("steady", "momentum")]
         variants.append({k: v for k, v in sparse.items() if k != "coach"})
