@@ -106,3 +106,24 @@ def test_every_agenda_in_the_first_weeks_lands_in_its_readers_working_hours(cfg,
         assert local.weekday() in person.days, where
         assert person.hours.start <= local.time() < person.hours.end, where
         assert mail.due <= mail.occurrence.start - cfg.mail.agenda.before, where
+
+
+def test_the_review_pack_lands_in_each_readers_working_hours_with_one_period_for_all(cfg):
+    from coachd.plan.planner import REVIEW_PACK_BEFORE, review_mail
+
+    start = datetime.combine(cfg.program.starts, time(0), cfg.program.zone).astimezone(UTC)
+    booked = [a.series for a in plan(cfg, Observed(), start, session_mail=False, program_mail=False).actions
+              if isinstance(a, BookSeries)]
+    review = next(s for s in booked if s.spec.key == "sponsor_review")
+    checked = 0
+    for occurrence in review.occurrences():
+        packs = [i.mail for i in review_mail(cfg, review, occurrence)]
+        assert len({m.period for m in packs}) == 1
+        for mail in packs:
+            person = cfg.person(mail.recipient.person_id)
+            local = mail.due.astimezone(person.zone)
+            assert local.weekday() in person.days and person.hours.start <= local.time() < person.hours.end, \
+                (mail.key, local.isoformat())
+            assert mail.due <= occurrence.start - REVIEW_PACK_BEFORE
+            checked += 1
+    assert checked > 10

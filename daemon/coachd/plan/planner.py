@@ -382,7 +382,7 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
             continue
         yield from _session_mail(cfg, observed, booked, occurrence)
         # Mail before a session may go out up to MAX_SHIFT earlier, in its reader's working hours.
-        if occurrence.start - cfg.mail.agenda.before - MAX_SHIFT > now:
+        if occurrence.start - max(cfg.mail.agenda.before, REVIEW_PACK_BEFORE) - MAX_SHIFT > now:
             break
 
 
@@ -499,14 +499,18 @@ def review_mail(cfg: ProgramConfig, booked: BookedSeries, occurrence: Occurrence
     earlier = [o.start for o in booked.occurrences() if not o.cancelled and o.start < occurrence.start]
     start = max(earlier) if earlier else datetime.combine(cfg.program.starts, time(0), cfg.program.zone)
     zone = cfg.program.zone
-    due = occurrence.start - REVIEW_PACK_BEFORE
-    # Whole days in the program's zone, from the last review's day up to the day the pack goes out:
-    # what has happened, nothing still to come.
+    latest = occurrence.start - REVIEW_PACK_BEFORE
+    # Read at work, like an agenda: each reader's pack lands in their working hours.
+    sends = {person.person_id: in_working_hours(latest, _reader(cfg, person)) for person in spec.everyone()}
+    first = min(sends.values(), default=latest)
+    # Whole days in the program's zone, from the last review's day up to the day the first pack goes out:
+    # what has happened, nothing still to come; the same period for everyone.
     period = (datetime.combine(start.astimezone(zone).date(), time(0), zone).astimezone(UTC),
-              datetime.combine(due.astimezone(zone).date(), time(0), zone).astimezone(UTC))
+              datetime.combine(first.astimezone(zone).date(), time(0), zone).astimezone(UTC))
     for person in spec.everyone():
-        yield MailIntent(QueueMail(cfg.program.id, MailKind.REVIEW, person, occurrence.session_id, due,
-                                   series_key=spec.key, occurrence=occurrence, period=period), occurrence.start)
+        yield MailIntent(QueueMail(cfg.program.id, MailKind.REVIEW, person, occurrence.session_id,
+                                   sends[person.person_id], series_key=spec.key, occurrence=occurrence,
+                                   period=period), occurrence.start)
 
 
 def survey_takers(spec: SeriesSpec) -> tuple[Attendee, ...]:
