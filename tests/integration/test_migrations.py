@@ -99,7 +99,8 @@ def test_a_queued_email_and_a_reply_survive_the_downgrade_to_0001_and_back(datab
                 text("INSERT INTO outbox_messages (key, message) VALUES ('mail:p1/s1/agenda/ana', :raw)"), {"raw": raw})
             connection.execute(text(
                 "INSERT INTO replies (program_id, message_id, received_at, from_addr, status, payload, raw, "
-                "request_key) VALUES ('p1', '<r@x>', :t, 'ana@example.org', 'handled', '{}', :raw, 'mail:p1/s1/agenda/ana')"),
+                "request_key) VALUES ('p1', '<r@x>', :t, 'ana@example.org', 'handled', '{}', :raw, "
+                "'mail:p1/s1/agenda/ana')"),
                 {"t": T0, "raw": b"Rating: 4"})
             connection.commit()
             command.downgrade(alembic_config(connection), "0001")
