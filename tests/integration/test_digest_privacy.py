@@ -145,7 +145,7 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
     mails = sponsor_mail(cfg, year)
     kinds = [m.kind for m, _ in mails]
     assert kinds.count("digest") == 12 and kinds.count("review") >= 3 and kinds.count("wrap-up") == 1
-    shown = goals_shown = goals_hidden = 0
+    shown = goals_shown = goals_hidden = shown_team_ratings = 0
     for mail, now in mails:
         context = contexts.build(cfg, year, mail, now)
         rendered = composer.render(mail.kind, mail.recipient, context)
@@ -165,9 +165,10 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
         else:
             assert feedback["average_rating"] is None
         # Team ratings over time: never for the team of two, and each shown one over three people or more.
-        for team in context["history"]["teams"]:
-            if team["id"] == "two":
-                assert set(team["rating"]) == {None}
+        teams = {team["id"]: team for team in context["history"]["teams"]}
+        assert set(teams["two"]["rating"]) == {None}, "the team of two is in the history, never rated"
+        assert all(r is None or 1 <= r <= 5 for r in teams["three"]["rating"])
+        shown_team_ratings += sum(r is not None for r in teams["three"]["rating"])
         # Goal check-ins: the period's answers recomputed from the raw replies; an average over three or more.
         goals, answers = context["goal_check_ins"], goal_answers(cfg, year, start, end, now)
         assert (goals["asked"], goals["answered"]) == (len(goal_questions(cfg, start, end, now)), len(answers))
@@ -187,6 +188,7 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
             assert len(lines) == 1 and re.match(rf"{coachee.name} +Team (Two|Three) +(\d+ days|none yet)", lines[0]), lines
     assert shown >= 12, "the averages checked above were really shown"
     assert goals_shown >= 6 and goals_hidden >= 2, "goal check-in averages both shown and hidden"
+    assert shown_team_ratings > 0, "the team of three's ratings over time were shown"
 
 
 def test_a_month_where_two_people_rated_shows_no_average(cfg, year):
