@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -325,15 +324,20 @@ def test_itip_reply_reads_each_attendee() -> None:
 
 
 @pytest.mark.parametrize("body", [
+    # An occurrence it cannot read is no answer about the whole series (a decline would drop them from all).
     "UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\nRECURRENCE-ID:not-a-date\r\n",
     "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\n",  # no UID
     "UID:u1@x\r\n",  # no attendee
     "UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:not an address\r\n",
 ])
 def test_itip_reply_skips_what_it_cannot_read(body: str) -> None:
-    assert reply_text.itip_reply(_calendar(body)) in ([], [{"uid": "u1@x", "recurrence_id": None,
-                                                          "attendee": "ana@northwind.example",
-                                                          "partstat": "ACCEPTED"}])
+    assert reply_text.itip_reply(_calendar(body)) == []
+
+
+def test_itip_reply_without_a_recurrence_id_answers_for_the_series() -> None:
+    series = _calendar("UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\n")
+    assert reply_text.itip_reply(series) == [
+        {"uid": "u1@x", "recurrence_id": None, "attendee": "ana@northwind.example", "partstat": "ACCEPTED"}]
 
 
 def test_itip_requests_and_plain_mail_are_no_replies() -> None:
@@ -344,22 +348,10 @@ def test_itip_requests_and_plain_mail_are_no_replies() -> None:
 
 
 # -- speed ----------------------------------------------------------------------------------------------
+# Timed in benchmarks/bench_reply_parser.py ("typical": under 2 ms a reply), not here: a test must not
+# depend on the machine's speed.
+
 
 def _corpus(name: str) -> EmailMessage:
     raw = (Path(__file__).parents[1] / "replies" / f"{name}.eml").read_bytes()
     return reply_text.parse_message(raw)
-
-
-def test_a_typical_reply_parses_in_well_under_two_milliseconds() -> None:
-    """The inbox must ingest more than 200 replies a second, everything else included."""
-    messages = [_corpus(n) for n in ("gmail_en_feedback_top", "outlook_desktop_en_feedback_cp1252",
-                                     "apple_ios_fr_feedback_lines", "thunderbird_de_notes")]
-    rounds = 50
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for message in messages:
-            text = reply_text.new_text(reply_text.body_text(message))
-            reply_text.feedback(text)
-            reply_text.coach_notes(text)
-    per_reply = (time.perf_counter() - start) / (rounds * len(messages))
-    assert per_reply < 0.005, f"{per_reply * 1000:.2f} ms a reply"  # measured about 0.5 ms; slack for slow CI
