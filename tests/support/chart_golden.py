@@ -78,10 +78,26 @@ def digest_without_charts() -> bytes:
         return Composer(Path(folder)).compose_bytes("digest", DANA, sample_context("digest"), envelope).raw
 
 
+def drawing_versions() -> dict[str, str]:
+    """The libraries that decide a chart's bytes: the golden pictures hold for these versions only."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("matplotlib", "pillow")}
+
+
+VERSIONS_FILE = GOLDEN / "drawn-with.json"
+
+
+def same_drawing_libraries() -> bool:
+    """Whether this environment draws with the versions the golden pictures were made with."""
+    return json.loads(VERSIONS_FILE.read_text(encoding="utf-8")) == drawing_versions()
+
+
 def main() -> None:
     from coachd.reporting.charts import trend_charts
 
     GOLDEN.mkdir(parents=True, exist_ok=True)
+    VERSIONS_FILE.write_text(json.dumps(drawing_versions(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for chart in trend_charts(history(), fmt="svg"):
         (GOLDEN / chart.filename).write_bytes(chart.data)
     digests = png_digests(trend_charts(history()))
