@@ -73,12 +73,18 @@ def test_a_team_split_by_the_southern_hemisphere_dst_change_takes_turns():
     cfg = program([("lou", "America/Los_Angeles", "08:00-16:00"), ("syd", "Australia/Sydney", "09:00-17:00"),
                    ("x1", "UTC", "00:00-23:59"), ("x2", "UTC", "00:00-23:59")],
                   [("t", "lou", ["syd"]), ("u", "x1", ["x2"])])
-    booked, _ = book(cfg, start_of(cfg))
+    now = start_of(cfg)
+    booked, _ = book(cfg, now)
     per_occurrence = burden_by_occurrence(cfg, booked["group:t"])
     carried = totals(per_occurrence)
     assert set(carried) == {"lou", "syd"}, carried
     assert abs(carried["lou"] - carried["syd"]) <= 60, carried
     assert heaviest_shares(per_occurrence, slack=60) == []
+    # Still one recurring series, and the turns stay put: later ticks, over any stretch, move nothing.
+    assert booked["group:t"].spec.rrule() is not None
+    for weeks in (1, 15, 30):
+        _, again = book(cfg, now + timedelta(weeks=weeks), None, as_bookings(booked, now))
+        assert again.actions == [], weeks
 
 
 def test_a_circle_on_three_continents_with_no_common_hour_shares_its_burden():

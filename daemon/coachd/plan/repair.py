@@ -298,7 +298,10 @@ def repair(series: BookedSeries, timelines: Timelines, rules: Rules,
         else:
             best = best_in_week(series, occurrence, timelines, rules, declined_by, declined_at)
             if best is not None and not best.conflicts and best.burden_minutes and not declined_by:
-                best = _fair_turn(series, occurrence, timelines, rules, least, load, [best]) or best
+                # Moving anyway: to whoever's turn it is, unless that trades a conflict for more strain.
+                turn = _fair_turn(series, occurrence, timelines, rules, least, load, [best])
+                if turn is not None and (not current.conflicts or turn.strain <= max(fair, current.strain)):
+                    best = turn
         if current.conflicts:
             # Freeing someone must not push everyone out of hours: no more strain than is fair that week.
             bound = max(fair, current.strain)
