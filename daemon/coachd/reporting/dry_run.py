@@ -105,7 +105,7 @@ def burden_table(cfg: ProgramConfig, burden: Mapping[str, Mapping[str, int]],
     title = "Out-of-hours burden (minutes per month)"
     caption = (f"Turns: over any {FAIR_WINDOW} sessions in a row of a series, nobody carries more than about half "
                "of the out-of-hours minutes while a slot burdening someone else comparably (within 30 minutes, "
-               "or an hour more at night) is free.") if people else None
+               "or an hour more at night) is free; a larger share means nobody else could take that turn.") if people else None
     table = Table(title=title, caption=caption, caption_justify="left", header_style="bold", title_justify="left",
                   min_width=len(title) + 2)
     table.add_column("month")
