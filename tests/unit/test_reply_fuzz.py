@@ -281,6 +281,13 @@ def test_mixed_line_endings_read_as_one_kind() -> None:
     ("- Ana: do it by " + "1 " * 100 + "\n") * 1_000,
     "Rating: " + "4" * 200_000,
     "<blockquote type=cite>" * 20_000 + "text",
+    # near-misses for the rules added for more languages and clients
+    ("x. On " + "a " * 140 + "1 wrote " + "b " * 100 + ":\n") * 600,  # a reply and a header joined on one line
+    ("пн, 11 янв " + "a@b " * 60 + "<a@b.c:\n") * 2_000,  # a header with no verb, almost
+    ("---- " + "a " * 140 + " wrote --\n") * 2_000,  # a Zoho or Android header, almost
+    "Fra: a\n\nSendt: b\n\n" * 20_000,  # an Outlook block in paragraphs, repeated
+    ("> " + "word " * 16 + "\ncontinued\n") * 8_000,  # rewrapped quotes
+    "- Ben\n" * 20_000,
 ])
 def test_pathological_text_stays_fast(text: str) -> None:
     start = time.perf_counter()
