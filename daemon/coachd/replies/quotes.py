@@ -44,7 +44,7 @@ _ATTRIBUTION = re.compile(
 # The same without its colon, or with no verb at all (Gmail in Russian and Japanese: "<date>, <name> <address>:"):
 # only taken for a header when quoted lines follow it.
 _ATTRIBUTION_BARE = re.compile(rf"^{_STARTS}\s.{{0,260}}?\d.{{0,260}}?\b{_VERB}(?!\w)\s*$", re.IGNORECASE)
-_NO_VERB = re.compile(r"^(?=[^<>]{0,200}\d).{0,240}<?[^<>\s@:]+@[^<>\s@]+\.[^<>\s@:]+>?\)?\s*[:：]$")
+_ADDRESS = re.compile(r"[^<>()\s@:]+@[^<>()\s@:]+\.[^<>()\s@:.]+")
 # A reply and an attribution a client joined on one line ("Thanks! On Mon, ... wrote:"): where the attribution may start.
 _JOIN_POINT = re.compile(r"[.!?]\s+(?=(?:on|am|le|el|em|op)\s)", re.IGNORECASE)
 _JOIN_TRIES = 3  # per line: each try runs the attribution rule once
@@ -280,9 +280,18 @@ def _header_end(lines: list[str], index: int, tries: list[int]) -> int | None:
         candidate = " ".join(part.strip() for part in parts)
         if len(candidate) > _MAX_HEADER_LINE or not parts[-1].strip() or _QUOTED.match(parts[-1]):
             break
-        if "@" in candidate and _NO_VERB.match(candidate) and _quote_follows(lines, index + extra):
+        if "@" in candidate and _quote_follows(lines, index + extra) and _ends_with_address(candidate):
             return index + extra
     return _library_header_end(lines, index, tries)
+
+
+def _ends_with_address(candidate: str) -> bool:
+    """"<date>, <name> <address>:": a date or time, then an address closing the line before its colon."""
+    if not candidate.endswith((":", "：")):
+        return False
+    head, _, last = candidate[:-1].rstrip().rpartition(" ")
+    address = last.strip("<>()")
+    return bool(_ADDRESS.fullmatch(address)) and any(c.isdigit() for c in head)
 
 
 def _quote_follows(lines: list[str], end: int) -> bool:
