@@ -163,6 +163,13 @@ def test_rewrapped_quoted_lines_are_not_inline_answers() -> None:
     assert reply_text.new_text(text) == "The role play.\n\nMore of it."
 
 
+def test_answers_right_under_long_quoted_questions_are_kept() -> None:
+    text = ("> Which opportunity would most change your quarter if it moved this week, and why?\nInitech\n"
+            "> What did you commit to last time, and did you do it? What got in the way then?\nSent the proposal\n"
+            "> The rating runs from 1 (not useful) to 5 (very useful), where 3 means it was fine\n4\n")
+    assert reply_text.new_text(text) == "Initech\n\nSent the proposal\n\n4"
+
+
 def test_new_text_is_idempotent_on_a_corpus_reply() -> None:
     text = reply_text.body_text(_corpus("gmail_en_feedback_top"))
     once = reply_text.new_text(text)

@@ -227,8 +227,8 @@ def _rewrapped_quotes(lines: list[str], roles: list[str]) -> None:
         previous = lines[index - 1].rstrip()
         following = next((j for j in range(index + 1, len(lines)) if lines[j].strip()), None)
         next_quoted = index + 1 < len(lines) and roles[index + 1] == "quote" and bool(lines[index + 1].strip())
-        if not (next_quoted or following is None):
-            continue  # an inline answer runs on, or text follows: the person's own
+        if not (next_quoted or (following is None and lines[index].lstrip()[:1].islower())):
+            continue  # an inline answer runs on, text follows, or a bottom-posted answer starts: the person's own
         content = _QUOTE_MARKS.sub("", previous).strip()
         first_word = lines[index].split()[0]
         if (len(content) >= 40 and not content.endswith((".", "?", "!", ":", ";", "？", "。"))
