@@ -201,7 +201,7 @@ def test_the_digest_email_shows_the_figures(cfg, program):
     assert "3 opened, 1 done in this period; 2 open, 1 of them overdue" in text
     assert "Win rate from 22% to 30%: 24% on Wed 20 Jan 2027 (from 22% towards 30%; 25% of the way)" in text
     assert "Most consistent: Ann Avery" in text
-    assert sam.name in rendered.text.splitlines()[0]
+    assert rendered.text.splitlines()[0] == f"Hello {sam.name.split()[0]},"  # greeted by first name
 
 
 def test_an_action_written_again_is_carried_and_a_done_line_closes_the_one_it_resembles():

@@ -105,6 +105,34 @@ def check(config: Path, state: Path | None) -> None:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
     console.print("OK: the config is valid.", style="green")
+    # After the summary, and not failing: the unit's ExecStartPre runs `coachd check`, and one person's
+    # unreadable busy file must not keep the daemon from running for everyone else.
+    warnings = busy_file_warnings(config, cfg)
+    if warnings:
+        print_warnings(f"{config}: {len(warnings)} warning(s): `coachd run` starts, and books nothing over these "
+                       "people until their busy times can be read", warnings)
+
+
+def busy_file_warnings(config: Path, cfg: ProgramConfig) -> list[str]:
+    """Busy files that cannot be read now, each with the config line that names it."""
+    from coachd.config.checks import busy_warnings
+    from coachd.config.problems import dotted
+    from coachd.config.yamltree import read_yaml
+
+    doc = read_yaml(config.read_bytes().decode("utf-8-sig"))
+    found = []
+    for path, message in busy_warnings(doc.data, cfg.base_dir):
+        line = doc.line_of(path)
+        where = f"{dotted(path)} ({config.name} line {line})" if line else dotted(path)
+        person = cfg.people[path[1]].id if isinstance(path[1], int) and path[1] < len(cfg.people) else "?"
+        found.append(f"{where}: {message}; busy times of {person} unknown")
+    return found
+
+
+def print_warnings(title: str, warnings: list[str]) -> None:
+    err_console.print(title, style="bold yellow", highlight=False, markup=False)
+    for warning in warnings:
+        err_console.print(f"  warning: {warning}", highlight=False, markup=False)
 
 
 def print_problems(title: str, problems: list[str]) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
 from coachd.config.values import is_slug, suggest
@@ -100,12 +102,14 @@ def _duplicate_emails(people: list[Any]) -> list[Found]:
 
 
 def file_problems(data: Any, base_dir: Path) -> list[Found]:
-    """Busy calendars that are missing or not iCalendar, a templates folder that is not there."""
+    """What makes the config itself unusable: a busy URL that is not one (the admin's typo), a templates
+    folder that is not there. A busy *file* that cannot be read is only a warning (`busy_warnings`): the
+    daemon runs for everyone else and waits for that person's busy times."""
     found: list[Found] = []
     for index, person in enumerate(_list(data, "people")):
         busy = _text(person, "busy")
         if busy is not None:
-            message = busy_problem(busy, base_dir)
+            message = busy_url_problem(busy)
             if message:
                 found.append((("people", index, "busy"), message))
     templates = data.get("templates") if isinstance(data, dict) else None
@@ -115,18 +119,44 @@ def file_problems(data: Any, base_dir: Path) -> list[Found]:
     return found
 
 
+def busy_warnings(data: Any, base_dir: Path) -> list[Found]:
+    """Busy files that cannot be read now: missing, not a file, not UTF-8, not iCalendar, a rule that
+    cannot be expanded. `coachd check` shows them as warnings; `coachd run` starts anyway and books
+    nothing over that person until their busy times are read (docs/architecture.md, "Unknown busy times")."""
+    found: list[Found] = []
+    for index, person in enumerate(_list(data, "people")):
+        busy = _text(person, "busy")
+        if busy is not None and not busy_url_problem(busy) and not _SCHEME.match(busy):
+            message = busy_file_problem(busy, base_dir)
+            if message:
+                found.append((("people", index, "busy"), message))
+    return found
+
+
 def busy_problem(busy: str, base_dir: Path) -> str | None:
     """Why a `busy:` value cannot be used, or None. URLs are only checked for form: check never fetches."""
+    if _SCHEME.match(busy):
+        return busy_url_problem(busy)
+    return busy_file_problem(busy, base_dir)
+
+
+def busy_url_problem(busy: str) -> str | None:
+    """Why a `busy:` URL is not one coachd can fetch (None for a file path or a good URL)."""
     scheme = _SCHEME.match(busy)
-    if scheme:
-        name = scheme.group(1).lower()
-        if name not in ("http", "https"):
-            return f"only http(s) URLs can be fetched, got a {name}:// URL"
-        try:
-            host = urlsplit(busy).hostname
-        except ValueError as error:
-            return f"not a valid URL: {error}"
-        return None if host else f"not a valid URL (no host): {busy}"
+    if not scheme:
+        return None
+    name = scheme.group(1).lower()
+    if name not in ("http", "https"):
+        return f"only http(s) URLs can be fetched, got a {name}:// URL"
+    try:
+        host = urlsplit(busy).hostname
+    except ValueError as error:
+        return f"not a valid URL: {error}"
+    return None if host else f"not a valid URL (no host): {busy}"
+
+
+def busy_file_problem(busy: str, base_dir: Path) -> str | None:
+    """Why the busy file `busy` cannot be read now, naming the line at fault where there is one; or None."""
     path = base_dir / Path(busy).expanduser()
     if not path.exists():
         return f"file not found: {busy} (looked for {path})"
@@ -141,6 +171,12 @@ def busy_problem(busy: str, base_dir: Path) -> str | None:
 
 def _ical_problem(name: str, raw: bytes) -> str | None:
     try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # RFC 5545 calendars are UTF-8; a Latin-1 export reads as garbled text, and is worth fixing.
+        line = raw.count(b"\n", 0, error.start) + 1
+        return f"{name} line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); iCalendar files are UTF-8"
+    try:
         calendar = Calendar.from_ical(raw)
     except Exception as error:  # icalendar raises ValueError and, on odd input, others
         return f"{name} is not a valid iCalendar file: {_first_line(error)}"
@@ -149,6 +185,42 @@ def _ical_problem(name: str, raw: bytes) -> str | None:
     for component in calendar.walk():
         for prop, error in getattr(component, "errors", []):
             return f"{name} is not a valid iCalendar file: {component.name} {prop}: {error}"
+    for component in calendar.walk("VEVENT"):
+        problem = _rule_problem(component)
+        if problem:
+            rule, message = problem
+            line = _line_of(raw, rule)
+            where = f" line {line}" if line else ""
+            return f"{name}{where}: RRULE {rule} cannot be expanded: {message}"
+    return None
+
+
+def _rule_problem(event: Any) -> tuple[str, str] | None:
+    """(the rule, why) when dateutil, which expands busy calendars, refuses an event's RRULE
+    (a BYSETPOS out of range, say). Building the rule checks it without expanding anything."""
+    rules = event.get("RRULE")
+    start = event.get("DTSTART")
+    if rules is None or start is None:
+        return None
+    for rule in rules if isinstance(rules, list) else [rules]:
+        text = rule.to_ical().decode("utf-8", "replace")
+        # Naive and ignoring zones: a rule's zone never makes it invalid, its parts can.
+        begin = start.dt if isinstance(start.dt, datetime) else datetime.combine(start.dt, datetime.min.time())
+        try:
+            rrulestr(text, dtstart=begin.replace(tzinfo=None), ignoretz=True)
+        except Exception as error:  # noqa: BLE001 - dateutil raises ValueError and others for a bad rule
+            return text, _first_line(error)
+    return None
+
+
+def _line_of(raw: bytes, rule: str) -> int | None:
+    """The line of the RRULE `rule` in the file (1-based), for an admin to find it; its parts may be
+    written in another order than icalendar gives them back."""
+    parts = {part.upper() for part in rule.split(";")}
+    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+        name, _, value = line.partition(":")
+        if name.upper().split(";")[0] == "RRULE" and {part.upper() for part in value.split(";")} == parts:
+            return number
     return None
 
 

@@ -57,6 +57,14 @@ def latest_answers(replies: Iterable[ReplyFact]) -> list[ReplyFact]:
 
 
 @dataclass(frozen=True)
+class BusyError:
+    """A person whose busy times could not be read on the last try: why, and since when it fails."""
+
+    error: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Observed:
     bookings: Mapping[str, Booking] = field(default_factory=dict)
     busy: Mapping[str, Sequence[Interval]] = field(default_factory=dict)
@@ -68,6 +76,18 @@ class Observed:
     confirmed: frozenset[str] = frozenset()
     # Session id -> who declined that occurrence in the organizer's calendar, and at what time it was then.
     declines: Mapping[str, Decline] = field(default_factory=dict)
+    # People whose busy source failed on its last read (the last busy times read, if any, stay in `busy`).
+    busy_errors: Mapping[str, BusyError] = field(default_factory=dict)
+    # People whose busy times were read at least once; None where nobody tracks it (values built by hand).
+    busy_read: frozenset[str] | None = None
+    # Person -> when their busy source was read again after failing: their series are re-checked whole.
+    busy_recovered: Mapping[str, datetime] = field(default_factory=dict)
+
+    @property
+    def busy_unknown(self) -> dict[str, str]:
+        """Person -> why, for those whose busy times failed and were never read: unknown, not free."""
+        return {pid: e.error for pid, e in sorted(self.busy_errors.items())
+                if self.busy_read is None or pid not in self.busy_read}
 
     def booked(self) -> list[BookedSeries]:
         return [b.series for b in self.bookings.values()]

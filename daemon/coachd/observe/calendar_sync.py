@@ -12,7 +12,15 @@ from coachd.plan.calendar_truth import declines as calendar_declines
 from coachd.model.serial import booked_from_row
 from coachd.model.types import UTC, Interval
 from coachd.execute.executor import ActionRecord, Executor
-from coachd.observe.observer import DECLINES_META, declines_from_json, declines_to_json
+from coachd.observe.observer import (
+    BUSY_ERRORS_META,
+    BUSY_FINGERPRINT,
+    BUSY_RECOVERED_META,
+    DECLINES_META,
+    declines_from_json,
+    declines_to_json,
+)
+from coachd.plan.repair import RECHECK_AFTER_RECOVERY
 from coachd.runtime.provider_health import RoleHealth
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.providers.base import CalendarEntry, CredentialsExpired, ProviderError, SyncCursorExpired, SyncResult
@@ -21,6 +29,8 @@ from coachd.store import busy_repo, series_repo
 
 # The sync job's messages keep the logger name they had when this was part of the jobs module.
 log = logging.getLogger("coachd.jobs")
+# What is kept of a busy source's error in the store and shown by `coachd status`: enough to act on.
+ERROR_CHARS = 300
 
 
 def _view(entry: CalendarEntry) -> CalendarView:
@@ -55,8 +65,12 @@ class CalendarSync:
         window = busy_window(program)
         changed = False
         busy = program.health("busy")
-        if program.busy_people and busy.available(now):
+        if not program.busy_people:
+            changed |= self._note_busy_health(now, {}, set())  # forget whoever is no longer asked
+        elif busy.available(now):
             changed |= self._refresh_busy(now, window, busy)
+        else:
+            changed |= self._busy_unavailable(now, busy)
         changed |= self._sync_calendar(now)
         if changed:
             self.executor.emit(ActionRecord(now, f"sync:{program.id}/busy", "sync", {"busy": "changed"}))
@@ -69,16 +83,60 @@ class CalendarSync:
             answer = ask_within_limits(program.busy, program.busy_people, window,
                                        lambda *request: busy.call(now, *request))
         except CredentialsExpired:
-            return False  # recorded by the role's health, which keeps the others from asking
+            # Recorded by the role's health, which keeps the others from asking; who was never read stays unknown.
+            return self._busy_unavailable(now, busy)
         changed = False
+        failures: dict[str, str] = {}
         for person in program.busy_people:
             program.raise_if_stopping()
             if person.id in answer.failures:
                 # Keep the last known busy times: a feed that is briefly down must not free everyone.
-                log.warning("busy times of %s not refreshed: %s", person.id, answer.failures[person.id])
+                failures[person.id] = str(answer.failures[person.id])[:ERROR_CHARS]
                 continue
             changed |= self._store_busy(person.id, answer.get(person.id, []), str(program.cfg.person(person.id).busy))
-        return changed
+        read = {p.id for p in program.busy_people if p.id not in failures}
+        return self._note_busy_health(now, failures, read) or changed
+
+    def _busy_unavailable(self, now: datetime, busy: RoleHealth) -> bool:
+        """The busy provider cannot be asked now (credentials, throttled): whoever was never read stays unknown."""
+        state = busy.state or {}
+        reason = (f"the busy provider cannot be asked ({state.get('state', 'unavailable')}: "
+                  f"{state.get('error', '')})")[:ERROR_CHARS]
+        never = {p.id: reason for p in self.program.busy_people if self._remembered(f"{BUSY_FINGERPRINT}{p.id}") is None}
+        return self._note_busy_health(now, never, set())
+
+    def _note_busy_health(self, now: datetime, failures: dict[str, str], read: set[str]) -> bool:
+        """Remember whose busy source fails (and since when) and whose was read again after failing.
+
+        Logged once per change, not every pass. Whether the set of people whose busy times are unknown
+        changed (then the planner has something new to do)."""
+        asked = {p.id for p in self.program.busy_people}
+        before = {pid: e for pid, e in dict(self._remembered(BUSY_ERRORS_META) or {}).items()  # type: ignore[arg-type]
+                  if pid in asked}
+        errors = dict(before)
+        recovered_before = dict(self._remembered(BUSY_RECOVERED_META) or {})  # type: ignore[arg-type]
+        recovered = {pid: at for pid, at in recovered_before.items()
+                     if pid in asked and now - datetime.fromisoformat(at) < RECHECK_AFTER_RECOVERY}
+        for pid, error in sorted(failures.items()):
+            previous = errors.get(pid)
+            if previous is not None and previous["error"] == error:
+                continue
+            errors[pid] = {"error": error, "since": previous["since"] if previous else now.isoformat()}
+            if self._remembered(f"{BUSY_FINGERPRINT}{pid}") is None:
+                log.warning("busy times of %s never read (%s): none of their sessions is booked until they are",
+                            pid, error)
+            else:
+                log.warning("busy times of %s not refreshed (%s): planning on the last ones read", pid, error)
+        for pid in sorted(read & errors.keys()):
+            log.info("busy times of %s read again after failing since %s: re-checking their sessions over "
+                     "the whole program", pid, errors[pid]["since"])
+            del errors[pid]
+            recovered[pid] = now.isoformat()
+        if errors != (self._remembered(BUSY_ERRORS_META) or {}):
+            self._remember(BUSY_ERRORS_META, errors)
+        if recovered != recovered_before:
+            self._remember(BUSY_RECOVERED_META, recovered)
+        return set(errors) != set(before) or recovered.keys() - recovered_before.keys() != set()
 
     def _sync_calendar(self, now: datetime) -> bool:
         """Follow the organizer's calendar from the remembered cursor. A calendar that fails is
@@ -159,7 +217,7 @@ class CalendarSync:
         program = self.program
         fingerprint = hashlib.sha256(json.dumps([(s.start.isoformat(), s.end.isoformat()) for s in spans])
                                      .encode()).hexdigest()
-        name = f"busy:{person_id}"
+        name = f"{BUSY_FINGERPRINT}{person_id}"
         if self._remembered(name) != fingerprint:
             with program.store.session() as db:
                 busy_repo.replace(db, program.id, person_id, spans, source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from coachd.plan.calendar_truth import Decline
-from coachd.model.observed import Booking, Observed
+from coachd.model.observed import Booking, BusyError, Observed
 from coachd.plan.rsvp import merge_declines, rsvp_declines
 from coachd.model.serial import booked_from_row
 from coachd.model.types import Interval
@@ -17,6 +17,12 @@ STATES_META = "coachee_states"
 CONFIRMED_META = "confirmed_holds"
 # Who declined which occurrence, as the calendar sync last read it.
 DECLINES_META = "declines"
+# Whose busy source failed on its last read ({person: {"error", "since"}}), and whose was read again after
+# failing ({person: when}); written by the calendar sync. A person's busy times were read at least once
+# when the fingerprint "busy:<person>" of what was stored exists.
+BUSY_ERRORS_META = "busy_errors"
+BUSY_RECOVERED_META = "busy_recovered"
+BUSY_FINGERPRINT = "busy:"
 # The virtual clock of a simulated state (`coachd simulate`); commands read their "now" from it.
 CLOCK_KEY = "simulation_clock"
 
@@ -27,6 +33,10 @@ def declines_to_json(declines: dict[str, Decline]) -> dict[str, dict[str, object
 
 def declines_from_json(value: dict[str, dict]) -> dict[str, Decline]:
     return {sid: Decline(datetime.fromisoformat(d["start"]), frozenset(d["people"])) for sid, d in value.items()}
+
+
+def busy_errors_from_json(value: dict[str, dict]) -> dict[str, BusyError]:
+    return {pid: BusyError(e["error"], datetime.fromisoformat(e["since"])) for pid, e in value.items()}
 
 
 class Observer:
@@ -57,13 +67,19 @@ class Observer:
                 self._queued.add(key)
                 self._outbox_high = max(self._outbox_high, row_id)
             replies = replies_repo.handled(db, self.program_id)
-            meta = meta_repo.values(db, self.program_id, (STATES_META, CONFIRMED_META, DECLINES_META))
+            meta = meta_repo.values(db, self.program_id, (STATES_META, CONFIRMED_META, DECLINES_META,
+                                                          BUSY_ERRORS_META, BUSY_RECOVERED_META))
+            read = frozenset(name.removeprefix(BUSY_FINGERPRINT)
+                             for name, _ in meta_repo.with_prefix(db, self.program_id, BUSY_FINGERPRINT))
         bookings = {booking.series.spec.key: booking for _, booking in self._series.values()}
         declines = merge_declines(declines_from_json(meta.get(DECLINES_META) or {}),
                                   rsvp_declines(replies, bookings))
         return Observed(bookings=bookings, busy=self._busy, queued=frozenset(self._queued), replies=replies,
                         states=dict(meta.get(STATES_META) or {}),
-                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()), declines=declines)
+                        confirmed=frozenset(meta.get(CONFIRMED_META) or ()), declines=declines,
+                        busy_errors=busy_errors_from_json(meta.get(BUSY_ERRORS_META) or {}), busy_read=read,
+                        busy_recovered={pid: datetime.fromisoformat(at)
+                                        for pid, at in (meta.get(BUSY_RECOVERED_META) or {}).items()})
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = series_repo.versions(db, self.program_id)

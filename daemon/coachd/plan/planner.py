@@ -15,7 +15,7 @@ from coachd.model.mail_kinds import FEEDBACK_KINDS, NOTES_KINDS, MailKind
 from coachd.model.observed import Observed
 from coachd.model.periods import digest_periods
 from coachd.plan.blackouts import keep_off_blackouts
-from coachd.plan.repair import Conflict, repair
+from coachd.plan.repair import RECHECK_AFTER_RECOVERY, Conflict, repair
 from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
 
 if TYPE_CHECKING:
@@ -53,6 +53,35 @@ class Plan:
     conflicts: list[Conflict] = field(default_factory=list)
     # Cancellations waiting for an admin's confirmation.
     held: list[Hold] = field(default_factory=list)
+    # Series not booked (or not changed) because someone's busy times were never read.
+    waiting: list[Waiting] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Someone whose busy times were never read: the series they are in wait for them (unknown is not free)."""
+
+    person_id: str
+    error: str
+    series: tuple[str, ...]  # keys of the series not booked, or whose people change waits, because of them
+
+    def describe(self) -> str:
+        if not self.series:  # their series were booked before they had a busy calendar to read
+            return (f"waiting for busy times of {self.person_id}: {self.error}; their booked sessions are not "
+                    "checked against them until they are read")
+        return (f"waiting for busy times of {self.person_id}: {self.error}; not booked until they are read: "
+                f"{', '.join(self.series)}")
+
+
+def unknown_busy(cfg: ProgramConfig, observed: Observed) -> dict[str, str]:
+    """Person -> why, for everyone whose busy times were never read: those the sync could not read, and
+    (when the store says who was read) people with a `busy:` calendar it has not read yet."""
+    unknown = {pid: error for pid, error in observed.busy_unknown.items() if pid in cfg.people_by_id}
+    if observed.busy_read is not None:
+        for person in cfg.people:
+            if person.busy and person.id not in observed.busy_read:
+                unknown.setdefault(person.id, "not read yet")
+    return unknown
 
 
 @dataclass(frozen=True)
@@ -74,10 +103,11 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     problems: list[str] = []
     conflicts: list[Conflict] = []
     held: list[Hold] = []
+    waiting: dict[str, list[str]] = {}
     bookings = {key: b.series for key, b in observed.bookings.items()}
     booked_at = {key: b.booked_at for key, b in observed.bookings.items()}
     if booking:
-        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts, held):
+        for action_or_problem in _booking_actions(cfg, observed, bookings, now, conflicts, held, waiting):
             if isinstance(action_or_problem, str):
                 problems.append(action_or_problem)
             else:
@@ -103,14 +133,24 @@ def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool
     # Bookings keep the planner's order (an ending series gives up its key before its successor takes
     # it); mail goes by due time. The sort is stable.
     actions.sort(key=lambda a: (0, "", "") if isinstance(a, BookSeries) else (1, a.due, a.key))
-    return Plan(actions, next_due, problems, conflicts, held)
+    # Once the program has ended nothing is booked any more, so nobody is waited for.
+    unknown = {} if now >= _program_end(cfg) else unknown_busy(cfg, observed)
+    return Plan(actions, next_due, problems, conflicts, held,
+                [Waiting(pid, unknown[pid], tuple(waiting.get(pid, ()))) for pid in sorted(unknown)])
+
+
+def _program_end(cfg: ProgramConfig) -> datetime:
+    return datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone)
 
 
 def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str, BookedSeries],
-                     now: datetime, conflicts: list[Conflict], held: list[Hold]) -> Iterator[BookSeries | str]:
-    if now >= datetime.combine(cfg.program.ends, time(23, 59), cfg.program.zone):
+                     now: datetime, conflicts: list[Conflict], held: list[Hold],
+                     blocked: dict[str, list[str]]) -> Iterator[BookSeries | str]:
+    """`blocked` gets, per person whose busy times were never read, the series that wait for them."""
+    if now >= _program_end(cfg):
         return
     wanted = series_mod.needs(cfg, observed.states)
+    unknown = unknown_busy(cfg, observed)
     waiting: set[str] = set()  # series whose attendee changes are part of a held pass
     ending = list(_endings(cfg, observed, bookings, {n.key: n for n in wanted}, now, held, waiting))
     yield from ending
@@ -119,6 +159,10 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
     placed = [b for b in bookings.values() if not b.cancelled]
     timelines = series_mod.timelines_for(cfg, observed.busy, placed)
     rules = series_mod.repair_rules(cfg, now)
+    # Someone's busy source was read again after failing: their series are checked over their whole life,
+    # since what was missed may collide anywhere, not only within repair's usual lookahead.
+    rechecked = {pid for pid, at in observed.busy_recovered.items() if now - at < RECHECK_AFTER_RECOVERY}
+    whole_life = series_mod.repair_rules(cfg, now, None) if rechecked else rules
     for need in wanted:
         current = bookings.get(need.key)
         if current is not None and current.spec.ended:
@@ -145,6 +189,12 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
                                            "with the new coach")
                 current = None
         if current is None:
+            # Unknown is not free: no invitation for a time that may collide with what we could not read.
+            missing = sorted({a.person_id for a in need.everyone()} & unknown.keys())
+            if missing:
+                for pid in missing:
+                    blocked.setdefault(pid, []).append(need.key)
+                continue
             result = series_mod.place(cfg, need, timelines, placed, now)
             if isinstance(result, series_mod.Unplaced):
                 yield f"{result.key}: {result.reason}"
@@ -153,7 +203,11 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             yield BookSeries(result, "new series")
             continue
         reason = None
-        if (_people_changed(current, need) and need.key not in waiting
+        joining = sorted(({a.person_id for a in need.everyone()} - {a.person_id for a in current.spec.everyone()})
+                         & unknown.keys())
+        for pid in joining:  # the change waits until the newcomer's busy times are known
+            blocked.setdefault(pid, []).append(need.key)
+        if (_people_changed(current, need) and need.key not in waiting and not joining
                 and any(o.end > now for o in current.occurrences())):
             current = current.bumped(spec=_with_people(current.spec, need))
             timelines.book(current)
@@ -163,7 +217,8 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
             current = kept_off if reason is not None else kept_off.bumped()
             timelines.book(current)
             reason = ", ".join(filter(None, (reason, "blackout days changed")))
-        overrides, found = repair(current, timelines, rules, observed.declines)
+        people = {a.person_id for a in current.spec.everyone()}
+        overrides, found = repair(current, timelines, whole_life if people & rechecked else rules, observed.declines)
         conflicts.extend(found)
         whole = observed.declines.get(current.spec.uid)
         if whole is not None and whole.people & {a.person_id for a in current.spec.everyone()}:

@@ -42,6 +42,10 @@ class Conflict:
 # that, what changes (busy times, declines) is looked at as it comes within reach, which is also how
 # far ahead people can be expected to keep their calendars current.
 LOOKAHEAD = timedelta(weeks=8)
+# After a person's busy source is read again following a failure (or for the first time), the series they
+# are in are re-checked over their whole life, not LOOKAHEAD, for this long: the plan job runs every few
+# minutes, so that is many passes; afterwards the usual lookahead is enough again.
+RECHECK_AFTER_RECOVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from coachd.config import ProgramConfig
 from coachd.model.actions import BookSeries
-from coachd.model.observed import Observed
+from coachd.model.observed import BusyError, Observed
 from coachd.plan.planner import plan
 from coachd.plan.series import availability
 from coachd.plan.slots import Candidate, evaluate
@@ -22,27 +23,35 @@ from coachd.providers.busy import ask_within_limits
 from coachd.observe.readonly import clock_of, read_observed
 
 
-def observed_for_plan(cfg: ProgramConfig, state: Path) -> tuple[Observed, list[str]]:
+def observed_for_plan(cfg: ProgramConfig, state: Path, now: datetime | None = None) -> tuple[Observed, list[str]]:
     """What is booked (if the state holds anything) and everyone's busy times, read live."""
+    now = now or datetime.now(UTC)
     base, warnings = read_observed(cfg, state)
     source, people = own_busy(cfg)
     start = datetime.combine(cfg.program.starts - timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
     end = datetime.combine(cfg.program.ends + timedelta(weeks=1), datetime.min.time(), cfg.program.zone)
     window = Interval(start.astimezone(UTC), end.astimezone(UTC))
     busy = dict(base.busy)
+    errors = dict(base.busy_errors)
+    read = set(base.busy_read or ())
     answer = ask_within_limits(source, people, window)
     for person in people:
         if person.id in answer.failures:
-            warnings.append(f"busy times of {person.id} unavailable: {answer.failures[person.id]}")
+            errors[person.id] = BusyError(str(answer.failures[person.id]), now)
+            if person.id in read:
+                warnings.append(f"busy times of {person.id} unavailable: {answer.failures[person.id]}; "
+                                "showing the last ones read")
         else:
             busy[person.id] = answer[person.id]
-    return Observed(bookings=base.bookings, busy=busy, queued=base.queued, replies=base.replies,
-                    states=base.states, confirmed=base.confirmed), warnings
+            read.add(person.id)
+            errors.pop(person.id, None)
+    # Everything else as the store has it (declines included); who was never read is unknown, not free.
+    return replace(base, busy=busy, busy_errors=errors, busy_read=frozenset(read)), warnings
 
 
 def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime | None, shown: int) -> None:
-    observed, warnings = observed_for_plan(cfg, state)
     now = now or clock_of(cfg, state)  # a simulated state's own clock, as status and report use
+    observed, warnings = observed_for_plan(cfg, state, now)
     result = plan(cfg, observed, now, session_mail=False, program_mail=False)
     to_book = {a.series.spec.key: a for a in result.actions if isinstance(a, BookSeries)}
     everything: list[tuple[BookedSeries, str]] = [(b.series, "booked") for b in observed.bookings.values()
@@ -59,6 +68,8 @@ def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime |
         console.print(f"[red]conflict:[/] {conflict.describe()}", highlight=False, markup=False)
     for hold in result.held:
         console.print(f"[bold red]{escape(hold.describe())}[/]", highlight=False)
+    for waiting in result.waiting:
+        console.print(f"[bold red]{escape(waiting.describe())}[/]", highlight=False)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(burden_table(cfg, burden))

@@ -81,8 +81,8 @@ def _with_planned(cfg: ProgramConfig, observed: Observed, now: datetime) -> Obse
     for action in result.actions:
         if isinstance(action, BookSeries):
             bookings[action.series.spec.key] = Booking(action.series, at)
-    return Observed(bookings=bookings, busy=observed.busy, queued=observed.queued, replies=observed.replies,
-                    states=observed.states, confirmed=observed.confirmed, declines=observed.declines)
+    # Everything else as observed (busy times known or not, declines, states): only the bookings grow.
+    return replace(observed, bookings=bookings)
 
 
 def _find_session(observed: Observed, session_id: str | None, now: datetime,

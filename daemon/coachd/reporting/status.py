@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from coachd.config import ProgramConfig
+from coachd.model.observed import Observed
 from coachd.plan.planner import plan
 from coachd.model.periods import program_end
 from coachd.model.types import UTC
@@ -29,7 +30,8 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
     now = clock or datetime.now(UTC)
     simulated = clock is not None
     # What needs a decision is what the planner would report now: held cancellations, conflicts.
-    attention = plan(cfg, observe(store, pid), now, session_mail=False, program_mail=False)
+    observed = observe(store, pid)
+    attention = plan(cfg, observed, now, session_mail=False, program_mail=False)
     with store.session() as db:
         titles = series_repo.titles(db, pid)
         upcoming = series_repo.upcoming_sessions(db, pid, now, UPCOMING)
@@ -62,7 +64,19 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
             "conflicts": [{"series": c.series_key, "session": c.session_id, "start": c.start.isoformat(),
                            "people": list(c.people), "reason": c.reason} for c in attention.conflicts],
             "unplaced": list(attention.problems),
+            # Unknown is not free: series with these people wait for their busy times (docs/architecture.md).
+            "waiting": [{"person": w.person_id, "error": w.error, "series": list(w.series),
+                         "since": _since(observed, w.person_id), "message": w.describe()} for w in attention.waiting],
+            # Read before, failing now: planned on the last busy times read.
+            "busy_stale": [{"person": pid, "error": e.error, "since": e.since.isoformat()}
+                           for pid, e in sorted(observed.busy_errors.items())
+                           if pid not in {w.person_id for w in attention.waiting}],
         }
+
+
+def _since(observed: Observed, person_id: str) -> str | None:
+    error = observed.busy_errors.get(person_id)
+    return error.since.isoformat() if error else None
 
 
 def show_status(console: Console, cfg: ProgramConfig, state: Path, as_json: bool) -> None:
@@ -104,6 +118,12 @@ def _render(console: Console, cfg: ProgramConfig, data: dict[str, Any]) -> None:
         else:
             console.print(f"[yellow]{problem['role']} provider throttled until {problem['until']}[/] "
                           f"({escape(problem['error'])})", highlight=False)
+    for waiting in data.get("waiting", []):
+        since = f" (failing since {waiting['since']})" if waiting["since"] else ""
+        console.print(f"[bold red]{escape(waiting['message'])}{since}[/]", highlight=False)
+    for stale in data.get("busy_stale", []):
+        console.print(f"[yellow]busy times of {stale['person']} not refreshed since {stale['since']}[/] "
+                      f"({escape(stale['error'])}); planning on the last ones read", highlight=False)
     for hold in data["held"]:
         console.print(f"[bold red]{escape(hold['message'])}[/]", highlight=False)
     for problem in data["unplaced"]:
