@@ -288,7 +288,8 @@ def test_mixed_line_endings_read_as_one_kind() -> None:
     ("---- " + "a " * 140 + " wrote --\n") * 2_000,  # a Zoho or Android header, almost
     "Fra: a\n\nSendt: b\n\n" * 20_000,  # an Outlook block in paragraphs, repeated
     ("> " + "word " * 16 + "\ncontinued\n") * 8_000,  # rewrapped quotes
-    "- Ben\n" * 20_000,
+    "Kh\n- Ben\n" * 5_000,  # closings and dash names on every line
+    "Thanks,\nBen\n" * 5_000,  # a closing on every line: each looks at most 10 lines on
 ])
 def test_pathological_text_stays_fast(text: str) -> None:
     start = time.perf_counter()

@@ -353,7 +353,7 @@ def _without_signature(lines: list[str]) -> list[str]:
             return _trimmed(lines[:index])
         if len(line) <= 80 and _sent_from().match(line) and _device_line(line):
             return _trimmed(lines[:index])
-        if index and len(line) <= 60 and _VALEDICTION.match(line) and _short_tail(lines[index + 1:]):
+        if index and len(line) <= 60 and _VALEDICTION.match(line) and _short_tail(lines, index + 1):
             return _trimmed(lines[:index])
     return _without_dash_name(lines)
 
@@ -374,9 +374,10 @@ def _without_dash_name(lines: list[str]) -> list[str]:
     return _trimmed(lines[:filled[-1]])
 
 
-def _short_tail(lines: list[str]) -> bool:
+def _short_tail(lines: list[str], start: int) -> bool:
     """What follows a closing looks like a name and contact block, not more message."""
-    filled = [line.strip() for line in lines if line.strip()]
+    # Lazily, stopping at the 11th line: a closing on every line must not make this quadratic.
+    filled = (lines[j].strip() for j in range(start, len(lines)) if lines[j].strip())
     for count, line in enumerate(filled):
         if _DISCLAIMER.match(line):
             return True  # a corporate disclaimer closes the block, however long it is
