@@ -312,6 +312,15 @@ def test_mixed_line_endings_read_as_one_kind() -> None:
     ("- Ana: do it by " + "1 " * 100 + "\n") * 1_000,
     "Rating: " + "4" * 200_000,
     "<blockquote type=cite>" * 20_000 + "text",
+    # near-misses for the rules added for more languages and clients
+    ("x. On " + "a " * 140 + "1 wrote " + "b " * 100 + ":\n") * 600,  # a reply and a header joined on one line
+    ("пн, 11 янв " + "a@b " * 60 + "<a@b.c:\n") * 2_000,  # a header with no verb, almost
+    ("1 x " + "a" * 200 + "@" + "b" * 40 + " :\n> q\n") * 500,  # the same above a quote
+    ("---- " + "a " * 140 + " wrote --\n") * 2_000,  # a Zoho or Android header, almost
+    "Fra: a\n\nSendt: b\n\n" * 20_000,  # an Outlook block in paragraphs, repeated
+    ("> " + "word " * 16 + "\ncontinued\n") * 8_000,  # rewrapped quotes
+    "Kh\n- Ben\n" * 5_000,  # closings and dash names on every line
+    "Thanks,\nBen\n" * 5_000,  # a closing on every line: each looks at most 10 lines on
 ])
 def test_pathological_text_is_read_within_bounds(text: str) -> None:
     """What comes back is bounded; how long it takes is measured by benchmarks/bench_reply_parser.py (a test
