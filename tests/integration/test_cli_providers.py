@@ -112,7 +112,7 @@ def test_check_names_an_option_the_provider_in_use_does_not_take(tmp_path):
     assert "organizer.receive.folder: not an option of the maildir inbox (it takes no options) (line" \
         in result.stderr
     assert ("organizer.send.tenant: not an option of the smtp sender (its options: host, port, username, "
-            "password_env, tls) (line") in result.stderr
+            "password_env, tls, sent_folder) (line") in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -122,7 +122,8 @@ def test_schema_documents_each_providers_own_options():
     schema = json.loads(result.output)
     smtp = schema["$defs"]["SmtpSenderSection"]
     assert smtp["properties"]["provider"]["const"] == "smtp"
-    assert set(smtp["properties"]) == {"provider", "host", "port", "username", "password_env", "tls"}
+    assert set(smtp["properties"]) == {"provider", "host", "port", "username", "password_env", "tls",
+                                          "sent_folder"}
     assert smtp["additionalProperties"] is False
     send = schema["$defs"]["Organizer"]["properties"]["send"]["oneOf"]
     assert {"$ref": "#/$defs/SmtpSenderSection"} in send and len(send) == 4

@@ -16,7 +16,7 @@ from coachd.config.loader import load_config_text
 from coachd.model.actions import BookSeries, QueueMail
 from coachd.model.observed import Booking, Observed, ReplyFact, latest_answers
 from coachd.model.periods import digest_periods
-from coachd.plan.planner import first_morning, plan
+from coachd.plan.planner import first_morning, goal_check_in_due, plan
 from coachd.plan.series import attendee
 from coachd.model.types import UTC, Role, SessionKind
 from coachd.mail.compose import Composer
@@ -77,11 +77,17 @@ def year(cfg):
                 replies.append(ReplyFact("feedback-request", occurrence.session_id, person.person_id, after,
                                          1 + (index * 3 + k) % 5, {"text": f"S3CR3T-{n} my feedback",
                                                                     "repeat": f"S3CR3T-{n}", "avoid": f"S3CR3T-{n}"}))
-    for month in range(1, 13):
-        for k, person in enumerate(("ann", "bob", "cy", "dee", "eve")[: 2 + month % 4]):
+    # Goal check-ins every four weeks, each answer carrying its request (as the inbox stores it), so every
+    # check-in is its own question: two people answer some (no average), up to five others.
+    check_in = 1
+    while cfg.program.starts + cfg.mail.goals.every * check_in <= cfg.program.ends:
+        for k, person in enumerate(("ann", "bob", "cy", "dee", "eve")[: 2 + check_in % 4]):
             n += 1
-            replies.append(ReplyFact("goal-check-in", None, person, datetime(2027, month, 20, 9, tzinfo=UTC),
-                                     1 + (month + k) % 5, {"text": f"S3CR3T-{n} my goals"}))
+            due = goal_check_in_due(cfg, check_in, cfg.people_by_id[person].zone)
+            replies.append(ReplyFact("goal-check-in", None, person, due + timedelta(hours=3), 1 + (check_in + k) % 5,
+                                     {"text": f"S3CR3T-{n} my goals"},
+                                     request_key=f"mail:privacy/goals-{check_in}/goal-check-in/{person}"))
+        check_in += 1
     # Wrap-up survey: "negotiation" said by three people is a theme; "divorce" by two is not.
     for k, person in enumerate(("ann", "bob", "cy", "dee")):
         n += 1
@@ -118,12 +124,28 @@ def raters(observed, session_ids: set[str]) -> list[tuple[str, int]]:
             and r.rating is not None]
 
 
+def goal_questions(cfg, start: datetime, end: datetime, now: datetime) -> set[tuple[str, str]]:
+    """(coachee, "goals-n") of each goal check-in due in [start, end) by `now`."""
+    asked, n = set(), 1
+    while cfg.program.starts + cfg.mail.goals.every * n <= cfg.program.ends:
+        asked |= {(p.id, f"goals-{n}") for p in cfg.coachees() if start <= goal_check_in_due(cfg, n, p.zone) < end
+                  and goal_check_in_due(cfg, n, p.zone) <= now}
+        n += 1
+    return asked
+
+
+def goal_answers(cfg, observed, start: datetime, end: datetime, now: datetime) -> list[ReplyFact]:
+    asked = goal_questions(cfg, start, end, now)
+    return [r for r in latest_answers(observed.replies)
+            if r.request_kind == "goal-check-in" and (r.person_id, r.request_ref) in asked]
+
+
 def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
     composer = Composer()
     mails = sponsor_mail(cfg, year)
     kinds = [m.kind for m, _ in mails]
     assert kinds.count("digest") == 12 and kinds.count("review") >= 3 and kinds.count("wrap-up") == 1
-    shown = 0
+    shown = goals_shown = goals_hidden = shown_team_ratings = 0
     for mail, now in mails:
         context = contexts.build(cfg, year, mail, now)
         rendered = composer.render(mail.kind, mail.recipient, context)
@@ -143,10 +165,19 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
         else:
             assert feedback["average_rating"] is None
         # Team ratings over time: never for the team of two, and each shown one over three people or more.
-        for team in context["history"]["teams"]:
-            if team["id"] == "two":
-                assert set(team["rating"]) == {None}
-        assert context["goal_check_ins"]["average"] is None or context["goal_check_ins"]["answered"] >= 3
+        teams = {team["id"]: team for team in context["history"]["teams"]}
+        assert set(teams["two"]["rating"]) == {None}, "the team of two is in the history, never rated"
+        assert all(r is None or 1 <= r <= 5 for r in teams["three"]["rating"])
+        shown_team_ratings += sum(r is not None for r in teams["three"]["rating"])
+        # Goal check-ins: the period's answers recomputed from the raw replies; an average over three or more.
+        goals, answers = context["goal_check_ins"], goal_answers(cfg, year, start, end, now)
+        assert (goals["asked"], goals["answered"]) == (len(goal_questions(cfg, start, end, now)), len(answers))
+        if len({r.person_id for r in answers}) >= 3:
+            assert goals["average"] == pytest.approx(mean(r.rating for r in answers), abs=0.006)
+            goals_shown += 1
+        else:
+            assert goals["average"] is None and goals["suppressed"] == bool(answers)
+            goals_hidden += bool(answers)
         if mail.kind == "wrap-up":
             assert [t["word"] for t in context["wrap_up"]["themes"]] == ["negotiation"]
             assert "negotiation (3)" in rendered.text
@@ -156,6 +187,8 @@ def test_every_sponsor_email_of_the_year_holds_aggregates_only(cfg, year):
             lines = [line for line in rendered.text.splitlines() if coachee.name in line]
             assert len(lines) == 1 and re.match(rf"{coachee.name} +Team (Two|Three) +(\d+ days|none yet)", lines[0]), lines
     assert shown >= 12, "the averages checked above were really shown"
+    assert goals_shown >= 6 and goals_hidden >= 2, "goal check-in averages both shown and hidden"
+    assert shown_team_ratings > 0, "the team of three's ratings over time were shown"
 
 
 def test_a_month_where_two_people_rated_shows_no_average(cfg, year):

@@ -61,8 +61,8 @@ def reply_to(request: EmailMessage, body: str, *, name: str, sender: str | None 
             + body.replace("\n", "\r\n")).encode()
 
 
-def deliver_and_read(state: Path, cfg, messages: dict[str, bytes]) -> dict[str, Reply]:
-    now = program_start(cfg) + timedelta(days=4, minutes=10)
+def deliver_and_read(state: Path, cfg, messages: dict[str, bytes], *, days: int = 4) -> dict[str, Reply]:
+    now = program_start(cfg) + timedelta(days=days, minutes=10)
     program = open_program(cfg, state, VirtualClock(now))
     for name, raw in messages.items():
         program.inbox.deliver(raw, name)
@@ -105,8 +105,8 @@ def test_a_reply_to_the_signed_address_is_matched_without_any_references(tmp_pat
     request = of_kind(sent, "feedback-request")
     rows = deliver_and_read(tmp_path, cfg, {"fb": reply_to(request, FEEDBACK, name="fb")})
     row = rows["fb"]
-    assert (row.status, row.kind, row.person_id) == ("handled", "feedback-request",
-                                                     request["X-Coachd-Kind"] and row.person_id)
+    person = next(p for p in cfg.people if str(p.email) == address(request, "To"))
+    assert (row.status, row.kind, row.person_id) == ("handled", "feedback-request", person.id)
     assert row.session_id == str(request["X-Coachd-Session"])
     assert row.rating == 4
     assert row.payload["repeat"] == "role plays" and row.payload["avoid"] == "running late"
@@ -389,20 +389,39 @@ def test_one_reminder_to_whoever_did_not_answer_and_a_reply_to_it_still_counts(t
     assert late_row["rating"] == 3 and late_row["session"] == str(late["X-Coachd-Session"])
 
 
-def test_without_a_token_the_parent_and_a_request_that_asks_for_an_answer_win(tmp_path, sent, cfg):
-    feedback = of_kind(sent, "feedback-request")
-    to = address(feedback, "To")
-    agenda = next(m for m in sent if m["X-Coachd-Kind"] in ("agenda", "invitation") and address(m, "To") == to)
-    summary = next((m for m in sent if m["X-Coachd-Kind"] in ("summary", "invitation") and address(m, "To") == to))
+@pytest.mark.parametrize("oldest_first", [True, False], ids=["kickoff-then-next", "next-then-kickoff"])
+def test_without_a_token_the_parent_and_a_request_that_asks_for_an_answer_win(tmp_path, cfg, oldest_first):
+    """Two feedback requests (two sessions) in References, in either order: the parent (In-Reply-To) wins,
+    whichever it is; a parent that asks for nothing (the summary) loses to the nearest request that asks."""
+    tick(tmp_path, cfg, program_start(cfg) - timedelta(days=1))
+    tick(tmp_path, cfg, program_start(cfg) + timedelta(days=4))
+    tick(tmp_path, cfg, program_start(cfg) + timedelta(days=13))
+    sent = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    kickoff = of_kind(sent, "feedback-request")
+    to = address(kickoff, "To")
+    later = next(m for m in sent if m["X-Coachd-Kind"] == "feedback-request" and address(m, "To") == to
+                 and m["X-Coachd-Session"] != kickoff["X-Coachd-Session"])
+    summary = next(m for m in sent if m["X-Coachd-Kind"] == "summary" and address(m, "To") == to)
+    assert not expects_answer("summary", str(summary["X-Coachd-Session"]))
     organizer = str(cfg.organizer.email)
-    parent_first = reply_to(feedback, "Rating: 5", name="parent", to=organizer).replace(
-        b"MIME-Version", f"In-Reply-To: {feedback['Message-ID']}\r\nReferences: {feedback['Message-ID']} "
-                         f"{agenda['Message-ID']}\r\nMIME-Version".encode())
-    asks_first = reply_to(feedback, "Rating: 4", name="asks", to=organizer).replace(
-        b"MIME-Version", f"References: {feedback['Message-ID']} {summary['Message-ID']}\r\nMIME-Version".encode())
-    rows = deliver_and_read(tmp_path, cfg, {"parent": parent_first, "asks": asks_first})
-    assert (rows["parent"].kind, rows["parent"].rating) == ("feedback-request", 5)
-    assert (rows["asks"].kind, rows["asks"].rating) == ("feedback-request", 4)
+    thread = [kickoff, later] if oldest_first else [later, kickoff]
+
+    def without_token(name: str, body: str, parent: EmailMessage, refs: list[EmailMessage]) -> bytes:
+        ids = " ".join(str(m["Message-ID"]) for m in refs)
+        return reply_to(kickoff, body, name=name, to=organizer).replace(
+            b"MIME-Version", f"In-Reply-To: {parent['Message-ID']}\r\nReferences: {ids}\r\nMIME-Version".encode())
+
+    rows = deliver_and_read(tmp_path, cfg, {
+        "tokickoff": without_token("tokickoff", "Rating: 5", kickoff, thread),
+        "tolater": without_token("tolater", "Rating: 3", later, thread),
+        "asks": without_token("asks", "Rating: 4", summary, [summary, *thread]),
+    }, days=13)
+    got = {name: (row.status, row.kind, row.session_id, row.rating) for name, row in rows.items()}
+    assert got["tokickoff"] == ("handled", "feedback-request", str(kickoff["X-Coachd-Session"]), 5)
+    assert got["tolater"] == ("handled", "feedback-request", str(later["X-Coachd-Session"]), 3)
+    # The parent asks for nothing: of the others, the one nearest the reply asks (References' last).
+    assert got["asks"] == ("handled", "feedback-request", str(thread[-1]["X-Coachd-Session"]), 4)
 
 
 def test_a_second_reply_to_the_same_request_replaces_the_first_in_the_figures():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from datetime import date
 from email.message import EmailMessage, Message
 from typing import Any
@@ -101,6 +100,23 @@ def test_any_text_is_read_without_raising(text: str) -> None:
     _check_text(text)
 
 
+@pytest.mark.parametrize(("text", "strict", "prose"), [
+    ("Rating: 4", 4, 4),
+    ("4/5\nThanks for the session", 4, 4),
+    ("★★★★☆", 4, 4),
+    ("Note : 5", 5, 5),
+    ("Rating: 4\nI'd give it a 2 overall", 4, 4),  # a Rating: line wins in both readers
+    ("I'd give it a 4", None, 4),  # prose: a feedback rating, not a self-assessment
+    ("4 - too rushed", None, 4),
+    ("3 deals closed", None, None),
+])
+def test_whatever_the_strict_reader_finds_feedback_finds_too(text: str, strict: int | None, prose: int | None) -> None:
+    """The property _check_text fuzzes (rating() is None or equals feedback()'s), on cases where it is not
+    vacuous: each reader's own answer is pinned, so two readers that agree by both finding nothing fail here."""
+    assert (reply_text.rating(text), reply_text.feedback(text)["rating"]) == (strict, prose)
+    _check_text(text)
+
+
 @FUZZ
 @given(st.binary(max_size=4000))
 def test_any_bytes_are_read_as_a_message_without_raising(raw: bytes) -> None:
@@ -183,28 +199,44 @@ def _with_attachment(size: int, content_type: str = "application/pdf", filename:
 def test_a_25_mb_attachment_is_not_decoded(decoded_sizes: list[int]) -> None:
     message = _message(_with_attachment(25 * 1024 * 1024))
     decoded_sizes.clear()  # what parsing the message did is the inbox's business
-    start = time.perf_counter()
     assert reply_text.new_text(reply_text.body_text(message)) == "Rating: 5"
     assert reply_text.itip_reply(message) == []
-    assert not decoded_sizes and time.perf_counter() - start < 1.0
+    assert not decoded_sizes  # (its time: benchmarks/bench_reply_parser.py)
 
 
 def test_a_25_mb_calendar_attachment_is_read_only_up_to_its_bound(decoded_sizes: list[int]) -> None:
     message = _message(_with_attachment(25 * 1024 * 1024, "text/calendar; method=REPLY", "invite.ics"))
     decoded_sizes.clear()
-    start = time.perf_counter()
     assert reply_text.itip_reply(message) == []
-    assert max(decoded_sizes) <= 400_000 and time.perf_counter() - start < 2.0
+    assert max(decoded_sizes) <= reply_mime.MAX_ENCODED
 
 
-def test_a_25_mb_text_body_is_capped() -> None:
+@pytest.fixture
+def qp_decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every quoted-printable decode made during a test."""
+    sizes: list[int] = []
+    original = binascii.a2b_qp
+
+    def spy(data: bytes, *args: Any, **kwargs: Any) -> bytes:
+        sizes.append(len(data))
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(binascii, "a2b_qp", spy)
+    return sizes
+
+
+def test_a_25_mb_text_body_is_capped(qp_decoded_sizes: list[int]) -> None:
+    """Counted, not timed (a test must not depend on the machine's speed; the time is in
+    benchmarks/bench_reply_parser.py): only the first MAX_ENCODED characters are decoded at all."""
     raw = (b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
            + b"Rating: 4 =E2=80=93 fine\r\n" * (25 * 1024 * 1024 // 24))
-    start = time.perf_counter()
-    body = reply_text.body_text(_message(raw))
+    message = _message(raw)
+    qp_decoded_sizes.clear()
+    body = reply_text.body_text(message)
     assert len(body) <= reply_mime.MAX_TEXT and body.startswith("Rating: 4 – fine")
+    assert qp_decoded_sizes and max(qp_decoded_sizes) <= reply_mime.MAX_ENCODED
+    assert sum(qp_decoded_sizes) <= 2 * reply_mime.MAX_ENCODED
     assert reply_text.rating(body) == 4
-    assert time.perf_counter() - start < 2.0
 
 
 def _nested(depth: int) -> bytes:
@@ -222,10 +254,9 @@ def test_multiparts_nested_200_deep_are_read() -> None:
 
 @pytest.mark.parametrize("depth", [1_000, 5_000])
 def test_multiparts_nested_beyond_the_recursion_limit_never_raise(depth: int) -> None:
-    start = time.perf_counter()
     message = _message(_nested(depth))
     _check_message(message)
-    assert time.perf_counter() - start < 1.0
+    assert len(list(reply_mime.walk(message))) <= reply_mime.MAX_PARTS
 
 
 def test_a_message_built_with_deep_nesting_in_memory_is_walked_without_recursion() -> None:
@@ -253,7 +284,7 @@ def test_header_injection_attempts_stay_out_of_the_results() -> None:
     message = _message(raw)
     assert all("\n" not in t and "\r" not in t for t in reply_text.topics(reply_text.body_text(message)))
     responses = reply_text.itip_reply(message)
-    assert {r["attendee"] for r in responses} <= {"ben@northwind.example", "ana@northwind.example"}
+    assert [r["attendee"] for r in responses] == ["ben@northwind.example"]  # the injected line's answer is dropped
     assert all("\n" not in v and "\r" not in v for r in responses for v in r.values() if v)
 
 
@@ -281,16 +312,25 @@ def test_mixed_line_endings_read_as_one_kind() -> None:
     ("- Ana: do it by " + "1 " * 100 + "\n") * 1_000,
     "Rating: " + "4" * 200_000,
     "<blockquote type=cite>" * 20_000 + "text",
+    # near-misses for the rules added for more languages and clients
+    ("x. On " + "a " * 140 + "1 wrote " + "b " * 100 + ":\n") * 600,  # a reply and a header joined on one line
+    ("пн, 11 янв " + "a@b " * 60 + "<a@b.c:\n") * 2_000,  # a header with no verb, almost
+    ("1 x " + "a" * 200 + "@" + "b" * 40 + " :\n> q\n") * 500,  # the same above a quote
+    ("---- " + "a " * 140 + " wrote --\n") * 2_000,  # a Zoho or Android header, almost
+    "Fra: a\n\nSendt: b\n\n" * 20_000,  # an Outlook block in paragraphs, repeated
+    ("> " + "word " * 16 + "\ncontinued\n") * 8_000,  # rewrapped quotes
+    "Kh\n- Ben\n" * 5_000,  # closings and dash names on every line
+    "Thanks,\nBen\n" * 5_000,  # a closing on every line: each looks at most 10 lines on
 ])
-def test_pathological_text_stays_fast(text: str) -> None:
-    start = time.perf_counter()
+def test_pathological_text_is_read_within_bounds(text: str) -> None:
+    """What comes back is bounded; how long it takes is measured by benchmarks/bench_reply_parser.py (a test
+    must not depend on the machine's speed), and the suite's timeout stops a parser that never returns."""
     _check_text(text)
-    assert time.perf_counter() - start < 3.0
+    assert len(reply_text.new_text(text)) <= reply_mime.MAX_TEXT
 
 
-def test_pathological_html_stays_fast_and_small() -> None:
+def test_pathological_html_is_read_small() -> None:
     message = EmailMessage()
     message.set_content("<blockquote type=cite><div>deep" * 20_000, subtype="html")
-    start = time.perf_counter()
     body = reply_text.body_text(message)
-    assert len(body) <= reply_mime.MAX_TEXT and time.perf_counter() - start < 3.0
+    assert len(body) <= reply_mime.MAX_TEXT and "deep" in body

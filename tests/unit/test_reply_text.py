@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -82,6 +81,92 @@ def test_signatures_are_dropped(signature: str) -> None:
 ])
 def test_ordinary_lines_are_not_mistaken_for_headers_or_signatures(text: str) -> None:
     assert reply_text.new_text(text) == text
+
+
+@pytest.mark.parametrize("header", [
+    "pon., 11 sty 2027 o 17:00 Northwind Coaching Office <coaching@northwind.example> napisał(a):",
+    "W dniu 11.01.2027 o 17:00, Northwind Coaching Office pisze:",
+    "Il giorno lun 11 gen 2027 alle ore 17:00 Northwind Coaching Office <coaching@northwind.example> ha scritto:",
+    "Den 11. jan. 2027 kl. 17.00 skrev Northwind Coaching Office <coaching@northwind.example>:",
+    "пн, 11 янв. 2027 г. в 17:00, Northwind Coaching Office <coaching@northwind.example>:",  # no verb
+    "пн, 11 янв. 2027 г. в 17:00, Northwind Coaching Office <\ncoaching@northwind.example>:",  # wrapped
+    "2027年1月12日(火) 2:00 Northwind Coaching Office <coaching@northwind.example>:",
+    "在 2027年1月11日，17:00，Northwind Coaching Office <coaching@northwind.example> 写道：",
+    "11/01/2027 17:00, Northwind Coaching Office <coaching@northwind.example>:",
+    "On Mon, Jan 11, 2027 at 5:00 PM Northwind Coaching Office <coaching@northwind.example> wrote",  # no colon
+])
+def test_attributions_in_more_languages_and_without_verb_or_colon_start_the_quote(header: str) -> None:
+    assert reply_text.new_text(f"Rating: 5\n\n{header}\n{QUOTE}") == "Rating: 5"
+
+
+@pytest.mark.parametrize("text", [
+    "Deadline: 11/01/2027, ask ana@northwind.example:\nthe pricing sheet",  # an address and a colon, no quote below
+    "On Monday 4 people wrote\nto say they liked it",  # "On ... wrote" without a colon and no quote below
+])
+def test_headers_without_verb_or_colon_need_a_quote_below(text: str) -> None:
+    assert reply_text.new_text(text) == text
+
+
+@pytest.mark.parametrize("block", [
+    "Fra: Northwind Coaching Office\nSendt: 11. januar 2027 17:00\nTil: Claire Dubois\nEmne: Hvordan gik det?",
+    "Från: Northwind Coaching Office\nSkickat: den 11 januari 2027 17:00\nTill: Javier\nÄmne: Hur gick det?",
+    "Van: Northwind Coaching Office\nVerzonden: maandag 11 januari 2027 17:00\nAan: Claire\nOnderwerp: Hoe was het?",
+    "Da: Northwind Coaching Office\nInviato: lunedì 11 gennaio 2027 17:00\nA: Javier\nOggetto: Com'è andata?",
+    "Od: Northwind Coaching Office\nWysłano: poniedziałek, 11 stycznia 2027 17:00\nDo: Thandi\nTemat: Jak było?",
+    "От: Northwind Coaching Office\nОтправлено: 11 января 2027 г. 17:00\nКому: Thandi\nТема: Как прошло?",
+    "差出人: Northwind Coaching Office\n送信日時: 2027年1月12日 2:00\n宛先: Kenji Sato\n件名: いかがでしたか",
+    "发件人: Northwind Coaching Office\n发送时间: 2027年1月12日 1:00\n收件人: Mei Lin Tan\n主题: 反馈",
+    "-----Oprindelig meddelelse-----\nFra: Northwind Coaching Office",
+    "------------------ 原始邮件 ------------------\n发件人: Northwind Coaching Office",
+    "--------------Reply message--------------\nFrom: Northwind Coaching Office",
+    "---- On Mon, 11 Jan 2027 17:00:00 +0000 Northwind Coaching Office <coaching@northwind.example> wrote ----",
+    "---- Northwind Coaching Office wrote ----",
+    # converted from HTML, each label in its own paragraph: the block does not stop half way
+    "From: Northwind Coaching Office\n\nSent: Monday, January 11, 2027 5:00 PM\n\nTo: Ana Souza\n\nSubject: How?",
+])
+def test_history_blocks_of_more_languages_and_clients_run_to_the_end(block: str) -> None:
+    text = f"Rating: 5\n\n{block}\n\nHello Ana,\n    Rating: 4\n1. What worked well?\nNothing quoted here is new."
+    assert reply_text.new_text(text) == "Rating: 5"
+
+
+@pytest.mark.parametrize("signature", [
+    "Med venlig hilsen\nClaire Dubois", "Kh\nClaire", "Med vennlig hilsen\nThandi", "Med vänliga hälsningar\nJavier",
+    "Met vriendelijke groet,\n\nClaire Dubois", "Pozdrawiam\nThandi", "Cordiali saluti,\nJavier",
+    "С уважением,\nТанди", "发自我的iPhone", "Sendt fra min iPhone", "- Ben", "— Ana Souza",
+    ("_______________________________________________\nsales-coaches mailing list\nsales-coaches@lists.northwind.example"
+     "\nhttps://lists.northwind.example/mailman/listinfo/sales-coaches"),
+    "--\nYou received this message because you are subscribed to the Google Groups \"Sales coaches\" group.",
+])
+def test_sign_offs_in_more_languages_dash_names_and_list_footers_are_dropped(signature: str) -> None:
+    assert reply_text.new_text(f"Rating: 4\nGreat session.\n\n{signature}") == "Rating: 4\nGreat session."
+
+
+@pytest.mark.parametrize("text", [
+    "Sent from my hotel in Lisbon, so only two:\n- Pricing\n- Procurement",
+    "Topics:\n- Pricing\n- Ben",  # the last item of a list, not a sign-off
+    "Topics:\n- Procurement",
+])
+def test_sentences_and_lists_that_look_like_signatures_are_kept(text: str) -> None:
+    assert reply_text.new_text(text) == text
+
+
+def test_a_reply_on_the_same_line_as_the_quote_header_is_kept() -> None:
+    text = f"Rating: 4. Great session! On Mon, Jan 11, 2027 at 5:00 PM Ana <ana@northwind.example> wrote:\n{QUOTE}"
+    assert reply_text.new_text(text) == "Rating: 4. Great session!"
+
+
+def test_rewrapped_quoted_lines_are_not_inline_answers() -> None:
+    text = ("> How was EMEA Strategic: group session on Mon 11 Jan 2027? Your answers help make\n"
+            "the next session more useful.\n>\n>     1. What worked well?\nThe role play.\n"
+            ">     2. What should we do more of, or less of?\nMore of it.\n")
+    assert reply_text.new_text(text) == "The role play.\n\nMore of it."
+
+
+def test_answers_right_under_long_quoted_questions_are_kept() -> None:
+    text = ("> Which opportunity would most change your quarter if it moved this week, and why?\nInitech\n"
+            "> What did you commit to last time, and did you do it? What got in the way then?\nSent the proposal\n"
+            "> The rating runs from 1 (not useful) to 5 (very useful), where 3 means it was fine\n4\n")
+    assert reply_text.new_text(text) == "Initech\n\nSent the proposal\n\n4"
 
 
 def test_new_text_is_idempotent_on_a_corpus_reply() -> None:
@@ -325,15 +410,20 @@ def test_itip_reply_reads_each_attendee() -> None:
 
 
 @pytest.mark.parametrize("body", [
+    # An occurrence it cannot read is no answer about the whole series (a decline would drop them from all).
     "UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\nRECURRENCE-ID:not-a-date\r\n",
     "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\n",  # no UID
     "UID:u1@x\r\n",  # no attendee
     "UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:not an address\r\n",
 ])
 def test_itip_reply_skips_what_it_cannot_read(body: str) -> None:
-    assert reply_text.itip_reply(_calendar(body)) in ([], [{"uid": "u1@x", "recurrence_id": None,
-                                                          "attendee": "ana@northwind.example",
-                                                          "partstat": "ACCEPTED"}])
+    assert reply_text.itip_reply(_calendar(body)) == []
+
+
+def test_itip_reply_without_a_recurrence_id_answers_for_the_series() -> None:
+    series = _calendar("UID:u1@x\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@northwind.example\r\n")
+    assert reply_text.itip_reply(series) == [
+        {"uid": "u1@x", "recurrence_id": None, "attendee": "ana@northwind.example", "partstat": "ACCEPTED"}]
 
 
 def test_itip_requests_and_plain_mail_are_no_replies() -> None:
@@ -344,22 +434,10 @@ def test_itip_requests_and_plain_mail_are_no_replies() -> None:
 
 
 # -- speed ----------------------------------------------------------------------------------------------
+# Timed in benchmarks/bench_reply_parser.py ("typical": under 2 ms a reply), not here: a test must not
+# depend on the machine's speed.
+
 
 def _corpus(name: str) -> EmailMessage:
     raw = (Path(__file__).parents[1] / "replies" / f"{name}.eml").read_bytes()
     return reply_text.parse_message(raw)
-
-
-def test_a_typical_reply_parses_in_well_under_two_milliseconds() -> None:
-    """The inbox must ingest more than 200 replies a second, everything else included."""
-    messages = [_corpus(n) for n in ("gmail_en_feedback_top", "outlook_desktop_en_feedback_cp1252",
-                                     "apple_ios_fr_feedback_lines", "thunderbird_de_notes")]
-    rounds = 50
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for message in messages:
-            text = reply_text.new_text(reply_text.body_text(message))
-            reply_text.feedback(text)
-            reply_text.coach_notes(text)
-    per_reply = (time.perf_counter() - start) / (rounds * len(messages))
-    assert per_reply < 0.005, f"{per_reply * 1000:.2f} ms a reply"  # measured about 0.5 ms; slack for slow CI

@@ -12,6 +12,7 @@ has appeared since: stability matters more to people than optimality.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -46,6 +47,14 @@ LOOKAHEAD = timedelta(weeks=8)
 # are in are re-checked over their whole life, not LOOKAHEAD, for this long: the plan job runs every few
 # minutes, so that is many passes; afterwards the usual lookahead is enough again.
 RECHECK_AFTER_RECOVERY = timedelta(days=1)
+# Fair burden: over any FAIR_WINDOW consecutive occurrences nobody carries more than about half the
+# out-of-hours minutes while a slot burdening someone else by a comparable amount exists: no more than
+# COMPARABLE_BURDEN minutes more out of hours and COMPARABLE_NIGHT minutes more at night than the least that week.
+FAIR_WINDOW = 8
+COMPARABLE_BURDEN = 30
+COMPARABLE_NIGHT = 60
+# How many of a week's best slots (by working hours) are weighed when taking turns.
+TURN_OPTIONS = 24
 
 
 @dataclass(frozen=True)
@@ -152,73 +161,177 @@ def _best_slot(people: tuple[Availability, ...], window: Interval, length: timed
 
 
 @lru_cache(maxsize=4096)
-def _least_cost_by_hours(people: tuple[Availability, ...], window: Interval, length: timedelta, host_zone: ZoneInfo,
-                         blackout: frozenset[date], blackout_zone: ZoneInfo) -> int | None:
-    """The strain of the best slot in `window` by working hours alone; busy times only make it worse.
+def _by_hours(people: tuple[Availability, ...], window: Interval, length: timedelta, host_zone: ZoneInfo,
+              blackout: frozenset[date], blackout_zone: ZoneInfo) -> tuple[Candidate, ...]:
+    """The best slots in `window` by working hours alone, best first; busy times only make them worse.
 
     Depends on nothing that changes between ticks, so it is computed once per week and series.
     """
-    found = find_slots(people, window, length, host_zone=host_zone, blackout=blackout, blackout_zone=blackout_zone,
-                       limit=1)
-    return found[0].strain if found else None
+    return tuple(find_slots(people, window, length, host_zone=host_zone, blackout=blackout,
+                            blackout_zone=blackout_zone, limit=TURN_OPTIONS))
 
 
-def _least_strain(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules) -> int:
-    """The least strain working hours allow in the occurrence's week: what it is fair to ask of people."""
+def _week_by_hours(series: BookedSeries, occurrence: Occurrence, timelines: Timelines,
+                   rules: Rules) -> tuple[Candidate, ...]:
     spec = series.spec
     week = week_of(occurrence.recurrence_id, spec.zone)
     people = tuple(Availability(a.person_id, a.zone, a.hours, a.days) for a in
                    (timelines.availability[p.person_id] for p in spec.everyone()))
-    least = _least_cost_by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
-    return 0 if least is None else least
+    return _by_hours(people, week, spec.length, spec.zone, frozenset(rules.blackout), rules.blackout_zone)
+
+
+def _least_strain(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules) -> Candidate | None:
+    """The least strained slot working hours allow in the occurrence's week: what it is fair to ask of people."""
+    found = _week_by_hours(series, occurrence, timelines, rules)
+    return found[0] if found else None
+
+
+def comparable(candidate: Candidate, least: Candidate | None) -> bool:
+    """Whether `candidate` asks no more of people than `least` (the week's least strained slot) by a margin
+    people do not feel as unfair: within COMPARABLE_BURDEN minutes out of hours and COMPARABLE_NIGHT minutes
+    more at night. Where the least strained slot burdens nobody, only a slot burdening nobody compares."""
+    if least is None:
+        return candidate.burden_minutes == 0
+    if candidate.strain <= least.strain:
+        return True
+    return (least.burden_minutes > 0 and candidate.burden_minutes <= least.burden_minutes + COMPARABLE_BURDEN
+            and candidate.unsocial_minutes <= least.unsocial_minutes + COMPARABLE_NIGHT)
+
+
+def _heaviest(load: Mapping[str, int], candidate: Candidate) -> int:
+    """The most out-of-hours minutes anyone would carry over the recent occurrences with `candidate` added."""
+    people = set(load) | set(candidate.out_of_hours)
+    return max((load.get(p, 0) + candidate.out_of_hours.get(p, 0) for p in people), default=0)
+
+
+def _unfair(load: Mapping[str, int], candidate: Candidate) -> bool:
+    """Whether, with `candidate`, someone it burdens carries more than half of the recent out-of-hours minutes."""
+    total = sum(load.values()) + candidate.burden_minutes
+    return any(2 * (load.get(p, 0) + m) > total for p, m in candidate.out_of_hours.items())
+
+
+def _fair_turn(series: BookedSeries, occurrence: Occurrence, timelines: Timelines, rules: Rules,
+               least: Candidate | None, load: Mapping[str, int], options: list[Candidate]) -> Candidate | None:
+    """Among the week's slots in nobody's way and comparable to its least strained one (and `options`), the one
+    leaving the heaviest carrier of the recent occurrences least loaded; then the least strain, then the
+    closest to where the occurrence is."""
+    spec = series.spec
+    week = week_of(occurrence.recurrence_id, spec.zone)
+    start, end = max(week.start, to_utc(rules.earliest)), min(week.end, to_utc(rules.last))
+    full: list[Interval] = []
+    if spec.kind is SessionKind.INDIVIDUAL and rules.max_individual_per_day:
+        full = _full_days(timelines, spec.host.person_id, spec.key, Interval(start, end), spec.zone,
+                          rules.max_individual_per_day)
+    people = spec.everyone()
+    for slot in _week_by_hours(series, occurrence, timelines, rules):
+        if slot.start < start or slot.end > end or any(slot.interval.overlaps(day) for day in full):
+            continue
+        cost = timelines.cost(slot.interval, people, spec.key)
+        if not cost.conflicts and comparable(cost, least):
+            options.append(cost)
+    if not options:
+        return None
+    return min(options, key=lambda c: (_heaviest(load, c), c.strain,
+                                       abs((c.start - occurrence.start).total_seconds()), c.start))
+
+
+def _recent_load(recent: deque[dict[str, int]]) -> dict[str, int]:
+    load: dict[str, int] = {}
+    for minutes in recent:
+        for person, value in minutes.items():
+            load[person] = load.get(person, 0) + value
+    return load
 
 
 def repair(series: BookedSeries, timelines: Timelines, rules: Rules,
            declines: Mapping[str, Decline] | None = None) -> tuple[tuple[Override, ...] | None, list[Conflict]]:
     """New overrides moving every future occurrence that no longer fits (None: nothing moves), and the
-    conflicts that remain. The caller books the result into `timelines`, so the next series fits around it."""
+    conflicts that remain. The caller books the result into `timelines`, so the next series fits around it.
+
+    Where nobody's hours meet, occurrences take turns: one that would leave someone carrying more than half
+    the out-of-hours minutes of the last FAIR_WINDOW occurrences moves to a comparable slot burdening others.
+    Where nobody can be freed from a conflict, the occurrence moves to the slot with the fewest people in
+    conflict, then the least out of hours, and the rest are reported.
+    """
     spec = series.spec
     people = spec.everyone()
     overrides = {to_utc(o.recurrence_id): o for o in series.overrides}
     conflicts: list[Conflict] = []
     changed = False
-    for occurrence in series.occurrences():
+    occurrences = [o for o in series.occurrences() if not o.cancelled]
+    # The out-of-hours minutes of the occurrences just before the current one: who has carried what lately.
+    recent: deque[dict[str, int]] = deque(maxlen=FAIR_WINDOW - 1)
+    first = next((n for n, o in enumerate(occurrences) if o.start >= rules.earliest), len(occurrences))
+    for past in occurrences[max(0, first - FAIR_WINDOW + 1):first]:
+        recent.append(timelines.cost(past.interval, people, spec.key).out_of_hours)
+    for occurrence in occurrences[first:]:
         if rules.horizon is not None and occurrence.start >= rules.horizon:
             break
-        if occurrence.cancelled or occurrence.start < rules.earliest:
-            continue  # the past, and what is too close to move, stay as they are
-        override = overrides.get(occurrence.recurrence_id)
-        if override is not None and override.pinned:
-            continue  # moved by hand in the calendar: planned around, never moved back
         current = timelines.cost(occurrence.interval, people, spec.key)
+        override = overrides.get(occurrence.recurrence_id)
+        if occurrence.start < rules.earliest or override is not None and override.pinned:
+            # Too close to move (an earlier one moved later), or moved by hand in the calendar: planned
+            # around, never moved back.
+            recent.append(current.out_of_hours)
+            continue
         declined_by, declined_at = _decliners(series, occurrence, declines or {}), None
         if declined_by:
             current = replace(current, conflicts=tuple(sorted(set(current.conflicts) | declined_by)))
         else:
             declined_by, declined_at = _declined_earlier(series, occurrence, declines or {})
         if current.fits_everyone:
+            recent.append(current.out_of_hours)
             continue
-        fair = _least_strain(series, occurrence, timelines, rules)
-        if not current.conflicts and current.strain <= fair:
-            continue  # out of someone's hours, but as little as that week allows
-        best = best_in_week(series, occurrence, timelines, rules, declined_by, declined_at)
+        least = _least_strain(series, occurrence, timelines, rules)
+        fair = 0 if least is None else least.strain
+        load = _recent_load(recent)
+        if not current.conflicts and comparable(current, least):
+            # Out of someone's hours, but as little as that week allows: it stays unless it is someone
+            # else's turn (nobody declined it elsewhere), and then only for a turn that is fairer.
+            turn = None
+            if not declined_by and _unfair(load, current):
+                turn = _fair_turn(series, occurrence, timelines, rules, least, load, [])
+            if turn is None or _heaviest(load, turn) >= _heaviest(load, current):
+                recent.append(current.out_of_hours)
+                continue
+            best: Candidate | None = turn
+        else:
+            best = best_in_week(series, occurrence, timelines, rules, declined_by, declined_at)
+            if best is not None and not best.conflicts and best.burden_minutes and not declined_by:
+                # Moving anyway: to whoever's turn it is, unless that trades a conflict for more strain.
+                turn = _fair_turn(series, occurrence, timelines, rules, least, load, [best])
+                if turn is not None and (not current.conflicts or turn.strain <= max(fair, current.strain)):
+                    best = turn
         if current.conflicts:
             # Freeing someone must not push everyone out of hours: no more strain than is fair that week.
-            better = best is not None and not best.conflicts and best.strain <= max(fair, current.strain)
+            bound = max(fair, current.strain)
+            if best is not None and best.conflicts:
+                # Nobody can be freed: fewer people in conflict, then less out of hours, is still better.
+                better = (best.strain <= bound and (len(best.conflicts), best.burden_minutes)
+                          < (len(current.conflicts), current.burden_minutes))
+            else:
+                better = best is not None and best.strain <= bound
         else:
-            better = best is not None and not best.conflicts and best.strain < current.strain
+            better = best is not None and not best.conflicts and (
+                best.strain < current.strain or _heaviest(load, best) < _heaviest(load, current))
         if best is None or not better:
             if current.conflicts:
                 who = ", ".join(current.conflicts)
                 conflicts.append(Conflict(spec.key, occurrence.session_id, occurrence.start, current.conflicts,
                                           f"{who} busy or declined, and no time that week frees everyone; left in place"))
+            recent.append(current.out_of_hours)
             continue
         assert best is not None
+        if best.conflicts:
+            who = ", ".join(best.conflicts)
+            conflicts.append(Conflict(spec.key, occurrence.session_id, best.start, best.conflicts,
+                                      f"{who} busy or declined all that week; moved to the time the fewest people miss"))
         rid = occurrence.recurrence_id
         if best.start == rid:
             overrides.pop(rid, None)
         else:
             overrides[rid] = Override(rid, best.start, best.end)
+        recent.append(best.out_of_hours)
         changed = True
     if not changed:
         return None, conflicts

@@ -57,6 +57,8 @@ def _event_responses(event: icalendar.cal.Component) -> list[dict[str, Any]]:
     if not uid or len(uid) > 1000 or not uid.isprintable():  # it becomes part of keys and log lines
         return []
     recurrence_id = _utc_iso(event, "RECURRENCE-ID")
+    if recurrence_id is None and "RECURRENCE-ID" in event:
+        return []  # an occurrence it cannot read is not an answer about the whole series
     attendees = event.get("ATTENDEE")
     if attendees is None:
         return []

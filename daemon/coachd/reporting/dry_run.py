@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from coachd.config import ProgramConfig
 from coachd.model.actions import BookSeries
 from coachd.model.observed import BusyError, Observed
 from coachd.plan.planner import plan
+from coachd.plan.repair import FAIR_WINDOW
 from coachd.plan.series import availability
 from coachd.plan.slots import Candidate, evaluate
 from coachd.model.types import UTC, BookedSeries, Interval, Occurrence
@@ -60,8 +62,12 @@ def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime |
     console.print(f"[bold]{cfg.program.name}[/] ({cfg.program.id}): plan as of "
                   f"{now.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}", highlight=False)
     burden: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    shares: dict[str, int] = {}
     for series, state_label in sorted(everything, key=lambda s: (s[0].spec.start, s[0].spec.key)):
-        console.print(_series_table(cfg, series, state_label, observed, now, shown, burden))
+        per_occurrence: list[dict[str, int]] = []
+        console.print(_series_table(cfg, series, state_label, observed, now, shown, burden, per_occurrence))
+        for person, share in heaviest_shares(per_occurrence).items():
+            shares[person] = max(share, shares.get(person, 0))
     for problem in result.problems:
         console.print(f"[yellow]not placed:[/] {problem}", highlight=False)
     for conflict in result.conflicts:
@@ -72,15 +78,36 @@ def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime |
         console.print(f"[bold red]{escape(waiting.describe())}[/]", highlight=False)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    console.print(burden_table(cfg, burden))
+    console.print(burden_table(cfg, burden, shares))
 
 
-def burden_table(cfg: ProgramConfig, burden: dict[str, dict[str, int]]) -> Table:
-    """Minutes out of hours per month for everyone who has any: who pays for the time zones."""
+def heaviest_shares(per_occurrence: Sequence[Mapping[str, int]], window: int = FAIR_WINDOW) -> dict[str, int]:
+    """Per person, the largest share (percent) of a series' out-of-hours minutes they carry over any `window`
+    consecutive occurrences (the whole series when shorter): how well the turns are shared."""
+    shares: dict[str, int] = {}
+    for first in range(max(1, len(per_occurrence) - window + 1)):
+        carried: dict[str, int] = defaultdict(int)
+        for minutes in per_occurrence[first:first + window]:
+            for person, value in minutes.items():
+                carried[person] += value
+        everyone = sum(carried.values())
+        for person, value in carried.items():
+            shares[person] = max(shares.get(person, 0), round(100 * value / everyone))
+    return shares
+
+
+def burden_table(cfg: ProgramConfig, burden: Mapping[str, Mapping[str, int]],
+                 shares: Mapping[str, int] | None = None) -> Table:
+    """Minutes out of hours per month for everyone who has any: who pays for the time zones; and each
+    person's largest share of FAIR_WINDOW consecutive occurrences of a series: whether turns are taken."""
     months = sorted({month for per_person in burden.values() for month in per_person})
     people = [p for p in cfg.people if burden.get(p.id)]
     title = "Out-of-hours burden (minutes per month)"
-    table = Table(title=title, header_style="bold", title_justify="left", min_width=len(title) + 2)
+    caption = (f"Turns: over any {FAIR_WINDOW} sessions in a row of a series, nobody carries more than about half "
+               "of the out-of-hours minutes while a slot burdening someone else comparably (within 30 minutes, "
+               "or an hour more at night) is free; a larger share means nobody else could take that turn.") if people else None
+    table = Table(title=title, caption=caption, caption_justify="left", header_style="bold", title_justify="left",
+                  min_width=len(title) + 2)
     table.add_column("month")
     for person in people:
         table.add_column(person.id, justify="right")
@@ -89,13 +116,16 @@ def burden_table(cfg: ProgramConfig, burden: dict[str, dict[str, int]]) -> Table
                       *(str(burden[p.id].get(month, 0) or "-") for p in people))
     if people:
         table.add_row("total", *(str(sum(burden[p.id].values())) for p in people), style="bold")
+        if shares is not None:
+            table.add_row(f"largest share of {FAIR_WINDOW} in a row",
+                          *(f"{shares[p.id]}%" if p.id in shares else "-" for p in people))
     else:
         table.add_row("nobody: every session is in everyone's working hours")
     return table
 
 
 def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed: Observed, now: datetime,
-                  shown: int, burden: dict[str, dict[str, int]]) -> Table:
+                  shown: int, burden: dict[str, dict[str, int]], per_occurrence: list[dict[str, int]]) -> Table:
     spec = series.spec
     people = spec.everyone()
     table = Table(title=escape(f"{spec.title} [{label}]"), caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
@@ -111,6 +141,7 @@ def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed
         month = f"{occurrence.start.astimezone(cfg.program.zone):%Y-%m}"
         for person_id, minutes in cost.out_of_hours.items():
             burden[person_id][month] += minutes
+        per_occurrence.append(dict(cost.out_of_hours))
     upcoming = [o for o in occurrences if o.end > now][:shown]
     for occurrence in upcoming:
         cost = _cost(cfg, series, occurrence, observed)

@@ -40,6 +40,9 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("message", sa.LargeBinary(), nullable=True))
     op.execute("UPDATE outbox SET message = (SELECT m.message FROM outbox_messages m WHERE m.key = outbox.key)")
+    # 0001's outbox holds every row's message: NOT NULL again once each row has its message back.
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column("message", existing_type=sa.LargeBinary(), nullable=False)
     op.drop_table("outbox_messages")
     with op.batch_alter_table("replies") as batch:
         batch.drop_column("request_key")
