@@ -105,8 +105,8 @@ def check(config: Path, state: Path | None) -> None:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
     console.print("OK: the config is valid.", style="green")
-    # After the summary, and not failing: the unit's ExecStartPre runs `coachd check`, and one person's
-    # unreadable busy file must not keep the daemon from running for everyone else.
+    # After the summary, and not failing: admins run `check` before a restart (and CI may), and one
+    # person's unreadable busy file must not keep the daemon from running for everyone else.
     warnings = busy_file_warnings(config, cfg)
     if warnings:
         print_warnings(f"{config}: {len(warnings)} warning(s): `coachd run` starts, and books nothing over these "
