@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
 
 from coachd.config import ProgramConfig, load_config_text
+from coachd.model.intervals import merge
 from coachd.model.types import Interval
 from coachd.plan import series
 from coachd.plan.series import Unplaced
@@ -64,17 +65,6 @@ def busy_intervals(cfg: ProgramConfig, people: Sequence[str], count: int,
     return busy
 
 
-def merged(spans: Sequence[Interval]) -> list[Interval]:
-    result: list[Interval] = []
-    for span in sorted(spans):
-        if result and span.start <= result[-1].end:
-            if span.end > result[-1].end:
-                result[-1] = Interval(result[-1].start, span.end)
-        else:
-            result.append(span)
-    return result
-
-
 def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(repeat):
@@ -95,7 +85,7 @@ def main() -> None:
     busy = busy_intervals(cfg, [a.person_id for a in group.everyone()], args.busy, random.Random(args.seed))
     now = datetime.combine(STARTS - timedelta(days=14), datetime.min.time(), UTC)
 
-    floor, _ = best_of(args.repeat, lambda: [merged(spans) for spans in busy.values()])
+    floor, _ = best_of(args.repeat, lambda: [merge(spans) for spans in busy.values()])
 
     def place() -> object:
         # The timelines are rebuilt in every run: the planner builds them from the stored busy times each tick.

@@ -19,17 +19,17 @@ import ssl
 from collections.abc import Callable, Iterator
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
 from coachd.providers.files import atomic_write
+from coachd.providers.mailserver.imap_connect import Tls, open_client
 from coachd.providers.base import Inbox, InboundMessage, ProviderError
 
 log = logging.getLogger("coachd.imap")
 
-Tls = Literal["implicit", "starttls", "none"]
 DEFAULT_PORTS = {"implicit": 993, "starttls": 143, "none": 143}
 PROCESSED = "$CoachdProcessed"
 SEEN, DELETED = "\\Seen", "\\Deleted"
@@ -267,14 +267,8 @@ class ImapInbox(Inbox):
         if self._client is not None:
             return self._client
         try:
-            context = self.ssl_context or ssl.create_default_context(
-                cafile=str(self.ca_file) if self.ca_file else None)
-            if self.tls == "implicit":
-                client = IMAPClient(self.host, self.port, ssl=True, ssl_context=context, timeout=self.timeout)
-            else:
-                client = IMAPClient(self.host, self.port, ssl=False, timeout=self.timeout)
-                if self.tls == "starttls":
-                    client.starttls(context)
+            client = open_client(self.host, self.port, self.tls, ssl_context=self.ssl_context, ca_file=self.ca_file,
+                                 timeout=self.timeout)
         except CapabilityError as error:
             raise TransientInboxError(f"{self.where}: the server offers no STARTTLS (check `tls:`): {error}") from error
         except ssl.SSLCertVerificationError as error:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import ssl
 from pathlib import Path
-from typing import Literal
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from coachd.providers.mailserver.imap_connect import Tls, open_client
+
 log = logging.getLogger("coachd.smtp")
 
-Tls = Literal["implicit", "starttls", "none"]
 DEFAULT_PORTS = {"implicit": 993, "starttls": 143, "none": 143}
 
 
@@ -55,14 +55,8 @@ class SentFolder:
                 pass
 
     def _connect(self) -> IMAPClient:
-        context = self.ssl_context or ssl.create_default_context(
-            cafile=str(self.ca_file) if self.ca_file else None)
-        if self.tls == "implicit":
-            client = IMAPClient(self.host, self.port, ssl=True, ssl_context=context, timeout=self.timeout)
-        else:
-            client = IMAPClient(self.host, self.port, ssl=False, timeout=self.timeout)
-            if self.tls == "starttls":
-                client.starttls(context)
+        client = open_client(self.host, self.port, self.tls, ssl_context=self.ssl_context, ca_file=self.ca_file,
+                             timeout=self.timeout)
         try:
             client.login(self.username, self.password)
         except BaseException:

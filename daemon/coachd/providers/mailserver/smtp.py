@@ -16,9 +16,10 @@ import smtplib
 import ssl
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from coachd.mail.headers import UNFOLDED
+from coachd.providers.mailserver.imap_connect import Tls
 from coachd.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coachd.smtp")
 
-Tls = Literal["implicit", "starttls", "none"]
 BARE_LF = re.compile(rb"\r?\n")
 DEFAULT_PORTS = {"implicit": 465, "starttls": 587, "none": 25}
 
