@@ -161,3 +161,15 @@ def test_an_organizer_busy_provider_is_accepted_by_the_config_and_refused_until_
     result = invoke("check", str(config))
     assert result.exit_code == 2
     assert "organizer.busy.provider: expected 'google' or 'outlook', got 'gmail' (line" in result.stderr
+
+
+def test_provider_problems_name_the_file_and_the_line_as_every_other_problem_does(tmp_path, monkeypatch):
+    monkeypatch.setenv(UNSET, "s3cret")
+    config = config_with(tmp_path, send=f'{{provider: smtp, host: "relay.example", tls: none, username: coaching, '
+                                        f'password_env: {UNSET}}}')
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "provider: smtp" in text)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("check", config.name)  # a relative path, as an admin types it
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"{config.resolve()}: 1 problem(s) `coachd run` would refuse")
+    assert f"in clear (line {line})" in result.stderr or f"(line {line})" in result.stderr.splitlines()[1]

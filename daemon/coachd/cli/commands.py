@@ -15,7 +15,8 @@ import click
 from rich.console import Console
 
 from coachd.runtime.clock import Clock
-from coachd.config import ConfigError, ProgramConfig, load_config
+from coachd.config import ConfigError, Problem, ProgramConfig, load_config
+from coachd.config.yamltree import Document
 from coachd.runtime.logs import setup_logging
 from coachd.runtime.wiring import ProgramRuntime, default_state_dir
 from coachd.cli.kind_choice import KindChoice
@@ -95,26 +96,29 @@ def check(config: Path, state: Path | None) -> None:
     refused = provider_problems(cfg)
     folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     template_problems = Composer(folder).check()
+    # Every list names the file as the loader's problems do (its absolute path) and each field with its line.
+    source = cfg.source
+    doc = _config_lines(source)
     if refused:
-        print_problems(f"{config}: {len(refused)} problem(s) `coachd run` would refuse "
+        print_problems(f"{source}: {len(refused)} problem(s) `coachd run` would refuse "
                        "(`coachd simulate` runs on the embedded providers whatever the config names)",
-                       [f"{field}: {message}" for field, message in refused])
+                       [str(Problem(field, message, doc.line_of(tuple(field.split("."))))) for field, message in refused])
     if template_problems:
-        print_problems(f"{config}: {len(template_problems)} template problem(s)", template_problems)
+        print_problems(f"{source}: {len(template_problems)} template problem(s)", template_problems)
     if refused or template_problems:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
     console.print("OK: the config is valid.", style="green")
     # After the summary, and not failing: admins run `check` before a restart (and CI may), and one
     # person's unreadable busy file must not keep the daemon from running for everyone else.
-    warnings = busy_file_warnings(config, cfg)
+    warnings = busy_file_warnings(doc, cfg)
     if warnings:
-        print_warnings(f"{config}: {len(warnings)} warning(s): `coachd run` starts, and books nothing over these "
+        print_warnings(f"{source}: {len(warnings)} warning(s): `coachd run` starts, and books nothing over these "
                        "people until their busy times can be read", warnings)
     # Nobody's hours meet: valid, and bookable, but someone works late every week; say so before it starts.
     apart = shared_hours_warnings(cfg)
     if apart:
-        print_warnings(f"{config}: {len(apart)} warning(s): series whose people share no working hour "
+        print_warnings(f"{source}: {len(apart)} warning(s): series whose people share no working hour "
                        "(booked anyway, out of someone's hours; from working hours and days alone)", apart)
 
 
@@ -125,19 +129,22 @@ def shared_hours_warnings(cfg: ProgramConfig) -> list[str]:
     return [found.describe() for found in no_shared_hours(cfg)]
 
 
-def busy_file_warnings(config: Path, cfg: ProgramConfig) -> list[str]:
+def _config_lines(source: Path) -> Document:
+    """The config file's keys and their lines (the file loaded already: it reads)."""
+    from coachd.config.yamltree import read_yaml
+
+    return read_yaml(source.read_bytes().decode("utf-8-sig"))
+
+
+def busy_file_warnings(doc: Document, cfg: ProgramConfig) -> list[str]:
     """Busy files that cannot be read now, each with the config line that names it."""
     from coachd.config.checks import busy_warnings
     from coachd.config.problems import dotted
-    from coachd.config.yamltree import read_yaml
 
-    doc = read_yaml(config.read_bytes().decode("utf-8-sig"))
     found = []
     for path, message in busy_warnings(doc.data, cfg.base_dir):
-        line = doc.line_of(path)
-        where = f"{dotted(path)} ({config.name} line {line})" if line else dotted(path)
         person = cfg.people[path[1]].id if isinstance(path[1], int) and path[1] < len(cfg.people) else "?"
-        found.append(f"{where}: {message}; busy times of {person} unknown")
+        found.append(str(Problem(dotted(path), f"{message}; busy times of {person} unknown", doc.line_of(path))))
     return found
 
 
