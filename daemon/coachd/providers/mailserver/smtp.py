@@ -19,10 +19,10 @@ from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING
 
 from coachd.mail.headers import UNFOLDED
-from coachd.providers.mailserver.imap_connect import Tls
 from coachd.providers.base import SmtpEnvelope, MailSender, PermanentSendError, TransientSendError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # only for types: building an SMTP sender never imports an IMAP client
+    from coachd.providers.mailserver.imap_connect import Tls
     from coachd.providers.mailserver.sent_folder import SentFolder
 
 log = logging.getLogger("coachd.smtp")
