@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from coachd.config import load_config
 from coachd.model.actions import BookSeries, QueueMail
 from coachd.model.observed import Booking, Observed
 from coachd.plan.planner import plan
-from coachd.model.types import UTC, SessionKind
+from coachd.model.types import SessionKind
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return load_config(EXAMPLE)
-
-
-@pytest.fixture(scope="module")
-def start(cfg):
-    return datetime.combine(cfg.program.starts, datetime.min.time(), cfg.program.zone).astimezone(UTC)
 
 
 @pytest.fixture(scope="module")

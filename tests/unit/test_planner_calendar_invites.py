@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from coachd.config import load_config
 from coachd.model.actions import BookSeries, QueueMail
 from coachd.model.observed import Booking, Observed
-from coachd.model.types import UTC
 from coachd.plan.planner import plan
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 ITIP = {"invitation", "update", "cancellation"}
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return load_config(EXAMPLE)
-
-
-@pytest.fixture(scope="module")
-def start(cfg):
-    return datetime.combine(cfg.program.starts, datetime.min.time(), cfg.program.zone).astimezone(UTC)
 
 
 def kinds(actions) -> Counter[str]:

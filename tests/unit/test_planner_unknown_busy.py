@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 
-from coachd.config import load_config
 from coachd.model.actions import BookSeries, QueueMail
 from coachd.model.observed import Booking, BusyError, Observed
-from coachd.model.types import UTC
 from coachd.plan.planner import plan
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 READ = frozenset({"maria", "kenji", "lena", "ana"})  # everyone with a `busy:` calendar
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return load_config(EXAMPLE)
-
-
-@pytest.fixture(scope="module")
-def start(cfg):
-    return datetime.combine(cfg.program.starts, datetime.min.time(), cfg.program.zone).astimezone(UTC)
 
 
 def people(series) -> set[str]:
