@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import threading
 import time
@@ -95,7 +96,7 @@ class MailDispatcher:
             if process is None:
                 return
             process.join(PARENT_CHECK_SECONDS)
-            if self._stop.is_set() or process.is_alive() or process is not self._process:
+            if self._stop.is_set() or not has_exited(process) or process is not self._process:
                 continue
             quick_deaths = quick_deaths + 1 if time.monotonic() - self._started_at < QUICK_DEATH_SECONDS else 0
             if quick_deaths > QUICK_DEATHS_FORGIVEN:
@@ -121,7 +122,8 @@ class MailDispatcher:
         """The scheduler's `send` job (and the watcher, as soon as the sender exits): restart a sender
         that died (logged; the new sender's first drain hands back what the dead one had claimed), then wake it in case a retry has come due."""
         with self._lock:
-            if self._process is not None and not self._process.is_alive() and not self._stop.is_set():
+            if self._process is not None and has_exited(self._process) and not self._stop.is_set():
+                self._process.join(1)  # reaped here or by the other thread: its exit code for the log
                 log.error("mail sender (pid %s) exited with %s at %s; starting it again", self._process.pid,
                           self._process.exitcode, now.isoformat())
                 self.restarts += 1
@@ -141,6 +143,13 @@ class MailDispatcher:
             log.warning("mail sender did not stop within %.0f s; killing it", STOP_GRACE_SECONDS)
             self._process.kill()
             self._process.join()
+
+
+def has_exited(process: SpawnProcess) -> bool:
+    """Whether the process has ended, asked of its sentinel (closed by the kernel when it exits).
+    Not `is_alive()`: that reaps the child with waitpid, and while one thread reaps it another
+    thread's waitpid fails and reads "still alive" (the watcher and the `send` job ask at once)."""
+    return bool(multiprocessing.connection.wait([process.sentinel], timeout=0))
 
 
 def serve(cfg: ProgramConfig, state_dir: Path, interval: timedelta, log_level: str, wake: Event,
