@@ -8,13 +8,24 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from coachd.model.span_arrays import seconds
+from coachd.model.types import (
+    UTC,
+    Attendee,
+    BookedSeries,
+    Interval,
+    Occurrence,
+    Override,
+    Role,
+    SeriesSpec,
+    SessionKind,
+)
 from coachd.plan.blackouts import keep_off_blackouts
 from coachd.plan.repair import LOOKAHEAD, Rules, repair
 from coachd.plan.slots import Availability, Candidate, find_slots, rank_key
 from coachd.plan.timelines import Timelines
-from coachd.model.types import (
-    UTC, Attendee, BookedSeries, Interval, Occurrence, Override, Role, SeriesSpec, SessionKind,
-)
 
 if TYPE_CHECKING:
     from coachd.config import ProgramConfig
@@ -218,7 +229,8 @@ def place(
         candidates = _within_daily_limit(cfg, need, candidates, booked)
         if not candidates:
             continue
-        judged = [(_judge(cfg, need, c, timelines, booked, earliest), c) for c in candidates[:CANDIDATES]]
+        judged = list(zip(_judge(cfg, need, candidates[:CANDIDATES], timelines, booked, earliest),
+                          candidates[:CANDIDATES], strict=True))
         key, chosen = min(judged, key=lambda pair: pair[0])
         if chosen.fits_everyone:
             return _book_placed(cfg, need, chosen, candidates, timelines, booked, now)
@@ -274,19 +286,24 @@ def _book_placed(cfg: ProgramConfig, need: SeriesNeed, chosen: Candidate, candid
     return series
 
 
-def _judge(cfg: ProgramConfig, need: SeriesNeed, candidate: Candidate, timelines: Timelines,
-           booked: Sequence[BookedSeries], earliest: datetime) -> tuple:
-    """How a series starting at `candidate` would fare over its whole life; lower is better."""
-    spec = _spec(cfg, need, candidate.start)
-    misfits = burden = unsocial = 0
-    for occurrence in spec.occurrences():
-        if occurrence.start < earliest:
-            continue
-        cost = timelines.cost(occurrence.interval, need.everyone(), need.key)
-        misfits += not cost.fits_everyone
-        burden += cost.burden_minutes
-        unsocial += cost.unsocial_minutes
-    return (misfits, burden, unsocial, _same_day_load(need, candidate, booked), rank_key(candidate))
+def _judge(cfg: ProgramConfig, need: SeriesNeed, candidates: Sequence[Candidate], timelines: Timelines,
+           booked: Sequence[BookedSeries], earliest: datetime) -> list[tuple]:
+    """How a series starting at each of `candidates` would fare over its whole life; lower is better.
+    Every occurrence of every candidate is costed in one pass over the attendees' timelines."""
+    lives = [[o for o in _spec(cfg, need, c.start).occurrences() if o.start >= earliest] for c in candidates]
+    everything = [o for life in lives for o in life]
+    if not everything:
+        return [(0, 0, 0, _same_day_load(need, c, booked), rank_key(c)) for c in candidates]
+    found = timelines.costs(np.array([seconds(o.start) for o in everything], dtype=np.int64),
+                            np.array([seconds(o.end) for o in everything], dtype=np.int64), need.everyone(), need.key)
+    misfit, burden, unsocial = ~found.fits, found.burden, found.unsocial_total
+    judged, first = [], 0
+    for candidate, life in zip(candidates, lives, strict=True):
+        part = slice(first, first + len(life))
+        first += len(life)
+        judged.append((int(np.count_nonzero(misfit[part])), int(burden[part].sum()), int(unsocial[part].sum()),
+                       _same_day_load(need, candidate, booked), rank_key(candidate)))
+    return judged
 
 
 def _same_day_load(need: SeriesNeed, candidate: Candidate, booked: Sequence[BookedSeries]) -> int:

@@ -13,15 +13,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from coachd.model.intervals import SortedSpans, merge
-from coachd.plan.slots import Availability, Candidate, unsocial_minutes, working_intervals
+from coachd.model.span_arrays import Seconds, SpanArray, seconds
 from coachd.model.types import Attendee, BookedSeries, Interval
+from coachd.plan.slots import SOCIAL_DAY, Availability, Candidate, Costs, costs_of, working_intervals
 
 
 @lru_cache(maxsize=1024)
-def _working_spans(person: Availability, horizon: Interval) -> SortedSpans:
-    """A year of someone's working hours: the same every tick while the config stands, so laid out once."""
-    return SortedSpans(working_intervals(person, horizon))
+def _days_of(person: Availability, horizon: Interval) -> tuple[SpanArray, SpanArray]:
+    """Someone's working hours and social day over the program: the same every tick while the config
+    stands, so laid out once."""
+    wide = Interval(horizon.start - timedelta(days=1), horizon.end + timedelta(days=1))
+    social = Availability(person.person_id, person.zone, SOCIAL_DAY, person.days)
+    return SpanArray.of(working_intervals(person, wide)), SpanArray.of(working_intervals(social, wide))
 
 
 class Timelines:
@@ -37,10 +40,11 @@ class Timelines:
         self.availability = availability
         self.horizon = horizon
         self.buffer = buffer
-        self._external = {pid: SortedSpans(spans) for pid, spans in busy.items()}
-        self._working: dict[str, SortedSpans] = {}
+        self._external = {pid: SpanArray.of(spans) for pid, spans in busy.items()}
         self._sessions: dict[str, dict[str, list[Interval]]] = {}
         self._index: dict[str, _SessionIndex] = {}
+        # (person, series left out) -> their busy time: calendar and other sessions, as costs need it.
+        self._busy: dict[tuple[str, str | None], SpanArray] = {}
         for series in booked:
             self.book(series)
 
@@ -49,26 +53,36 @@ class Timelines:
         key = series.spec.key
         for pid, sessions in self._sessions.items():
             if sessions.pop(key, None) is not None:
-                self._index.pop(pid, None)
+                self._forget(pid)
         spans = [Interval(o.start - self.buffer, o.end + self.buffer) for o in series.occurrences() if not o.cancelled]
         for person in series.spec.everyone():
             self._sessions.setdefault(person.person_id, {})[key] = spans
-            self._index.pop(person.person_id, None)
+            self._forget(person.person_id)
 
-    def working(self, person_id: str) -> SortedSpans:
-        if person_id not in self._working:
-            self._working[person_id] = _working_spans(self.availability[person_id], self.horizon)
-        return self._working[person_id]
+    def _forget(self, person_id: str) -> None:
+        self._index.pop(person_id, None)
+        for cached in [k for k in self._busy if k[0] == person_id]:
+            del self._busy[cached]
 
     def _sessions_of(self, person_id: str) -> _SessionIndex:
         if person_id not in self._index:
             self._index[person_id] = _SessionIndex(self._sessions.get(person_id, {}))
         return self._index[person_id]
 
+    def _all_busy(self, person_id: str, exclude: str | None) -> SpanArray:
+        key = (person_id, exclude)
+        if key not in self._busy:
+            sessions = [span for series, spans in self._sessions.get(person_id, {}).items() if series != exclude
+                        for span in spans]
+            external = self._external.get(person_id)
+            self._busy[key] = SpanArray.union([external if external is not None else SpanArray.empty(),
+                                               SpanArray.of(sessions)])
+        return self._busy[key]
+
     def is_busy(self, person_id: str, span: Interval, exclude: str | None = None) -> bool:
         """Whether the person is busy during `span`: their own calendar, or a session of another series."""
         external = self._external.get(person_id)
-        if external is not None and external.hits(span):
+        if external is not None and external.hits_one(span):
             return True
         return self._sessions_of(person_id).hits(span, exclude)
 
@@ -78,32 +92,42 @@ class Timelines:
 
     def busy_in(self, person_id: str, window: Interval, exclude: str | None = None) -> list[Interval]:
         """Busy spans overlapping `window`, sessions of `exclude` left out."""
-        external = self._external.get(person_id)
-        spans = [s for s in (external.spans if external else ()) if s.end > window.start and s.start < window.end]
-        spans.extend(self._sessions_of(person_id).within(window, exclude))
-        return merge(spans)
+        return list(self._all_busy(person_id, exclude).within(window))
 
     def people(self, attendees: Sequence[Attendee], exclude: str | None, window: Interval) -> list[Availability]:
         """Availabilities for slot finding in `window`, with busy times as this series sees them."""
         result = []
         for person in attendees:
             base = self.availability[person.person_id]
-            busy = tuple(self.busy_in(person.person_id, window, exclude))
+            busy = self._all_busy(person.person_id, exclude).within(window)
             result.append(Availability(base.person_id, base.zone, base.hours, base.days, busy))
         return result
 
+    def costs(self, starts: Seconds, ends: Seconds, attendees: Sequence[Attendee], exclude: str | None) -> Costs:
+        """What meeting in each [starts[i], ends[i]) costs: out-of-hours minutes per person and who is busy."""
+        people = []
+        for person in attendees:
+            pid = person.person_id
+            hours, social = _days_of(self.availability[pid], self.horizon)
+            people.append((pid, hours, social, self._all_busy(pid, exclude)))
+        return costs_of(starts, ends, people)
+
     def cost(self, span: Interval, attendees: Sequence[Attendee], exclude: str | None) -> Candidate:
-        """What meeting in `span` costs: out-of-hours minutes per person and who is busy then."""
+        """What meeting in `span` costs: out-of-hours minutes per person and who is busy then
+        (`costs` for one span, without numpy's cost per call: repairs ask this for every occurrence)."""
+        start, end = seconds(span.start), seconds(span.end)
+        duration = end - start
         out_of_hours: dict[str, int] = {}
         conflicts: list[str] = []
         unsocial = 0
         for person in attendees:
             pid = person.person_id
-            outside = span.duration - self.working(pid).covered(span)
+            hours, social = _days_of(self.availability[pid], self.horizon)
+            outside = duration - hours.covered_one(start, end)
             if outside:
-                out_of_hours[pid] = int(outside.total_seconds() // 60)
-                unsocial += unsocial_minutes(span, self.availability[pid])
-            if self.is_busy(pid, span, exclude):
+                out_of_hours[pid] = outside // 60
+                unsocial += (duration - social.covered_one(start, end)) // 60
+            if self._all_busy(pid, exclude).hits_seconds(start, end):
                 conflicts.append(pid)
         return Candidate(span.start, span.end, out_of_hours, tuple(conflicts), unsocial)
 
@@ -127,6 +151,3 @@ class _SessionIndex:
 
     def hits(self, span: Interval, exclude: str | None) -> bool:
         return any(key != exclude for _, _, key in self._around(span))
-
-    def within(self, window: Interval, exclude: str | None) -> list[Interval]:
-        return [Interval(start, end) for start, end, key in self._around(window) if key != exclude]
