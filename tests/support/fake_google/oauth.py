@@ -97,6 +97,9 @@ class FakeOAuth:
     browser_user: str | None = None
     # The person on the consent screen clicks "Cancel": the redirect carries error=access_denied.
     deny_consent: bool = False
+    # Each refresh answers a new refresh token and retires the old one (Google rarely does; some
+    # providers always do): the client must keep the new one.
+    rotate_refresh_tokens: bool = False
     answers: list[TokenAnswer] = field(default_factory=list)
     _refresh: dict[str, RefreshGrant] = field(default_factory=dict)
     _codes: dict[str, AuthorizationCode] = field(default_factory=dict)
@@ -206,7 +209,11 @@ class FakeOAuth:
         # A refresh may narrow the grant, never widen it.
         if not asked <= grant.scopes:
             return _oauth_error(400, "invalid_scope", "Bad Request")
-        return self._access(grant.subject, asked, client.client_id)
+        extra: dict[str, str] = {}
+        if self.rotate_refresh_tokens:
+            grant.revoked = True
+            extra["refresh_token"] = self.mint_refresh_token(client, grant.subject, grant.scopes)
+        return self._access(grant.subject, asked, client.client_id, **extra)
 
     def _access(self, subject: str, scopes: frozenset[str], client_id: str, **extra: str) -> Response:
         token = self.fake.issue_access_token(subject, sorted(scopes), ACCESS_TOKEN_LIFETIME, client_id)
