@@ -310,6 +310,28 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
         show_status(console, cfg, state_dir(state), as_json)
 
 
+@main.group()
+def auth() -> None:
+    """Authorise coachd with a cloud provider, where a person must."""
+
+
+@auth.command("google")
+@config_argument
+@state_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds to wait for the browser's answer.")
+def auth_google(config: Path, state: Path | None, timeout: float) -> None:
+    """Log CONFIG's Google account in (installed-app OAuth) and keep its refresh token in the state;
+    for a service account, check its key and print the delegation it needs."""
+    from coachd.cli.google_login import LoginError, google_login
+
+    cfg = load_or_exit(config)
+    try:
+        google_login(cfg, state_dir(state), timeout=timeout, say=lambda line: click.echo(line), stdin=sys.stdin)
+    except LoginError as error:
+        fail(str(error))
+
+
 @main.command(help="Show the email of KIND as it would be sent. KIND is one of: "
                    + ", ".join(kind.value for kind in MailKind) + ".")
 @config_argument

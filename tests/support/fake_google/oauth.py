@@ -97,6 +97,8 @@ class FakeOAuth:
     browser_user: str | None = None
     # The person on the consent screen clicks "Cancel": the redirect carries error=access_denied.
     deny_consent: bool = False
+    # The person unticks every permission but these on the consent screen (None: grants all asked).
+    consent_scopes: frozenset[str] | None = None
     # Each refresh answers a new refresh token and retires the old one (Google rarely does; some
     # providers always do): the client must keep the new one.
     rotate_refresh_tokens: bool = False
@@ -304,6 +306,8 @@ class FakeOAuth:
         if self.deny_consent or self.browser_user is None:
             answer["error"] = "access_denied"
         else:
+            if self.consent_scopes is not None:
+                scopes = scopes & self.consent_scopes
             code = "4/fake-" + secrets.token_urlsafe(24)
             self._codes[code] = AuthorizationCode(
                 client.client_id, redirect_uri, self.browser_user, scopes, challenge,
