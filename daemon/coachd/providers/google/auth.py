@@ -28,7 +28,7 @@ import google.auth.exceptions
 import google.oauth2.credentials
 from google.oauth2 import service_account
 
-from coachd.providers.credentials import CredentialStore
+from coachd.providers.credentials import CredentialStore, CredentialStoreError
 from coachd.providers.family import ProviderRefused
 from coachd.providers.google.family import GoogleAuth
 
@@ -258,12 +258,23 @@ class StoredUserCredentials(google.oauth2.credentials.Credentials):  # type: ign
         return self._account
 
     def refresh(self, request: Any) -> None:
+        if not self._store.path.parent.is_dir():  # a state nobody has used yet (`check --online`)
+            raise self._not_logged_in()
+        try:
+            self._refresh_stored(request)
+        except CredentialStoreError as error:
+            raise GoogleAuthRefused(str(error)) from error
+
+    def _not_logged_in(self) -> GoogleAuthRefused:
+        return GoogleAuthRefused(f"nobody has logged in to Google as {self._account} yet: "
+                                 f"run `{login_command(self._auth)}`")
+
+    def _refresh_stored(self, request: Any) -> None:
         # Under the store's lock: a process that waited reads the token another one just wrote.
         with self._store.refreshing(credential_name(self._account)) as stored:
             refresh_token = (stored.value or {}).get("refresh_token")
             if not isinstance(refresh_token, str) or not refresh_token:
-                raise GoogleAuthRefused(f"nobody has logged in to Google as {self._account} yet: "
-                                        f"run `{login_command(self._auth)}`")
+                raise self._not_logged_in()
             self._refresh_token = refresh_token
             try:
                 super().refresh(request)
