@@ -329,3 +329,11 @@ def test_the_program_hands_the_organizers_email_to_providers_that_take_it(tmp_pa
     program.close()
     assert built["calendar"]["organizer_email"] == ORGANIZER
     assert "organizer_email" not in built["send"]
+
+
+def test_the_google_example_config_validates_with_one_auth_block_for_every_role() -> None:
+    from tests.support.cli import ROOT
+
+    cfg = load_config(ROOT / "config" / "example-google.yaml")
+    auths = {getattr(cfg.organizer, role).auth for role in ROLE_SCOPES}
+    assert len(auths) == 1 and next(iter(auths)).kind == "service_account"
