@@ -337,3 +337,20 @@ def test_the_google_example_config_validates_with_one_auth_block_for_every_role(
     cfg = load_config(ROOT / "config" / "example-google.yaml")
     auths = {getattr(cfg.organizer, role).auth for role in ROLE_SCOPES}
     assert len(auths) == 1 and next(iter(auths)).kind == "service_account"
+
+
+def test_a_token_endpoint_that_fails_is_transient_not_expired_credentials(google: GoogleSetup,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import google.auth._exponential_backoff as backoff
+
+    from coachd.providers.base import Transient
+
+    monkeypatch.setattr(backoff.time, "sleep", lambda _seconds: None)  # google-auth's own retries
+    login = Login(google)
+    google.fake.faults.include_token = True
+    google.fake.faults.fail_next("503", times=100, path_contains="/token")
+    with pytest.raises(Transient) as failed:
+        probe_calendar(google.fake, login.credentials())
+    assert "token endpoint" in str(failed.value) and not isinstance(failed.value, CredentialsExpired)
+    google.fake.faults.scripted.clear()
+    assert probe_calendar(google.fake, login.credentials())["subject"] == ORGANIZER

@@ -182,7 +182,8 @@ def _oauth_error(error: google.auth.exceptions.RefreshError) -> tuple[str | None
     response body as the second argument); nothing else, so no token can slip through."""
     details = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
     code = details.get("error")
-    return (str(code) if code else None), str(details.get("error_description") or "")
+    # An OAuth error is a string; a proxy or an API error shape may put an object there.
+    return (code if isinstance(code, str) and code else None), str(details.get("error_description") or "")
 
 
 def _transient(error: google.auth.exceptions.RefreshError, what: str) -> google.auth.exceptions.TransportError:
