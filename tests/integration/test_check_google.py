@@ -91,11 +91,11 @@ def test_each_failure_is_one_line_and_check_exits_2(google: GoogleSetup) -> None
     assert failed == [
         "online: FAIL calendar primary writable: access role reader: coachd needs writer or owner",
         "online: FAIL free/busy of kenji@northwind.example: not readable (notFound)",
-        f"online: FAIL organizer.send credentials: token request: Google refused the credentials: the service "
-        f"account {next(iter(google.oauth.service_accounts))} acting for {ORGANIZER} is not delegated in the "
-        f"Admin console: add client id {next(iter(google.oauth.service_accounts.values())).client_id} with scopes "
-        "https://www.googleapis.com/auth/gmail.send (Security > Access and data control > API controls > "
-        "Domain-wide delegation)",
+        (f"online: FAIL organizer.send credentials: token request: Google refused the credentials: the service "
+         f"account {next(iter(google.oauth.service_accounts))} acting for {ORGANIZER} is not delegated in the "
+         f"Admin console: add client id {next(iter(google.oauth.service_accounts.values())).client_id} with scopes "
+         "https://www.googleapis.com/auth/gmail.send (Security > Access and data control > API controls > "
+         "Domain-wide delegation)"),
     ]
     assert "online: ok   Gmail read permitted" in result.output
 

@@ -128,7 +128,7 @@ def test_a_headless_login_takes_the_pasted_address(google: GoogleSetup) -> None:
     url = command.url()
     command.paste("not an address")
     command.paste(consent_redirect(url))  # the browser ran elsewhere: the loopback listener never heard
-    code, out, err = command.finish()
+    code, _out, err = command.finish()
     assert code == 0, err
     assert "That is not the address Google sent the browser to" in err
     assert CredentialStore(google.folder / "state").get(credential_name(ORGANIZER)) is not None

@@ -192,7 +192,7 @@ def _transient(error: google.auth.exceptions.RefreshError, what: str) -> google.
     return google.auth.exceptions.TransportError(f"Google's token endpoint failed {what}: {detail}")
 
 
-class DelegatedServiceAccount(service_account.Credentials):  # type: ignore[misc]
+class DelegatedServiceAccount(service_account.Credentials):
     """A service account acting for a Workspace user, its refusals explained for the admin."""
 
     _delegation_client_id = ""
@@ -243,7 +243,7 @@ class DelegatedServiceAccount(service_account.Credentials):  # type: ignore[misc
         return f"{who}: {code or 'refused'}" + (f" ({description})" if description else "")
 
 
-class StoredUserCredentials(google.oauth2.credentials.Credentials):  # type: ignore[misc]
+class StoredUserCredentials(google.oauth2.credentials.Credentials):
     """A Google account's login, its refresh token read from the credential store at each refresh."""
 
     def __init__(self, store: CredentialStore, account: str, secrets: ClientSecrets, auth: GoogleAuth,

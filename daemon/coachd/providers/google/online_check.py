@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import google.auth.credentials
+import google.auth.exceptions
 import google_auth_httplib2
 import httplib2
 
@@ -21,8 +22,12 @@ from coachd.config import ProgramConfig
 from coachd.providers.base import ProviderError
 from coachd.providers.credentials import CredentialStore
 from coachd.providers.family import ProviderRefused
-from coachd.providers.google.auth import AuthFileProblem, google_credentials, read_client_secrets, \
-    read_service_account_key
+from coachd.providers.google.auth import (
+    AuthFileProblem,
+    google_credentials,
+    read_client_secrets,
+    read_service_account_key,
+)
 from coachd.providers.google.client import build_service, classify, execute
 from coachd.providers.google.family import ROLE_SCOPES, GoogleSection, google_sections
 from coachd.providers.retry import RetryPolicy
@@ -73,7 +78,8 @@ def online_checks(cfg: ProgramConfig, state_dir: Path, timeout: float = TIMEOUT_
         except ProviderRefused as refused:
             yield CheckLine(False, what, f"{refused.field}: {refused.reason}")
             continue
-        except Exception as error:  # mapped: a refusal explained, or Google out of reach
+        except (google.auth.exceptions.GoogleAuthError, httplib2.HttpLib2Error, OSError) as error:
+            # A refusal explained (auth.py), or Google out of reach: mapped as every call's failures are.
             yield CheckLine(False, what, str(classify(error, "token request")))
             continue
         yield CheckLine(True, what, f"a token for {account} with {' '.join(scopes)}")
