@@ -104,7 +104,7 @@ def test_the_loopback_login_stores_a_working_refresh_token(google: GoogleSetup) 
     asked = query_of(url)
     assert url.startswith(google.fake.base_url + AUTH_PATH)
     assert (asked["access_type"], asked["prompt"], asked["code_challenge_method"]) == ("offline", "consent", "S256")
-    assert asked["scope"] == CALENDAR and asked["login_hint"] == ORGANIZER
+    assert asked["scope"] == f"{CALENDAR} openid email" and asked["login_hint"] == ORGANIZER
     assert asked["redirect_uri"].startswith("http://127.0.0.1:")
     with urllib.request.urlopen(url, timeout=WAIT) as page:  # the browser: consent, then the redirect
         assert b"You can close this window" in page.read()
@@ -138,7 +138,7 @@ def test_roles_sharing_an_account_log_in_once_with_every_scope(google: GoogleSet
     config = installed(google, roles=("calendar", "send", "receive"))
     command = Command(config, google.folder / "state")
     url = command.url()
-    assert set(query_of(url)["scope"].split()) == {CALENDAR, GMAIL_SEND, GMAIL_MODIFY}
+    assert set(query_of(url)["scope"].split()) == {CALENDAR, GMAIL_SEND, GMAIL_MODIFY, "openid", "email"}
     urllib.request.urlopen(url, timeout=WAIT).close()
     code, out, err = command.finish()
     assert code == 0, err
@@ -150,6 +150,7 @@ def test_roles_sharing_an_account_log_in_once_with_every_scope(google: GoogleSet
     ("deny", "Google did not grant access: access_denied"),
     ("untick", f"the consent did not grant {GMAIL_SEND}"),
     ("forged", "the answer does not belong to this login"),
+    ("someone else", f"the browser logged in as dana@northwind.example, but coachd acts as {ORGANIZER}"),
 ])
 def test_a_login_that_does_not_end_well_exits_2_saying_why(google: GoogleSetup, browser: str, says: str) -> None:
     config = installed(google, roles=("calendar", "send"))
@@ -157,6 +158,8 @@ def test_a_login_that_does_not_end_well_exits_2_saying_why(google: GoogleSetup, 
     url = command.url()
     if browser == "deny":
         google.oauth.deny_consent = True
+    if browser == "someone else":  # signed in to the browser with their own account
+        google.oauth.browser_user = "dana@northwind.example"
     if browser == "untick":
         google.oauth.consent_scopes = frozenset({CALENDAR})
     if browser == "forged":

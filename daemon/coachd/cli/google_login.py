@@ -98,7 +98,7 @@ def _log_in(account: Account, state: Path, timeout: float, say: Callable[[str], 
         client = read_client_secrets(account.auth.client_secrets)
     except AuthFileProblem as problem:
         raise account.problem(problem) from None
-    login = LoopbackLogin(client, account.scopes, account.auth.token_uri, login_hint=account.account)
+    login = LoopbackLogin(client, account.scopes, account.auth.token_uri, account=account.account)
     url = login.start()
     try:
         say(f"{account.fields}: log in to Google as {account.account} and allow coachd "

@@ -35,6 +35,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 AUTH_PATH = "/o/oauth2/auth"
+_OPENID_SCOPES = {"email": "https://www.googleapis.com/auth/userinfo.email",
+                  "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
 
 @dataclass
@@ -280,7 +282,21 @@ class FakeOAuth:
         # (Google may leave it out on a repeated consent without prompt=consent).
         if code.offline and code.consent:
             extra["refresh_token"] = self.mint_refresh_token(client, code.subject, code.scopes)
+        if "openid" in code.scopes:
+            extra["id_token"] = self._id_token(client.client_id, code.subject)
         return self._access(code.subject, code.scopes, client.client_id, **extra)
+
+    def _id_token(self, client_id: str, subject: str) -> str:
+        """An OpenID Connect ID token for `subject`. Its signature is random bytes: a client that
+        takes it straight from the token endpoint over TLS may rely on TLS instead (OIDC Core
+        3.1.3.7), and one that checks the signature would rightly refuse this one."""
+        now = int(self.fake.now().timestamp())
+        header = {"alg": "RS256", "kid": "fake", "typ": "JWT"}
+        claims = {"iss": "https://accounts.google.com", "aud": client_id, "azp": client_id,
+                  "sub": str(abs(hash(subject)) % 10**21), "email": subject, "email_verified": True,
+                  "iat": now, "exp": now + 3600}
+        parts = [json.dumps(header).encode(), json.dumps(claims).encode(), secrets.token_bytes(32)]
+        return ".".join(base64.urlsafe_b64encode(part).decode().rstrip("=") for part in parts)
 
     # --- the consent screen ----------------------------------------------------------------------
 
@@ -296,7 +312,8 @@ class FakeOAuth:
             return _error_page(400, "redirect_uri_mismatch")
         if request.arg("response_type") != "code":
             return _error_page(400, "unsupported_response_type")
-        scopes = frozenset((request.arg("scope") or "").split())
+        # Google answers the short OpenID names by their full scope URLs.
+        scopes = frozenset(_OPENID_SCOPES.get(scope, scope) for scope in (request.arg("scope") or "").split())
         challenge = request.arg("code_challenge") or ""
         # Stricter: PKCE is required (Google makes it optional for Desktop clients).
         if not scopes or not challenge or request.arg("code_challenge_method") != "S256":

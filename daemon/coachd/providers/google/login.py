@@ -27,6 +27,7 @@ import httplib2
 from coachd.providers.google.auth import ClientSecrets
 
 EXCHANGE_TIMEOUT_SECONDS = 30.0
+IDENTITY_SCOPES = ("openid", "email")
 _DONE_PAGE = (b"<!doctype html><html><body><p>coachd received Google's answer. You can close this window "
               b"and go back to the terminal.</p></body></html>")
 
@@ -49,7 +50,7 @@ class LoopbackLogin:
     client: ClientSecrets
     scopes: Sequence[str]
     token_uri: str
-    login_hint: str | None = None
+    account: str | None = None  # who must log in: the login hint, checked against the ID token
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(64))
     answers: queue.Queue[dict[str, str]] = field(default_factory=queue.Queue)
@@ -85,12 +86,13 @@ class LoopbackLogin:
         self._thread = threading.Thread(target=self._server.serve_forever, name="google-login",
                                         kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
+        # openid and email on top of the roles' scopes: the ID token says which account consented.
         query = {"client_id": self.client.client_id, "redirect_uri": self.redirect_uri, "response_type": "code",
-                 "scope": " ".join(self.scopes), "access_type": "offline", "prompt": "consent",
+                 "scope": " ".join([*self.scopes, *IDENTITY_SCOPES]), "access_type": "offline", "prompt": "consent",
                  "include_granted_scopes": "false", "state": self.state,
                  "code_challenge": _s256(self.verifier), "code_challenge_method": "S256"}
-        if self.login_hint:
-            query["login_hint"] = self.login_hint
+        if self.account:
+            query["login_hint"] = self.account
         separator = "&" if urlsplit(self.client.auth_uri).query else "?"
         return self.client.auth_uri + separator + urlencode(query)
 
@@ -158,7 +160,29 @@ class LoopbackLogin:
         if missing:
             raise LoginFailed(f"the consent did not grant {' '.join(missing)}: run the command again and allow "
                               "every permission asked")
-        return LoginResult(refresh_token, granted)
+        email = _id_token_email(data.get("id_token"))
+        if self.account and email is not None and email.lower() != self.account.lower():
+            # Kept, this login would book and mail as another person while coachd believes it is the organizer.
+            raise LoginFailed(f"the browser logged in as {email}, but coachd acts as {self.account}: run the "
+                              f"command again and sign in as {self.account} (or set auth.subject: {email})")
+        if self.account and email is None:
+            raise LoginFailed("Google's answer does not say which account logged in (no ID token with an email)")
+        return LoginResult(refresh_token, tuple(scope for scope in granted if scope in self.scopes))
+
+
+def _id_token_email(token: object) -> str | None:
+    """The `email` claim of an ID token taken straight from the token endpoint. Its signature is not
+    checked: the token came over the connection to the token endpoint itself, whose TLS vouches for
+    it (OpenID Connect Core 3.1.3.7), and it decides nothing but whether to refuse the login."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email if isinstance(email, str) and email else None
 
 
 def _s256(verifier: str) -> str:
