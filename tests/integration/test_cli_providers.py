@@ -24,9 +24,9 @@ UNSET = "COACHD_TEST_SMTP_PASSWORD_UNSET"
 
 
 SERVERS = {
-    "calendar": "{provider: google, credentials: google.json}",
+    "calendar": "{provider: google, auth: {service_account_key: google.json}}",
     "send": f"{{provider: smtp, host: smtp.northwind.example, username: coaching, password_env: {UNSET}}}",
-    "receive": "{provider: gmail}",
+    "receive": "{provider: gmail, auth: {client_secrets: client.json}}",
 }
 
 
@@ -152,12 +152,12 @@ def test_simulate_runs_on_the_embedded_providers_whatever_the_config_names(tmp_p
 def test_an_organizer_busy_provider_is_accepted_by_the_config_and_refused_until_it_exists(tmp_path):
     config = config_with(tmp_path)
     config.write_text(config.read_text().replace("  receive: {provider: maildir}",
-                                                 "  busy: {provider: google}\n  receive: {provider: maildir}", 1))
+                                                 "  busy: {provider: google, auth: {client_secrets: c.json}}\n  receive: {provider: maildir}", 1))
     result = invoke("check", str(config))
     assert result.exit_code == 2, result.output
     assert "organizer.busy.provider: 'google' is not available in this version of coachd; available: none" \
         in result.stderr
-    config.write_text(config.read_text().replace("busy: {provider: google}", "busy: {provider: gmail}", 1))
+    config.write_text(config.read_text().replace("busy: {provider: google,", "busy: {provider: gmail,", 1))
     result = invoke("check", str(config))
     assert result.exit_code == 2
     assert "organizer.busy.provider: expected 'google' or 'outlook', got 'gmail' (line" in result.stderr

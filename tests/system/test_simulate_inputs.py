@@ -46,7 +46,7 @@ def test_a_reply_file_that_cannot_be_delivered_is_named_and_skipped(tmp_path):
 def test_simulate_uses_the_embedded_providers_whatever_the_config_names(tmp_path, monkeypatch):
     text = EXAMPLE.read_text().replace(
         "send: {provider: file}", "send: {provider: smtp, host: smtp.northwind.example}").replace(
-        "calendar: {provider: local}", "calendar: {provider: google, credentials: creds.json}").replace(
+        "calendar: {provider: local}", "calendar: {provider: google, auth: {service_account_key: key.json}}").replace(
         "busy: calendars/", f"busy: {ROOT / 'config' / 'calendars'}/")
     config = tmp_path / "real.yaml"
     config.write_text(text)
@@ -61,7 +61,7 @@ def test_simulate_uses_the_embedded_providers_whatever_the_config_names(tmp_path
 
 def test_check_reports_providers_that_run_would_refuse(tmp_path):
     text = EXAMPLE.read_text().replace(
-        "receive: {provider: maildir}", "receive: {provider: gmail}").replace(
+        "receive: {provider: maildir}", "receive: {provider: gmail, auth: {client_secrets: client.json}}").replace(
         "busy: calendars/", f"busy: {ROOT / 'config' / 'calendars'}/")
     config = tmp_path / "real.yaml"
     config.write_text(text)

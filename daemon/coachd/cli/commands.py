@@ -84,16 +84,24 @@ def main() -> None:
 @main.command()
 @config_argument
 @state_option
-def check(config: Path, state: Path | None) -> None:
+@click.option("--online", is_flag=True,
+              help="Also connect to the cloud providers as `run` would and report what works, one line each.")
+def check(config: Path, state: Path | None, online: bool) -> None:
     """Validate CONFIG, its templates and its providers; exit 2 listing every problem."""
     from coachd.config import summary_text
     from coachd.mail import Composer
+    from coachd.providers.google.family import google_sections
     from coachd.runtime.wiring import provider_problems
 
     cfg = load_or_exit(config)
     # What `run` would refuse is a problem here, not at start-up; the two lists are told apart
     # because a provider problem does not stop `simulate`, which runs on the embedded ones.
     refused = provider_problems(cfg)
+    if google_sections(cfg.organizer):
+        from coachd.providers.google.online_check import auth_problems
+
+        # The factories check these files too; said once when both do.
+        refused += [problem for problem in auth_problems(cfg) if problem not in refused]
     folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     template_problems = Composer(folder).check()
     # Every list names the file as the loader's problems do (its absolute path) and each field with its line.
@@ -105,7 +113,8 @@ def check(config: Path, state: Path | None) -> None:
                        [str(Problem(field, message, doc.line_of(tuple(field.split("."))))) for field, message in refused])
     if template_problems:
         print_problems(f"{source}: {len(template_problems)} template problem(s)", template_problems)
-    if refused or template_problems:
+    online_failed = online and not online_check(cfg, state_dir(state))
+    if refused or template_problems or online_failed:
         sys.exit(EXIT_USAGE)
     console.print(summary_text(cfg), highlight=False, markup=False)
     console.print("OK: the config is valid.", style="green")
@@ -120,6 +129,23 @@ def check(config: Path, state: Path | None) -> None:
     if apart:
         print_warnings(f"{source}: {len(apart)} warning(s): series whose people share no working hour "
                        "(booked anyway, out of someone's hours; from working hours and days alone)", apart)
+
+
+def online_check(cfg: ProgramConfig, state: Path) -> bool:
+    """`check --online`: one line per check of each cloud provider, as it is done; False on any failure."""
+    from coachd.providers.google.family import google_sections
+
+    if not google_sections(cfg.organizer):
+        console.print("online: no cloud provider in the config; nothing to connect to", highlight=False,
+                      markup=False)
+        return True
+    from coachd.providers.google.online_check import online_checks
+
+    ok = True
+    for line in online_checks(cfg, state):
+        ok &= line.ok
+        click.echo(f"online: {line}", err=not line.ok)
+    return ok
 
 
 def shared_hours_warnings(cfg: ProgramConfig) -> list[str]:
@@ -308,6 +334,28 @@ def status(config: Path, state: Path | None, as_json: bool) -> None:
     cfg = load_or_exit(config)
     with state_errors_exit():
         show_status(console, cfg, state_dir(state), as_json)
+
+
+@main.group()
+def auth() -> None:
+    """Authorise coachd with a cloud provider, where a person must."""
+
+
+@auth.command("google")
+@config_argument
+@state_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds to wait for the browser's answer.")
+def auth_google(config: Path, state: Path | None, timeout: float) -> None:
+    """Log CONFIG's Google account in (installed-app OAuth) and keep its refresh token in the state;
+    for a service account, check its key and print the delegation it needs."""
+    from coachd.cli.google_login import LoginError, google_login
+
+    cfg = load_or_exit(config)
+    try:
+        google_login(cfg, state_dir(state), timeout=timeout, say=lambda line: click.echo(line), stdin=sys.stdin)
+    except LoginError as error:
+        fail(str(error))
 
 
 @main.command(help="Show the email of KIND as it would be sent. KIND is one of: "

@@ -118,6 +118,9 @@ class ProgramRuntime:
 ROLES = ("calendar", "send", "receive")
 # The factory parameter through which a provider that logs in gets the state's credential store.
 CREDENTIAL_STORE_OPTION = "credential_store"
+# The factory parameter through which a provider that acts for a user (Google's default subject) gets
+# the organizer's email.
+ORGANIZER_EMAIL_OPTION = "organizer_email"
 
 
 def build_provider(cfg: ProgramConfig, role: str, state_dir: Path, *, embedded: bool = False) -> Any:
@@ -127,8 +130,11 @@ def build_provider(cfg: ProgramConfig, role: str, state_dir: Path, *, embedded: 
         return registry.provider(role, registry.embedded(role), state_dir)  # type: ignore[arg-type]
     section = getattr(cfg.organizer, role)
     options = section.options()
-    if CREDENTIAL_STORE_OPTION in (registry.accepted_options(role, section.provider) or ()):
+    accepted = registry.accepted_options(role, section.provider) or frozenset()
+    if CREDENTIAL_STORE_OPTION in accepted:
         options[CREDENTIAL_STORE_OPTION] = CredentialStore(state_dir)
+    if ORGANIZER_EMAIL_OPTION in accepted:
+        options[ORGANIZER_EMAIL_OPTION] = str(cfg.organizer.email)
     return registry.provider(role, section.provider, state_dir, **options)
 
 

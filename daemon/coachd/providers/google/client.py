@@ -158,7 +158,11 @@ def _until_quota_reset(now: datetime | None = None) -> timedelta:
 
 def _refresh_reason(error: google.auth.exceptions.RefreshError) -> str:
     """The OAuth error of a refused refresh, without any token material (google-auth puts the
-    response body in the message: error and error_description only are kept)."""
+    response body in the message: error and error_description only are kept). A refusal that
+    auth.py already explained (what the admin must do) keeps its explanation."""
+    explanation = getattr(error, "explanation", None)
+    if isinstance(explanation, str) and explanation:
+        return explanation
     details = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
     code = details.get("error")
     description = details.get("error_description")
