@@ -167,7 +167,7 @@ def google_busy(state_dir: Path, *, api_root: str = DEFAULT_API_ROOT, auth: Any 
     del state_dir  # nothing is kept: the busy times themselves are stored by the sync
     if credentials is None:
         # The auth module comes with the Google auth work; imported here so that this module loads without it.
-        from coachd.providers.google.auth import google_credentials  # type: ignore[import-not-found]
+        from coachd.providers.google.auth import google_credentials  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         credentials = google_credentials(auth, [FREEBUSY_SCOPE], credential_store)
     return GoogleBusy(credentials, api_root=api_root, timeout=timeout)
