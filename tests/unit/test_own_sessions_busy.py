@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_another_series_of_the_same_person_at_the_same_time_is_still_a_conflict(
     week = target.start.isocalendar()[:2]
     coach_week = sorted(o.interval for key in (group.spec.key, individual.spec.key) for o in after[key].occurrences()
                         if o.start.isocalendar()[:2] == week and not o.cancelled)
-    assert all(a.end <= b.start for a, b in zip(coach_week, coach_week[1:])), coach_week
+    assert all(a.end <= b.start for a, b in pairwise(coach_week)), coach_week
 
 
 def test_only_the_persons_own_occurrences_are_cut_and_the_rest_of_a_block_stays(cfg, booked) -> None:
