@@ -183,6 +183,9 @@ def test_refused_credentials_are_credentials_expired_not_a_failure_of_people(goo
     provider = google.provider(token="ya29.revoked")  # no refresh token: a person must log in again
     with pytest.raises(CredentialsExpired):
         ask_within_limits(provider, [person("maria")], WEEK)
+    # Joined with people's own feeds as the daemon asks it: still raised, for the role's health to record.
+    with pytest.raises(CredentialsExpired):
+        CombinedBusy(provider, EachPersonBusy(IcsBusySource({}, Path(".")))).busy([person("maria")], WEEK)
 
 
 def test_least_privilege_scope_is_enough_and_an_unrelated_one_is_not(google: Google) -> None:

@@ -83,3 +83,20 @@ def test_only_the_persons_own_occurrences_are_cut_and_the_rest_of_a_block_stays(
     got = without_own_sessions({member: [around], outsider: [first.interval]}, [group])
     assert got[member] == [Interval(around.start, first.start), Interval(first.end, around.end)]
     assert got[outsider] == [first.interval], "someone not invited keeps a block at the same time"
+
+
+
+def test_coachd_plan_marks_no_occurrence_busy_for_its_own_session_but_does_for_another_series(cfg, booked) -> None:
+    from coachd.reporting.dry_run import _cost
+
+    group = next(s for s in booked.values() if s.spec.kind is SessionKind.GROUP)
+    occurrence = group.occurrences()[5]
+    member = next(a.person_id for a in group.spec.everyone() if a.person_id != group.spec.host.person_id)
+    seen = {member: [occurrence.interval]}  # the group session, as the member's calendar shows it
+    assert _cost(cfg, group, occurrence, Observed(busy=seen, busy_shows_sessions=True)).conflicts == ()
+    assert member in _cost(cfg, group, occurrence, Observed(busy=seen)).conflicts  # taken whole, as before
+    # The member's one-to-one shown at that same time: the group session in their calendar is its conflict.
+    individual = next(s for s in booked.values() if s.spec.kind is SessionKind.INDIVIDUAL
+                      and member in {a.person_id for a in s.spec.everyone()})
+    there = replace(individual.occurrences()[0], start=occurrence.start, end=occurrence.start + timedelta(minutes=30))
+    assert member in _cost(cfg, individual, there, Observed(busy=seen, busy_shows_sessions=True)).conflicts
