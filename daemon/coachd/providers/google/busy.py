@@ -158,16 +158,20 @@ def _parse(value: str) -> datetime:
 
 
 def google_busy(state_dir: Path, *, api_root: str = DEFAULT_API_ROOT, auth: Any = None,
-                credential_store: CredentialStore | None = None,
+                credential_store: CredentialStore | None = None, organizer_email: str | None = None,
                 credentials: google.auth.credentials.Credentials | None = None,
                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GoogleBusy:
-    """The `busy: {provider: google}` factory: credentials from the config's `auth:` block (service
-    account with delegation, or the installed-app login kept in the credential store), scope
-    calendar.freebusy only. `credentials` replaces `auth` (tests, or a caller that already has them)."""
-    del state_dir  # nothing is kept: the busy times themselves are stored by the sync
+    """The `busy: {provider: google}` factory: credentials from the section's `auth:` block (a service
+    account acting for `auth.subject`, else the organizer; or the installed-app login kept in the
+    credential store), asking for calendar.freebusy only. `credentials` replaces `auth` (tests)."""
+    del state_dir  # nothing is kept here: the sync stores the busy times themselves
     if credentials is None:
-        # The auth module comes with the Google auth work; imported here so that this module loads without it.
-        from coachd.providers.google.auth import google_credentials  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        # The auth module (google_credentials) comes with the Google login work; imported when needed so
+        # that this module loads, and its tests run, without it.
+        from coachd.providers.google.auth import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            google_credentials,
+        )
 
-        credentials = google_credentials(auth, [FREEBUSY_SCOPE], credential_store)
+        credentials = google_credentials(auth, [FREEBUSY_SCOPE], credential_store, subject=organizer_email,
+                                         role="busy")
     return GoogleBusy(credentials, api_root=api_root, timeout=timeout)
