@@ -157,6 +157,19 @@ def test_throttling_server_errors_and_lost_connections_are_retried(google: Googl
         assert google.sleeps[0] >= 1, "Retry-After honoured"
 
 
+def test_an_answer_slower_than_the_timeout_is_asked_again(google: Google) -> None:
+    google.freebusy.set_busy("maria@people.example", [(utc(5, 9), utc(5, 10))])
+    google.fake.faults.stall_seconds = 0.6  # bounded: the fake holds its answer this long, once
+    google.fake.faults.fail_next("stall", path_contains="/freeBusy")
+    # The stalled answer is written to a socket the client already closed: that is expected, not news.
+    assert google.fake._server is not None
+    google.fake._server.handle_error = lambda *_: None  # type: ignore[method-assign]
+    provider = google.provider()
+    provider.timeout = 0.3
+    assert provider.busy([person("maria")], WEEK) == {"maria": [Interval(utc(5, 9), utc(5, 10))]}
+    assert len(google.sleeps) == 1, "the timed-out attempt was retried once"
+
+
 def test_a_fault_that_outlasts_the_retries_fails_everyone_of_that_request_only(google: Google) -> None:
     people = [person(f"p{n}") for n in range(70)]
     for who in people:
