@@ -82,6 +82,9 @@ class Observed:
     busy_read: frozenset[str] | None = None
     # Person -> when their busy source was read again after failing: their series are re-checked whole.
     busy_recovered: Mapping[str, datetime] = field(default_factory=dict)
+    # Whether `busy` was read from people's own calendars, where coachd's sessions are too (Google or Graph
+    # free/busy): the planner then leaves each person's booked occurrences out of it (plan/own_sessions.py).
+    busy_shows_sessions: bool = False
 
     @property
     def busy_unknown(self) -> dict[str, str]:

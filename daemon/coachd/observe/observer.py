@@ -50,9 +50,11 @@ class Observer:
     truth, so several replicas sharing one database still see each other's work.
     """
 
-    def __init__(self, store: Store, program_id: str) -> None:
+    def __init__(self, store: Store, program_id: str, *, busy_shows_sessions: bool = False) -> None:
         self.store = store
         self.program_id = program_id
+        # The busy provider's declared `shows_sessions`: what it reads includes coachd's own sessions.
+        self.busy_shows_sessions = busy_shows_sessions
         self._series: dict[str, tuple[tuple[int, datetime], Booking]] = {}
         self._busy_version: tuple[int, int | None] | None = None
         self._busy: dict[str, list[Interval]] = {}
@@ -79,7 +81,8 @@ class Observer:
                         confirmed=frozenset(meta.get(CONFIRMED_META) or ()), declines=declines,
                         busy_errors=busy_errors_from_json(meta.get(BUSY_ERRORS_META) or {}), busy_read=read,
                         busy_recovered={pid: datetime.fromisoformat(at)
-                                        for pid, at in (meta.get(BUSY_RECOVERED_META) or {}).items()})
+                                        for pid, at in (meta.get(BUSY_RECOVERED_META) or {}).items()},
+                        busy_shows_sessions=self.busy_shows_sessions)
 
     def _refresh_series(self, db) -> None:  # type: ignore[no-untyped-def]
         versions = series_repo.versions(db, self.program_id)

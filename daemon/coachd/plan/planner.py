@@ -16,6 +16,7 @@ from coachd.model.observed import Observed
 from coachd.model.periods import digest_periods
 from coachd.plan.blackouts import keep_off_blackouts
 from coachd.plan.mail_times import MAX_SHIFT, in_working_hours
+from coachd.plan.own_sessions import without_own_sessions
 from coachd.plan.slots import Availability
 from coachd.plan.repair import RECHECK_AFTER_RECOVERY, Conflict, repair
 from coachd.model.types import UTC, Attendee, BookedSeries, Occurrence, Role, SeriesSpec, SessionKind, ical_utc
@@ -165,7 +166,10 @@ def _booking_actions(cfg: ProgramConfig, observed: Observed, bookings: dict[str,
     for action in ending:
         bookings[action.series.spec.key] = action.series
     placed = [b for b in bookings.values() if not b.cancelled]
-    timelines = series_mod.timelines_for(cfg, observed.busy, placed)
+    # Calendars that show coachd's own sessions would make each series collide with itself; the timelines
+    # count booked sessions apart (for every series but the one being placed), so their copy is cut out.
+    busy = without_own_sessions(observed.busy, placed) if observed.busy_shows_sessions else observed.busy
+    timelines = series_mod.timelines_for(cfg, busy, placed)
     rules = series_mod.repair_rules(cfg, now)
     # Someone's busy source was read again after failing: their series are checked over their whole life,
     # since what was missed may collide anywhere, not only within repair's usual lookahead.

@@ -345,7 +345,12 @@ class BusyTimes(dict[str, list[Interval]]):
 @runtime_checkable
 class BusyProvider(Protocol):
     """The busy role: free/busy of many people over a window (Google freebusy.query, Graph getSchedule,
-    or each person's ICS file or feed), asked within the provider's declared `limits`."""
+    or each person's ICS file or feed), asked within the provider's declared `limits`.
+
+    A provider whose answers come from people's own calendars, where the sessions coachd booked are
+    too (Google free/busy, Graph getSchedule), declares `shows_sessions = True`; the planner then cuts
+    each person's booked occurrences out of their busy times (coachd.plan.own_sessions). Optional: a
+    provider without it is read as False (not part of the Protocol, so existing providers still match)."""
 
     limits: BusyLimits
 

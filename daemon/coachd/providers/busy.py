@@ -101,6 +101,8 @@ class EachPersonBusy:
     """
 
     limits = BusyLimits()  # files and feeds are read whole: no window or batch limit
+    # A person's own file or feed is taken as it is: coachd's sessions are not assumed to be in it.
+    shows_sessions = False
 
     def __init__(self, source: BusySource, *, workers: int = 4, deadline_seconds: float | None = None) -> None:
         if workers < 1:
@@ -169,6 +171,8 @@ class CombinedBusy:
 
     def __init__(self, first: BusyProvider, second: BusyProvider) -> None:
         self.parts = (first, second)
+        # Whether what it answers may include coachd's own sessions (the Workspace's free/busy does).
+        self.shows_sessions = any(getattr(part, "shows_sessions", False) for part in self.parts)
 
     def busy(self, people: Sequence[BusyPerson], window: Interval) -> BusyTimes:
         answers = [ask_within_limits(part, people, window) for part in self.parts]

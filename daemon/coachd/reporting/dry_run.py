@@ -15,6 +15,7 @@ from rich.table import Table
 from coachd.config import ProgramConfig
 from coachd.model.actions import BookSeries
 from coachd.model.observed import BusyError, Observed
+from coachd.plan.own_sessions import without_own_sessions
 from coachd.plan.planner import plan
 from coachd.plan.repair import FAIR_WINDOW
 from coachd.plan.series import availability
@@ -48,7 +49,9 @@ def observed_for_plan(cfg: ProgramConfig, state: Path, now: datetime | None = No
             read.add(person.id)
             errors.pop(person.id, None)
     # Everything else as the store has it (declines included); who was never read is unknown, not free.
-    return replace(base, busy=busy, busy_errors=errors, busy_read=frozenset(read)), warnings
+    # Busy times the daemon read from the Workspace or tenant include the sessions coachd booked there.
+    return replace(base, busy=busy, busy_errors=errors, busy_read=frozenset(read),
+                   busy_shows_sessions=cfg.organizer.busy is not None), warnings
 
 
 def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime | None, shown: int) -> None:
@@ -162,6 +165,9 @@ def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed
 
 
 def _cost(cfg: ProgramConfig, series: BookedSeries, occurrence: Occurrence, observed: Observed) -> Candidate:
-    people = [availability(cfg, a.person_id, observed.busy.get(a.person_id, ()))
+    busy = observed.busy
+    if observed.busy_shows_sessions:  # the series itself is not a conflict; another series at that time is
+        busy = without_own_sessions(busy, [series])
+    people = [availability(cfg, a.person_id, busy.get(a.person_id, ()))
               for a in series.spec.everyone() if a.person_id in cfg.people_by_id]
     return evaluate(occurrence.start, occurrence.end - occurrence.start, people, occurrence.interval)

@@ -47,7 +47,9 @@ def program_jobs(program: ProgramRuntime, executor: Executor,
     process of its own, see daemon/coachd/runtime/sender_process.py; the simulator sends in line, on its clock)."""
     intervals = program.cfg.daemon
     sync = CalendarSync(program, executor)
-    observer = Observer(program.store, program.id)
+    # A provider that does not declare it is taken not to: its busy times are used whole, as before.
+    observer = Observer(program.store, program.id,
+                        busy_shows_sessions=bool(getattr(program.busy, "shows_sessions", False)))
     reported: set[str] = set()
     end = ProgramEnd(program)
 
