@@ -166,11 +166,7 @@ def google_busy(state_dir: Path, *, api_root: str = DEFAULT_API_ROOT, auth: Any 
     credential store), asking for calendar.freebusy only. `credentials` replaces `auth` (tests)."""
     del state_dir  # nothing is kept here: the sync stores the busy times themselves
     if credentials is None:
-        # The auth module (google_credentials) comes with the Google login work; imported when needed so
-        # that this module loads, and its tests run, without it.
-        from coachd.providers.google.auth import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
-            google_credentials,
-        )
+        from coachd.providers.google.auth import google_credentials
 
         credentials = google_credentials(auth, [FREEBUSY_SCOPE], credential_store, subject=organizer_email,
                                          role="busy")

@@ -138,7 +138,7 @@ def google_sections(organizer: Any) -> list[tuple[str, GoogleSection]]:
 
 FAMILY = Family("google", (
     Offer("calendar", "google", GoogleCalendarSection, None),
-    Offer("busy", "google", GoogleBusySection, None),
+    Offer("busy", "google", GoogleBusySection, "coachd.providers.google.busy:google_busy"),
     Offer("send", "gmail", GmailSenderSection, None),
     Offer("receive", "gmail", GmailInboxSection, None),
 ))
