@@ -84,6 +84,7 @@ def test_a_revoked_google_login_is_shown_in_status_and_a_new_login_resumes_the_c
     try:
         run_pass(timedelta(0))
         assert status(state)["providers"] == [] and len(calendar.calls) > 1
+        assert status(state)["healthy"] is True
 
         google.oauth.revoke(first_login)  # the user revoked coachd, or the 7-day testing token died
         with caplog.at_level(logging.INFO):
@@ -97,6 +98,8 @@ def test_a_revoked_google_login_is_shown_in_status_and_a_new_login_resumes_the_c
 
         [problem] = status(state)["providers"]
         assert problem["role"] == "calendar" and problem["state"] == "credentials_expired"
+        assert status(state)["healthy"] is False
+        assert status(state)["health_problems"][0].startswith("calendar provider: credentials expired since")
         assert f"log in again with `coachd auth google {google_config}`" in problem["error"]
         text = " ".join(invoke("status", str(EXAMPLE), "--state", str(state)).output.split())
         assert "calendar provider: credentials expired" in text
@@ -115,6 +118,6 @@ def test_a_revoked_google_login_is_shown_in_status_and_a_new_login_resumes_the_c
         with caplog.at_level(logging.WARNING):
             run_pass(timedelta(minutes=1))  # well before the hourly recheck: the new login is noticed
         assert len(calendar.calls) > calls and "calendar provider works again" in caplog.text
-        assert status(state)["providers"] == []
+        assert status(state)["providers"] == [] and status(state)["healthy"] is True
     finally:
         program.close()

@@ -42,8 +42,14 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
         # Provider roles that need a person or asked to wait (runtime/provider_health.py); {} is healthy.
         health = meta_repo.with_prefix(db, pid, "provider_health:")
         errors = job_runs_repo.recent_failures(db, pid, since=now - timedelta(days=7), limit=10)
+        providers = [{"role": name.split(":", 1)[1], **value} for name, value in health if value]
+        # What a monitor alerts on: work that has stopped until a person acts. A throttled provider
+        # resumes by itself, and busy times that cannot be read show under `waiting`.
+        needs_a_person = [f"{p['role']} provider: credentials expired since {p['since']}"
+                          for p in providers if p.get("state") == "credentials_expired"]
         return {
             "program": pid, "as_of": now.isoformat(), "simulated": simulated,
+            "healthy": not needs_a_person, "health_problems": needs_a_person,
             "ended": cfg.program.ends.isoformat() if now >= program_end(cfg) else None,
             "series": len(titles),
             "upcoming": [{"session": s.id, "title": titles.get(s.series_uid, s.series_uid),
@@ -57,7 +63,7 @@ def collect(cfg: ProgramConfig, store: Store) -> dict[str, Any]:
                                "next_attempt": m.next_attempt_at.isoformat()} for m in stuck],
             "quarantined": [{"id": r.id, "from": r.from_addr, "reason": r.reason,
                              "received": r.received_at.isoformat()} for r in quarantined],
-            "providers": [{"role": name.split(":", 1)[1], **value} for name, value in health if value],
+            "providers": providers,
             "errors": [{"job": e.job, "at": e.started_at.isoformat(), "error": e.error} for e in errors],
             "held": [{"id": h.id, "occurrences": h.occurrences, "series": [k for k, _ in h.series],
                       "message": h.describe()} for h in attention.held],
