@@ -20,6 +20,8 @@ from coachd.providers.retry import RetryPolicy
 log = logging.getLogger("coachd.providers")
 
 T = TypeVar("T")
+# (role, the refusal, since when, now): called when a role's credentials are first refused.
+ExpiredListener = Callable[[str, CredentialsExpired, datetime, datetime], None]
 
 # Meta names: f"{HEALTH_META}:{role}"; `coachd status` lists them all.
 HEALTH_META = "provider_health"
@@ -41,8 +43,10 @@ class RoleHealth:
     """One role's state (None: healthy), mirrored in memory so a healthy call costs no query."""
 
     def __init__(self, role: str, meta: MetaStore, credentials: CredentialStore | None,
-                 policy: RetryPolicy) -> None:
+                 policy: RetryPolicy, on_expired: ExpiredListener | None = None) -> None:
         self.role = role
+        # Told once per episode, when the credentials are first refused (the organizer's email).
+        self.on_expired = on_expired
         self.meta = meta
         self.credentials = credentials
         self.policy = policy
@@ -104,6 +108,11 @@ class RoleHealth:
         else:
             log.error("%s provider: credentials expired, a person must log in again (%s); its work stops "
                       "until the credentials change, tried again at most once an hour", self.role, error)
+            if self.on_expired is not None:
+                try:
+                    self.on_expired(self.role, error, now, now)
+                except Exception:  # telling someone must never stop the work that goes on
+                    log.exception("%s provider: could not queue the email about its credentials", self.role)
 
     def _recovered(self, now: datetime) -> None:
         log.warning("%s provider works again at %s (was %s)", self.role, now.isoformat(),

@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,7 @@ from coachd.providers.base import (
     BusyPerson,
     BusyProvider,
     CalendarProvider,
+    CredentialsExpired,
     Inbox,
     MailSender,
     ProviderError,
@@ -94,10 +96,15 @@ class ProgramRuntime:
         """The state of a provider role ("calendar", "busy", "send", "receive") across ticks; call
         its provider through `health(role).call(now, ...)` to have it retried and recorded."""
         if role not in self._health:
-            self._health[role] = RoleHealth(role, self, self.credentials, self.retry_policy)
+            self._health[role] = RoleHealth(role, self, self.credentials, self.retry_policy, self._credentials_refused)
         health = self._health[role]
         health.policy = self.retry_policy
         return health
+
+    def _credentials_refused(self, role: str, error: CredentialsExpired, since: datetime, now: datetime) -> None:
+        from coachd.execute.credential_alerts import alert_organizer  # the executor imports this module
+
+        alert_organizer(self, role, error, since, now)
 
     def close(self) -> None:
         self.store.dispose()
