@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 
 from coachd.model.actions import BookSeries
 from coachd.plan.planner import Plan, plan
 from coachd.model.periods import program_end
 from coachd.model.types import UTC
+from coachd.execute.credential_alerts import alert_organizer
 from coachd.execute.executor import Executor
 from coachd.observe.calendar_sync import CalendarSync
 from coachd.observe.inbox import read_inbox
@@ -46,6 +48,8 @@ def program_jobs(program: ProgramRuntime, executor: Executor,
     """The daemon's jobs. `send` replaces sending in this process (`coachd run` has a sender
     process of its own, see daemon/coachd/runtime/sender_process.py; the simulator sends in line, on its clock)."""
     intervals = program.cfg.daemon
+    if program.on_credentials_refused is None:
+        program.on_credentials_refused = partial(alert_organizer, program)
     sync = CalendarSync(program, executor)
     # A provider that does not declare it is taken not to: its busy times are used whole, as before.
     observer = Observer(program.store, program.id,

@@ -33,7 +33,7 @@ from coachd.providers.credentials import CredentialStore
 from coachd.providers.files import remove_leftover_writes
 from coachd.providers.busy import CombinedBusy
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
-from coachd.runtime.provider_health import RoleHealth
+from coachd.runtime.provider_health import ExpiredListener, RoleHealth
 from coachd.store import meta_repo
 from coachd.store.db import Store, StoreError, database_url, sqlite_url
 from coachd.store.program_lock import ProgramInUse
@@ -73,6 +73,8 @@ class ProgramRuntime:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     # Called at every cancellation point (the daemon feeds systemd's watchdog from it).
     on_checkpoint: Callable[[], None] | None = None
+    # Told when a role's credentials are first refused (the jobs mail the organizer: runtime/jobs.py).
+    on_credentials_refused: ExpiredListener | None = None
 
     @property
     def id(self) -> str:
@@ -102,9 +104,8 @@ class ProgramRuntime:
         return health
 
     def _credentials_refused(self, role: str, error: CredentialsExpired, since: datetime, now: datetime) -> None:
-        from coachd.execute.credential_alerts import alert_organizer  # the executor imports this module
-
-        alert_organizer(self, role, error, since, now)
+        if self.on_credentials_refused is not None:
+            self.on_credentials_refused(role, error, since, now)
 
     def close(self) -> None:
         self.store.dispose()
