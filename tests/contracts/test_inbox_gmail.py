@@ -51,7 +51,10 @@ class TestGmailInbox(InboxContract):
 
     @pytest.fixture
     def deliver(self, gmail: FakeGmail) -> Deliver:
-        return lambda raw: None if gmail.deliver(ORGANIZER, raw) else None
+        def deliver(raw: bytes) -> None:
+            gmail.deliver(ORGANIZER, raw)
+
+        return deliver
 
     @pytest.fixture
     def held(self, gmail: FakeGmail) -> Held:
@@ -133,11 +136,7 @@ def test_the_processed_label_is_created_once_and_marks_the_message_read(fake, gm
 
 
 def test_a_label_a_person_made_under_another_case_is_used_not_duplicated(fake, gmail, tmp_path, clock):
-    token = fake.issue_access_token(ORGANIZER, [GMAIL_MODIFY])
-    import google.oauth2.credentials
-    from coachd.providers.google.gmail_service import gmail_service
-
-    service = gmail_service(fake.base_url, google.oauth2.credentials.Credentials(token=token))
+    service = organizer_service(fake, (GMAIL_MODIFY,))
     service.users().labels().create(userId="me", body={"name": "Coachd/Processed"}).execute()
     with pytest.raises(Exception, match="409"):
         service.users().labels().create(userId="me", body={"name": "coachd/processed"}).execute()
@@ -149,11 +148,7 @@ def test_a_label_a_person_made_under_another_case_is_used_not_duplicated(fake, g
 
 
 def test_replies_under_another_label(fake, gmail, tmp_path, clock):
-    token = fake.issue_access_token(ORGANIZER, [GMAIL_MODIFY])
-    import google.oauth2.credentials
-    from coachd.providers.google.gmail_service import gmail_service
-
-    service = gmail_service(fake.base_url, google.oauth2.credentials.Credentials(token=token))
+    service = organizer_service(fake, (GMAIL_MODIFY,))
     coaching = service.users().labels().create(userId="me", body={"name": "Coaching"}).execute()["id"]
     gmail.deliver(ORGANIZER, reply(1), labels=("INBOX",))
     gmail.deliver(ORGANIZER, reply(2), labels=(coaching,))  # a filter put it there, out of the inbox

@@ -17,8 +17,15 @@ from coachd.providers.google.gmail_service import GMAIL_READONLY, GMAIL_SEND
 from tests.contracts.sender_suite import Outage, SenderContract, Sent, invitation, stored
 from tests.support.fake_google import FakeGoogle
 from tests.support.fake_google.gmail import FakeGmail
-from tests.support.gmail_fixtures import (ORGANIZER, Sleeps, TestClock, failing, fake_gmail, organizer_service,
-                                          quick_policy)
+from tests.support.gmail_fixtures import (
+    ORGANIZER,
+    Sleeps,
+    TestClock,
+    failing,
+    fake_gmail,
+    organizer_service,
+    quick_policy,
+)
 
 SEND_PATH = "/messages/send"
 

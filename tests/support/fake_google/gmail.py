@@ -18,8 +18,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from tests.support.fake_google.gmail_mailbox import (SYSTEM_LABELS, Label, Mailbox, Message, label_key,
-                                                      subject_key)
+from tests.support.fake_google.gmail_mailbox import SYSTEM_LABELS, Label, Mailbox, Message, label_key, subject_key
 from tests.support.fake_google.server import ApiError, FakeGoogle, Request, Response, page_of
 
 _AUTH = "https://www.googleapis.com/auth/"
@@ -282,4 +281,4 @@ def _max_results(request: Request, default: int) -> int:
     return int(value)
 
 
-__all__ = ["FULL", "FakeGmail", "MODIFY_SCOPES", "READ_SCOPES", "SEND_SCOPES", "subject_key"]
+__all__ = ["FULL", "MODIFY_SCOPES", "READ_SCOPES", "SEND_SCOPES", "FakeGmail", "subject_key"]

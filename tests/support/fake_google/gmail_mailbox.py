@@ -61,7 +61,7 @@ class Message:
         def header(name: str) -> str:
             try:
                 return " ".join(str(headers.get(name, "")).split())
-            except Exception:  # a malformed header is a header with nothing we can use
+            except (ValueError, TypeError, IndexError, AttributeError):  # a malformed header: nothing to use
                 return ""
 
         message_ids = _IDS.findall(header("Message-ID"))
@@ -253,7 +253,7 @@ def parse_query(q: str, mailbox: Mailbox, now: datetime) -> list[Callable[[Messa
         negate = word.startswith("-")
         operator, _, value = word.lstrip("-").partition(":")
         test = _term(operator.lower(), value, mailbox, now)
-        terms.append((lambda t: lambda m: not t(m))(test) if negate else test)
+        terms.append(_negated(test) if negate else test)
     return terms
 
 
@@ -272,7 +272,8 @@ def _term(operator: str, value: str, mailbox: Mailbox, now: datetime) -> Callabl
     if operator == "in" and value.lower() in ("inbox", "sent", "spam", "trash", "anywhere"):
         if value.lower() == "anywhere":
             return lambda m: True
-        return lambda m, label=value.upper(): label in m.labels
+        system = value.upper()
+        return lambda m: system in m.labels
     if operator == "label" and value:
         label = mailbox.label_id(value)
         return lambda m: label is not None and label in m.labels
@@ -280,6 +281,10 @@ def _term(operator: str, value: str, mailbox: Mailbox, now: datetime) -> Callabl
         return lambda m: "UNREAD" in m.labels
     raise ApiError(400, "invalidArgument", f"The fake does not search for {operator}:{value!r} (Gmail would "
                    "search the text for it)")
+
+
+def _negated(test: Callable[[Message], bool]) -> Callable[[Message], bool]:
+    return lambda m: not test(m)
 
 
 def _search_time(value: str) -> datetime:

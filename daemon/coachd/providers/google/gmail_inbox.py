@@ -25,8 +25,9 @@ from typing import Any
 
 from googleapiclient.discovery import Resource
 
-from coachd.providers.base import Inbox, InboundMessage, Permanent
-from coachd.providers.google.client import GoogleApiError, execute
+from coachd.providers.base import InboundMessage, Inbox, Permanent
+from coachd.providers.google.client import DEFAULT_API_ROOT, DEFAULT_TIMEOUT_SECONDS, GoogleApiError, execute
+from coachd.providers.google.gmail_service import GMAIL_MODIFY, gmail_service
 from coachd.providers.google.state_file import StateFile
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 
@@ -206,3 +207,18 @@ def _search_name(label: str) -> str:
 
 def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 4)
+
+
+def gmail_inbox(state_dir: Path, *, auth: Any, credential_store: Any = None, api_root: str = DEFAULT_API_ROOT,
+                organizer_email: str | None = None, folder: str = "INBOX", processed_label: str = PROCESSED_LABEL,
+                timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GmailInbox:
+    """The `receive: {provider: gmail}` inbox: replies under the label `folder` (INBOX by default), marked
+    with `processed_label`. Scope gmail.modify (read and label; it cannot delete for good). Opens no
+    connection (credentials are fetched on the first fetch)."""
+    from coachd.providers.google.auth import google_credentials  # the auth helper's module (issue 17 point 2)
+
+    if folder.strip().casefold() == processed_label.strip().casefold():
+        raise ValueError(f"processed_label must differ from folder ({folder})")
+    credentials = google_credentials(auth, [GMAIL_MODIFY], credential_store)
+    return GmailInbox(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir),
+                      user=organizer_email or "me", label=folder, processed_label=processed_label)

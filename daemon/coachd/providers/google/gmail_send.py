@@ -35,9 +35,18 @@ from typing import Any
 from googleapiclient.discovery import Resource
 
 from coachd.mail.headers import UNFOLDED
-from coachd.providers.base import (CredentialsExpired, MailSender, PermanentSendError, ProviderError, SmtpEnvelope,
-                                   Throttled, Transient, TransientSendError)
-from coachd.providers.google.client import GoogleApiError, execute
+from coachd.providers.base import (
+    CredentialsExpired,
+    MailSender,
+    PermanentSendError,
+    ProviderError,
+    SmtpEnvelope,
+    Throttled,
+    Transient,
+    TransientSendError,
+)
+from coachd.providers.google.client import DEFAULT_API_ROOT, DEFAULT_TIMEOUT_SECONDS, GoogleApiError, execute
+from coachd.providers.google.gmail_service import GMAIL_READONLY, GMAIL_SEND, gmail_service
 from coachd.providers.google.state_file import StateFile, remember
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 
@@ -104,6 +113,9 @@ class GmailSender(MailSender):
             if answer.get("threadId"):
                 remember(changing.setdefault("threads", {}), thread_key, answer["threadId"], THREADS_KEPT)
         log.info("gmail send %s: sent as %s in thread %s", key, answer.get("id"), answer.get("threadId"))
+
+    def close(self) -> None:
+        """Nothing to release: each send is its own HTTP request."""
 
     def was_sent(self, message_id: str, key: str) -> bool | None:
         """True when Gmail holds the message in Sent, False when it does not (and had time to index it),
@@ -232,3 +244,17 @@ def _thread_key(headers: dict[str, str], envelope: SmtpEnvelope | None) -> str:
 def _subject_key(subject: str) -> str:
     """A subject as Gmail compares it: without Re:/Fwd: prefixes, spaces collapsed, any case."""
     return " ".join(_REPLY_PREFIX.sub("", subject).split()).casefold()
+
+
+def gmail_sender(state_dir: Path, *, auth: Any, credential_store: Any = None, api_root: str = DEFAULT_API_ROOT,
+                 organizer_email: str | None = None, read_sent: bool = False,
+                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GmailSender:
+    """The `send: {provider: gmail}` sender. Scope gmail.send; with `read_sent`, gmail.readonly too, so
+    that a send whose answer was lost is looked for in Sent instead of possibly going out twice.
+    Opens no connection (credentials are fetched on the first send)."""
+    from coachd.providers.google.auth import google_credentials  # the auth helper's module (issue 17 point 2)
+
+    scopes = [GMAIL_SEND, GMAIL_READONLY] if read_sent else [GMAIL_SEND]
+    credentials = google_credentials(auth, scopes, credential_store)
+    return GmailSender(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir),
+                       user=organizer_email or "me")
