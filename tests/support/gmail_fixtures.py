@@ -52,9 +52,14 @@ def fake_gmail(clock: TestClock) -> Iterator[tuple[FakeGoogle, FakeGmail]]:
         yield fake, gmail
 
 
-def organizer_service(fake: FakeGoogle, scopes: Sequence[str], timeout: float = 5.0) -> Resource:
-    token = fake.issue_access_token(ORGANIZER, scopes, lifetime=timedelta(days=365))
+def service_for(fake: FakeGoogle, user: str, scopes: Sequence[str], timeout: float = 5.0) -> Resource:
+    """A Gmail client for `user` with a token the fake issued for `scopes`."""
+    token = fake.issue_access_token(user, scopes, lifetime=timedelta(days=365))
     return gmail_service(fake.base_url, google.oauth2.credentials.Credentials(token=token), timeout=timeout)
+
+
+def organizer_service(fake: FakeGoogle, scopes: Sequence[str], timeout: float = 5.0) -> Resource:
+    return service_for(fake, ORGANIZER, scopes, timeout)
 
 
 @contextmanager
