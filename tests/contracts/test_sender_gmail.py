@@ -144,6 +144,20 @@ def test_a_send_that_may_have_failed_goes_out_once_gmail_can_say_it_did_not_arri
     assert gmail.sent_by(ORGANIZER) == [message(1)]
 
 
+def test_on_a_clock_that_stands_still_three_lookups_in_vain_let_the_send_go(fake, gmail, tmp_path, clock):
+    """`coachd simulate` and the tests' virtual clocks: the settle time may never pass between tries."""
+    sender = make_sender(fake, tmp_path, clock)
+    fake.faults.fail_next("drop", path_contains=SEND_PATH)
+    with pytest.raises(TransientSendError):
+        sender.send_raw(message(1), "k1")
+    for _ in range(2):
+        with pytest.raises(TransientSendError, match="cannot say yet"):
+            sender.send_raw(message(1), "k1")
+    sender.send_raw(message(1), "k1")
+    assert gmail.sent_by(ORGANIZER) == [message(1)]
+    assert len(fake.requests("/messages", "GET")) == 3
+
+
 def test_after_a_crash_mid_send_a_new_sender_process_asks_gmail(fake, gmail, tmp_path, clock):
     """The outbox's own crash recovery: was_sent from a fresh process, with the state the dead one left."""
     first = make_sender(fake, tmp_path, clock)

@@ -7,7 +7,8 @@ a 5xx after Google may have acted) leaves behind is a doubt, written down before
 is in Sent (messages.list q="rfc822msgid:<id>", which needs a read scope besides gmail.send): found,
 it is not sent again; absent, it is; unanswerable, it is sent again and the doubt is logged, as SMTP
 would. A search right after the send may miss a message Gmail's index has not reached yet, so "absent"
-counts only once the attempt is `search_settle` old; before that the try is put off (Transient).
+counts only once the attempt is `search_settle` old or Sent was searched in vain three times; before
+that the try is put off (Transient).
 
 Threading (why a state file): Gmail puts a sent message in a thread only when the request names the
 threadId *and* the message's References/In-Reply-To and Subject match that thread. coachd's mail of
@@ -56,6 +57,7 @@ log = logging.getLogger("coachd.gmail")
 # on its own schedule, after asking Gmail where the first try left it.
 ONE_TRY = RetryPolicy(attempts=1)
 SEARCH_SETTLE = timedelta(minutes=5)
+SEARCH_MISSES = 3
 THREADS_KEPT = 5_000
 SENT_KEPT = 2_000
 _REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|wg)\s*:\s*)+", re.IGNORECASE)
@@ -97,7 +99,7 @@ class GmailSender(MailSender):
         thread_id = state.get("threads", {}).get(thread_key)
         with self.state.changing() as changing:
             # Written down before the request leaves: a crash or a lost answer from here on is a doubt.
-            remember(changing.setdefault("attempts", {}), key, [message_id, self.clock().isoformat()], SENT_KEPT)
+            remember(changing.setdefault("attempts", {}), key, [message_id, self.clock().isoformat(), 0], SENT_KEPT)
         try:
             answer = self._post(raw, thread_id, key)
         except GoogleApiError as error:
@@ -126,10 +128,19 @@ class GmailSender(MailSender):
         found = self._in_sent(message_id)
         if found is None or found:
             return found
-        attempt = state.get("attempts", {}).get(key)
-        if attempt is not None and self.clock() - datetime.fromisoformat(attempt[1]) < self.search_settle:
-            return None  # Gmail's search may not show a message sent a moment ago
-        return False
+        if state.get("attempts", {}).get(key) is None:
+            return False
+        with self.state.changing() as changing:
+            attempt = changing.get("attempts", {}).get(key)
+            if attempt is None:
+                return False
+            misses = int(attempt[2]) + 1 if len(attempt) > 2 else 1
+            attempt[2:] = [misses]
+        # Gmail's search may not show a message sent a moment ago: "absent" counts once the attempt is
+        # old enough, or after a few lookups in a row (a virtual clock may not move between them).
+        if self.clock() - datetime.fromisoformat(attempt[1]) >= self.search_settle or misses >= SEARCH_MISSES:
+            return False
+        return None
 
     # --- Gmail ---------------------------------------------------------------------------------------
 
