@@ -265,3 +265,11 @@ def test_threads_survive_a_restart_and_a_thread_deleted_in_gmail_starts_anew(fak
     assert gmail.sent_by(ORGANIZER)[-1] == message(3)
     assert [len(raws) for raws in gmail.threads_of(ORGANIZER).values()] == [1]
     assert len(fake.requests(SEND_PATH)) == 4  # the 404 for the gone thread, then the send
+
+
+def test_the_account_may_be_named_by_its_address_as_the_factory_does(fake, gmail, tmp_path, clock):
+    sender = GmailSender(organizer_service(fake, (GMAIL_SEND, GMAIL_READONLY)), state_dir=tmp_path, user=ORGANIZER,
+                         policy=quick_policy(Sleeps()), clock=clock)
+    sender.send_raw(message(1), "k1")
+    assert sender.was_sent("<m1@northwind.example>", "other-key") is True  # found by Message-ID in Sent
+    assert gmail.sent_by(ORGANIZER) == [message(1)]

@@ -17,6 +17,7 @@ import itertools
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 from tests.support.fake_google.gmail_mailbox import SYSTEM_LABELS, Label, Mailbox, Message, label_key, subject_key
 from tests.support.fake_google.server import ApiError, FakeGoogle, Request, Response, page_of
@@ -106,7 +107,7 @@ class FakeGmail:
 
     def _box(self, request: Request) -> Mailbox:
         assert request.principal is not None
-        user = request.group("user")
+        user = unquote(request.group("user"))
         subject = request.principal.subject
         if user != "me" and user.lower() != subject.lower():
             raise ApiError(403, "forbidden", f"Delegation denied for {subject}")
@@ -136,14 +137,11 @@ class FakeGmail:
     def _send_upload(self, request: Request) -> Response:
         kind = request.headers.get("content-type", "")
         if request.arg("uploadType") == "multipart" or kind.startswith("multipart/"):
-            envelope = email.message_from_bytes(f"Content-Type: {kind}\r\n\r\n".encode() + request.body,
-                                                policy=email.policy.compat32)
-            parts = envelope.get_payload()
-            if not isinstance(parts, list) or len(parts) != 2:
+            parts = _multipart(kind, request.body)
+            if len(parts) != 2:
                 raise ApiError(400, "badContent", "Multipart upload needs metadata and media.")
-            metadata = json.loads(parts[0].get_payload(decode=True) or b"{}")
-            raw = parts[1].get_payload(decode=True) or b""
-            return self._send_raw(request, raw, metadata.get("threadId"))
+            metadata = json.loads(parts[0] or b"{}")
+            return self._send_raw(request, parts[1], metadata.get("threadId"))
         return self._send_raw(request, request.body, None)
 
     def _send_raw(self, request: Request, raw: bytes, thread_id: str | None) -> Response:
@@ -266,6 +264,26 @@ def _base_address(address: str) -> str:
     """user+tag@domain -> user@domain, lower case: Gmail delivers plus addresses to the user's mailbox."""
     local, _, domain = address.strip().lower().rpartition("@")
     return f"{local.split('+', 1)[0]}@{domain}" if local else address.strip().lower()
+
+
+def _multipart(content_type: str, body: bytes) -> list[bytes]:
+    """The bodies of a multipart/related upload, byte for byte (the media part is the message as sent)."""
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode(), policy=email.policy.compat32)
+    boundary = message.get_param("boundary")
+    if not isinstance(boundary, str):
+        raise ApiError(400, "badContent", "Multipart upload without a boundary.")
+    delimiter = b"--" + boundary.encode()
+    parts = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk.removeprefix(b"\r\n").removeprefix(b"\n")
+        # The part's own headers end at the first blank line, LF or CRLF (the client writes LF).
+        ends = [(i, len(sep)) for sep in (b"\n\n", b"\r\n\r\n") if (i := chunk.find(sep)) >= 0]
+        start = min(ends)[0] + min(ends)[1] if ends else len(chunk)
+        content = chunk[start:]
+        parts.append(content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n"))
+    return parts
 
 
 def _padded(text: str) -> str:
