@@ -15,7 +15,7 @@ from coachd.providers.base import CredentialsExpired, PermanentSendError, Thrott
 from coachd.providers.google.gmail_send import GmailSender
 from coachd.providers.google.gmail_service import GMAIL_READONLY, GMAIL_SEND
 from tests.contracts.sender_suite import Outage, SenderContract, Sent, invitation, stored
-from tests.support.fake_google import FakeGoogle
+from tests.support.fake_google import ApiError, FakeGoogle
 from tests.support.fake_google.gmail import FakeGmail
 from tests.support.gmail_fixtures import (
     ORGANIZER,
@@ -273,3 +273,22 @@ def test_the_account_may_be_named_by_its_address_as_the_factory_does(fake, gmail
     sender.send_raw(message(1), "k1")
     assert sender.was_sent("<m1@northwind.example>", "other-key") is True  # found by Message-ID in Sent
     assert gmail.sent_by(ORGANIZER) == [message(1)]
+
+
+def test_the_send_after_a_gone_thread_is_a_doubt_too_when_its_answer_is_lost(fake, gmail, tmp_path, clock):
+    sender = make_sender(fake, tmp_path, clock)
+    sender.send_raw(message(1), "k1")
+    box = gmail.mailbox(ORGANIZER)
+
+    def thread_gone(new: object, requested: str | None) -> str | None:
+        if requested is not None:
+            fake.faults.fail_next("lost", path_contains=SEND_PATH)  # for the send without a thread, next
+            raise ApiError(404, "notFound", "Requested entity was not found.")
+        return None
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(box, "thread_for", thread_gone)
+        with pytest.raises(TransientSendError):
+            sender.send_raw(message(2), "k2")
+    sender.send_raw(message(2), "k2")  # found in Sent: not sent again
+    assert gmail.sent_by(ORGANIZER) == [message(1), message(2)]

@@ -93,20 +93,17 @@ class GmailSender(MailSender):
         if key in state.get("sent", {}):
             log.info("gmail send %s: already sent (Gmail id %s); not sent again", key, state["sent"][key])
             return
-        if key in state.get("attempts", {}) and not self._earlier_attempt_missing(key, message_id):
+        if key in state.get("attempts", {}) and not self._send_again(key, message_id):
             return
         thread_key = _thread_key(headers, envelope)
         thread_id = state.get("threads", {}).get(thread_key)
-        with self.state.changing() as changing:
-            # Written down before the request leaves: a crash or a lost answer from here on is a doubt.
-            remember(changing.setdefault("attempts", {}), key, [message_id, self.clock().isoformat(), 0], SENT_KEPT)
         try:
-            answer = self._post(raw, thread_id, key)
+            answer = self._post(raw, thread_id, key, message_id)
         except GoogleApiError as error:
             if error.status == 404 and thread_id is not None:
                 # The thread was deleted in Gmail since: a new one starts with this message.
                 log.info("gmail send %s: thread %s is gone; starting a new one", key, thread_id)
-                answer = self._post(raw, None, key)
+                answer = self._post(raw, None, key, message_id)
             else:
                 raise
         with self.state.changing() as changing:
@@ -144,7 +141,10 @@ class GmailSender(MailSender):
 
     # --- Gmail ---------------------------------------------------------------------------------------
 
-    def _post(self, raw: bytes, thread_id: str | None, key: str) -> dict[str, Any]:
+    def _post(self, raw: bytes, thread_id: str | None, key: str, message_id: str | None) -> dict[str, Any]:
+        with self.state.changing() as changing:
+            # Written down before the request leaves: a crash or a lost answer from here on is a doubt.
+            remember(changing.setdefault("attempts", {}), key, [message_id, self.clock().isoformat(), 0], SENT_KEPT)
         body = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
         if thread_id is not None:
             body["threadId"] = thread_id
@@ -175,7 +175,7 @@ class GmailSender(MailSender):
             raise PermanentSendError(str(error)) from error
         return dict(answer or {})
 
-    def _earlier_attempt_missing(self, key: str, message_id: str | None) -> bool:
+    def _send_again(self, key: str, message_id: str | None) -> bool:
         """An earlier try of `key` may have gone out: whether to send now (True) or not (False: it
         arrived, recorded as sent). Raises TransientSendError while Gmail cannot tell yet."""
         if message_id is None:
