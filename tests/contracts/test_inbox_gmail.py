@@ -192,3 +192,29 @@ def test_a_fetch_that_fails_halfway_loses_nothing(fake, gmail, tmp_path, clock):
     fake.faults.scripted[-1].times = 0
     assert got == [reply(2)]
     assert [m.raw for m in make_inbox(fake, tmp_path, clock).fetch()] == [reply(3), reply(4)]
+
+
+def test_the_factory_reads_the_organizers_account_with_gmail_modify(fake, gmail, tmp_path, clock, monkeypatch):
+    import sys
+    import types
+
+    import google.oauth2.credentials
+
+    from coachd.providers.family import ProviderRefused
+    from coachd.providers.google.gmail_inbox import gmail_inbox
+
+    asked: list[tuple[object, ...]] = []
+
+    def google_credentials(auth, scopes, store, *, subject=None, role=None):  # type: ignore[no-untyped-def]
+        asked.append((tuple(scopes), subject, role))
+        return google.oauth2.credentials.Credentials(token=fake.issue_access_token(subject, scopes))
+
+    monkeypatch.setitem(sys.modules, "coachd.providers.google.auth",
+                        types.SimpleNamespace(google_credentials=google_credentials))
+    auth = types.SimpleNamespace(acting_for=lambda organizer: organizer)
+    inbox = gmail_inbox(tmp_path, auth=auth, api_root=fake.base_url, organizer_email=ORGANIZER)
+    gmail.deliver(ORGANIZER, reply(1))
+    assert [m.raw for m in inbox.fetch()] == [reply(1)]
+    assert asked == [((GMAIL_MODIFY,), ORGANIZER, "receive")]
+    with pytest.raises(ProviderRefused, match="processed_label"):
+        gmail_inbox(tmp_path, auth=auth, organizer_email=ORGANIZER, folder="Coachd/Processed")

@@ -292,3 +292,30 @@ def test_the_send_after_a_gone_thread_is_a_doubt_too_when_its_answer_is_lost(fak
             sender.send_raw(message(2), "k2")
     sender.send_raw(message(2), "k2")  # found in Sent: not sent again
     assert gmail.sent_by(ORGANIZER) == [message(1), message(2)]
+
+
+@pytest.mark.parametrize("read_sent", [False, True])
+def test_the_factory_sends_as_the_organizer_with_gmail_send(fake, gmail, tmp_path, clock, monkeypatch, read_sent):
+    import sys
+    import types
+
+    import google.oauth2.credentials
+
+    from coachd.providers.google.gmail_send import gmail_sender
+
+    asked: list[tuple[object, ...]] = []
+
+    def google_credentials(auth, scopes, store, *, subject=None, role=None):  # type: ignore[no-untyped-def]
+        asked.append((tuple(scopes), subject, role))
+        return google.oauth2.credentials.Credentials(token=fake.issue_access_token(subject, scopes))
+
+    monkeypatch.setitem(sys.modules, "coachd.providers.google.auth",
+                        types.SimpleNamespace(google_credentials=google_credentials))
+    auth = types.SimpleNamespace(acting_for=lambda organizer: organizer)
+    sender = gmail_sender(tmp_path, auth=auth, api_root=fake.base_url, organizer_email=ORGANIZER,
+                          read_sent=read_sent)
+    sender.send_raw(message(1), "k1")
+    assert gmail.sent_by(ORGANIZER) == [message(1)]
+    scopes = (GMAIL_SEND, GMAIL_READONLY) if read_sent else (GMAIL_SEND,)
+    assert asked == [(scopes, ORGANIZER, "send")]
+    assert sender.was_sent("<m1@northwind.example>", "elsewhere") is (True if read_sent else None)

@@ -26,6 +26,7 @@ from typing import Any
 from googleapiclient.discovery import Resource
 
 from coachd.providers.base import InboundMessage, Inbox, Permanent
+from coachd.providers.family import ProviderRefused
 from coachd.providers.google.client import DEFAULT_API_ROOT, DEFAULT_TIMEOUT_SECONDS, GoogleApiError, execute
 from coachd.providers.google.gmail_service import GMAIL_MODIFY, gmail_service
 from coachd.providers.google.state_file import StateFile
@@ -218,7 +219,8 @@ def gmail_inbox(state_dir: Path, *, auth: Any, credential_store: Any = None, api
     from coachd.providers.google.auth import google_credentials  # the auth helper's module (issue 17 point 2)
 
     if folder.strip().casefold() == processed_label.strip().casefold():
-        raise ValueError(f"processed_label must differ from folder ({folder})")
-    credentials = google_credentials(auth, [GMAIL_MODIFY], credential_store)
-    return GmailInbox(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir),
-                      user=organizer_email or "me", label=folder, processed_label=processed_label)
+        raise ProviderRefused("receive", "processed_label", f"must differ from folder ({folder})")
+    credentials = google_credentials(auth, [GMAIL_MODIFY], credential_store, subject=organizer_email, role="receive")
+    account = auth.acting_for(organizer_email) or "me"
+    return GmailInbox(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir), user=account,
+                      label=folder, processed_label=processed_label)

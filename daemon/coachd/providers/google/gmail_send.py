@@ -266,6 +266,7 @@ def gmail_sender(state_dir: Path, *, auth: Any, credential_store: Any = None, ap
     from coachd.providers.google.auth import google_credentials  # the auth helper's module (issue 17 point 2)
 
     scopes = [GMAIL_SEND, GMAIL_READONLY] if read_sent else [GMAIL_SEND]
-    credentials = google_credentials(auth, scopes, credential_store)
-    return GmailSender(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir),
-                       user=organizer_email or "me")
+    credentials = google_credentials(auth, scopes, credential_store, subject=organizer_email, role="send")
+    # The account by its address: Gmail takes it as userId, and it names the state file per account.
+    account = auth.acting_for(organizer_email) or "me"
+    return GmailSender(gmail_service(api_root, credentials, timeout), state_dir=Path(state_dir), user=account)
