@@ -218,3 +218,25 @@ def test_the_factory_reads_the_organizers_account_with_gmail_modify(fake, gmail,
     assert asked == [((GMAIL_MODIFY,), ORGANIZER, "receive")]
     with pytest.raises(ProviderRefused, match="processed_label"):
         gmail_inbox(tmp_path, auth=auth, organizer_email=ORGANIZER, folder="Coachd/Processed")
+
+
+def test_history_kept_for_a_week_expires_while_the_daemon_is_down(fake, gmail, tmp_path, clock):
+    gmail.history_lifetime = timedelta(days=7)
+    inbox = make_inbox(fake, tmp_path, clock)
+    gmail.deliver(ORGANIZER, reply(1))
+    for message in inbox.fetch():
+        inbox.mark_processed(message.ref)
+    clock.advance(timedelta(days=6))
+    gmail.deliver(ORGANIZER, reply(2))
+    assert [m.raw for m in inbox.fetch()] == [reply(2)] and inbox.rescans == 0  # within the week
+    clock.advance(timedelta(days=9))  # down for over a week
+    gmail.deliver(ORGANIZER, reply(3))
+    assert [m.raw for m in inbox.fetch()] == [reply(2), reply(3)] and inbox.rescans == 1
+
+
+def test_a_rescan_past_its_limit_reads_the_newest_and_says_so(fake, gmail, tmp_path, clock, caplog):
+    for n in range(1, 6):
+        gmail.deliver(ORGANIZER, reply(n))
+    inbox = make_inbox(fake, tmp_path, clock, rescan_limit=3)
+    assert [m.raw for m in inbox.fetch()] == [reply(3), reply(4), reply(5)]
+    assert "stopped at 3 messages" in caplog.text

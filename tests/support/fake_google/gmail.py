@@ -34,12 +34,15 @@ MAX_RAW = 36_700_160  # messages.send's documented maxSize
 
 class FakeGmail:
     """Gmail v1 on a FakeGoogle. `search_delay`: how long a new message stays out of `q` searches
-    (Gmail's index trails new mail; 0 by default, tests that need the lag set it)."""
+    (Gmail's index trails new mail; 0 by default, tests that need the lag set it).
+    `history_lifetime`: how long history is kept (Gmail: about a week, sometimes hours; None: for
+    ever, and `expire_history` expires it at once)."""
 
     def __init__(self, fake: FakeGoogle) -> None:
         self.fake = fake
         self.mailboxes: dict[str, Mailbox] = {}
         self.search_delay = timedelta(0)
+        self.history_lifetime: timedelta | None = None
         self.sends: list[tuple[str, bytes]] = []  # (sender's address, raw): every message sent, in order
         self._ids = itertools.count(0x18F3A0B4C5D60000)
         self._labels = itertools.count(1)
@@ -195,7 +198,7 @@ class FakeGmail:
         for label in add + remove:
             if label not in box.labels:
                 raise ApiError(400, "invalidArgument", f"Invalid label: {label}")
-        box.relabel(message, add, remove)
+        box.relabel(message, add, remove, self.fake.now())
         return Response(body=message.resource("minimal"))
 
     def _labels_list(self, request: Request) -> Response:
@@ -218,6 +221,8 @@ class FakeGmail:
         start = request.arg("startHistoryId")
         if not start or not start.isdigit():
             raise ApiError(400, "invalidArgument", "Invalid startHistoryId")
+        if self.history_lifetime is not None:
+            box.forget_history_before(self.fake.now() - self.history_lifetime)
         if int(start) < box.history_floor:
             # Gmail keeps history for about a week, sometimes only hours: then a full sync is needed.
             raise ApiError(404, "notFound", "Requested entity was not found.")

@@ -103,8 +103,9 @@ class Label:
 @dataclass
 class HistoryRecord:
     id: int
-    kind: str  # messageAdded | labelAdded | labelRemoved | (internal: "none")
+    kind: str  # messageAdded | labelAdded | labelRemoved
     message: Message | None
+    at: datetime
     labels: tuple[str, ...] = ()
     labels_then: frozenset[str] = frozenset()  # the message's labels when the record was made
 
@@ -149,11 +150,11 @@ class Mailbox:
             message.thread_id = thread_id
         self.messages[id] = message
         self.threads.setdefault(message.thread_id, []).append(id)
-        self.history.append(HistoryRecord(message.history_id, "messageAdded", message,
+        self.history.append(HistoryRecord(message.history_id, "messageAdded", message, when,
                                           labels_then=frozenset(message.labels)))
         return message
 
-    def relabel(self, message: Message, add: Iterable[str], remove: Iterable[str]) -> None:
+    def relabel(self, message: Message, add: Iterable[str], remove: Iterable[str], when: datetime) -> None:
         for kind, names in (("labelAdded", [n for n in add if n not in message.labels]),
                             ("labelRemoved", [n for n in remove if n in message.labels])):
             if not names:
@@ -163,13 +164,20 @@ class Mailbox:
             else:
                 message.labels -= set(names)
             message.history_id = self.next_history()
-            self.history.append(HistoryRecord(message.history_id, kind, message, tuple(names),
+            self.history.append(HistoryRecord(message.history_id, kind, message, when, tuple(names),
                                               frozenset(message.labels)))
 
     def expire_history(self) -> None:
         """Every history id handed out so far stops being answered; the mailbox moves on to a new one."""
         self.history_floor = self.next_history()
         self.history.clear()
+
+    def forget_history_before(self, moment: datetime) -> None:
+        """Records older than `moment` are gone, and with them every start id up to the newest of them."""
+        gone = [record for record in self.history if record.at < moment]
+        if gone:
+            self.history_floor = max(self.history_floor, gone[-1].id + 1)
+            self.history = self.history[len(gone):]
 
     # --- threads ----------------------------------------------------------------------------------
 
