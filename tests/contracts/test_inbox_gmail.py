@@ -240,3 +240,40 @@ def test_a_rescan_past_its_limit_reads_the_newest_and_says_so(fake, gmail, tmp_p
     inbox = make_inbox(fake, tmp_path, clock, rescan_limit=3)
     assert [m.raw for m in inbox.fetch()] == [reply(3), reply(4), reply(5)]
     assert "stopped at 3 messages" in caplog.text
+
+
+def test_under_random_faults_and_expiring_history_every_reply_is_read_and_none_after_it_was_marked(
+        fake, gmail, tmp_path, clock):
+    from coachd.providers.base import ProviderError
+
+    fake.faults.rate = 0.3  # 429, 403 rate limits, 5xx, dropped connections, lost answers
+    inbox = make_inbox(fake, tmp_path, clock)
+    delivered: list[bytes] = []
+    read: set[bytes] = set()
+    marked: set[bytes] = set()  # marked and told so (a mark whose answer was lost is marked all the same)
+    read_after_marking: list[bytes] = []
+    for round in range(40):
+        for _ in range(round % 3):
+            delivered.append(reply(len(delivered) + 1))
+            gmail.deliver(ORGANIZER, delivered[-1])
+        if round % 13 == 12:
+            gmail.expire_history(ORGANIZER)
+        clock.advance(timedelta(hours=1))
+        try:
+            for message in inbox.fetch():
+                if message.raw in marked:
+                    read_after_marking.append(message.raw)
+                read.add(message.raw)
+                inbox.mark_processed(message.ref)
+                marked.add(message.raw)
+        except ProviderError:
+            continue  # the job fails this round; the next one goes on
+    fake.faults.rate = 0.0
+    for message in inbox.fetch():
+        assert message.raw not in marked
+        read.add(message.raw)
+        inbox.mark_processed(message.ref)
+    assert len(delivered) > 30 and inbox.rescans >= 1
+    assert read_after_marking == []
+    assert read == set(delivered)
+    assert all(len(m.labels) == 2 for m in gmail.mailbox(ORGANIZER).messages.values())  # INBOX + processed
