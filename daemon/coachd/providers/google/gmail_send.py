@@ -87,6 +87,7 @@ class GmailSender(MailSender):
         self.send_raw(message.as_bytes(policy=UNFOLDED), key)
 
     def send_raw(self, raw: bytes, key: str, envelope: SmtpEnvelope | None = None) -> None:
+        """Gmail sends to the message's own To, Cc and Bcc; the envelope only names the thread's person."""
         headers = _headers(raw)
         message_id = _first_id(headers.get("Message-ID", ""))
         state = self.state.read()
