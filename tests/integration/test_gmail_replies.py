@@ -105,3 +105,31 @@ def test_replies_from_other_clients_to_the_plus_address_are_handled_once(tmp_pat
         from_gmail = rows["<CAGmail-1@mail.gmail.com>"]
         assert (from_gmail.status, from_gmail.rating) == ("handled", 5)
         assert all("Label_1" in m.labels for m in gmail.mailbox(ORGANIZER).messages.values())
+
+
+def test_a_revoked_gmail_login_stops_only_the_reply_job_is_said_once_and_heals(tmp_path: Path, cfg, caplog) -> None:
+    from coachd.runtime.jobs import read_replies
+
+    now = program_start(cfg) + timedelta(days=4)
+    clock = TestClock(now)
+    with fake_gmail(clock) as (fake, gmail):
+        gmail.deliver(ORGANIZER, b"From: ana@northwind.example\r\nSubject: hi\r\nMessage-ID: <r1@x>\r\n\r\nhi\r\n")
+        program = open_program(cfg, tmp_path, VirtualClock(now))
+        try:
+            program.inbox = GmailInbox(organizer_service(fake, (GMAIL_MODIFY,)), state_dir=tmp_path,
+                                       policy=quick_policy(Sleeps()), clock=clock)
+            fake.revoke_access_tokens(ORGANIZER)  # the login was revoked: no refresh can help
+            for minutes in (0, 10, 20):
+                read_replies(program, Executor(program), now + timedelta(minutes=minutes))
+            health = program.health("receive")
+            assert health.state is not None and health.state["state"] == "credentials_expired"
+            assert len([r for r in caplog.records if r.levelname == "ERROR" and "receive" in r.message]) == 1
+            assert len(fake.requests("/gmail/v1/")) == 1  # asked once, not on every pass
+            # A person logs in again: the next try (at the latest an hour on) reads the reply.
+            program.inbox = GmailInbox(organizer_service(fake, (GMAIL_MODIFY,)), state_dir=tmp_path,
+                                       policy=quick_policy(Sleeps()), clock=clock)
+            read_replies(program, Executor(program), now + timedelta(hours=2))
+            assert health.state is None
+            assert all(len(m.labels) == 2 for m in gmail.mailbox(ORGANIZER).messages.values())
+        finally:
+            program.close()
