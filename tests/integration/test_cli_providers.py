@@ -26,7 +26,7 @@ UNSET = "COACHD_TEST_SMTP_PASSWORD_UNSET"
 SERVERS = {
     "calendar": "{provider: google, auth: {service_account_key: google.json}}",
     "send": f"{{provider: smtp, host: smtp.northwind.example, username: coaching, password_env: {UNSET}}}",
-    "receive": "{provider: gmail, auth: {client_secrets: client.json}}",
+    "receive": "{provider: outlook}",
 }
 
 
@@ -37,8 +37,8 @@ def test_check_lists_every_provider_problem_run_would_refuse_by_field(tmp_path, 
     assert result.exit_code == 2
     assert "organizer.calendar.provider: 'google' is not available in this version of coachd; available: local" \
         in result.stderr
-    assert ("organizer.receive.provider: 'gmail' is not available in this version of coachd; "
-            "available: imap, maildir") in result.stderr
+    assert ("organizer.receive.provider: 'outlook' is not available in this version of coachd; "
+            "available: gmail, imap, maildir") in result.stderr
     assert f"organizer.send.password_env: the environment variable {UNSET} is not set" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "state").exists(), "check builds the providers away from the state"

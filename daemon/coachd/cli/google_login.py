@@ -23,7 +23,7 @@ from coachd.providers.google.auth import (
     read_client_secrets,
     read_service_account_key,
 )
-from coachd.providers.google.family import ROLE_SCOPES, GoogleAuth, google_sections
+from coachd.providers.google.family import ROLE_SCOPES, GoogleAuth, google_sections, section_scopes
 from coachd.providers.google.login import LoginFailed, LoopbackLogin
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -40,10 +40,12 @@ class Account:
     auth: GoogleAuth
     account: str
     roles: list[str] = field(default_factory=list)
+    # What a section asks beyond its role's scope (a Gmail sender reading Sent: gmail.readonly).
+    extra_scopes: set[str] = field(default_factory=set)
 
     @property
     def scopes(self) -> list[str]:
-        return sorted({scope for role in self.roles for scope in ROLE_SCOPES[role]})
+        return sorted({scope for role in self.roles for scope in ROLE_SCOPES[role]} | self.extra_scopes)
 
     @property
     def fields(self) -> str:
@@ -60,7 +62,9 @@ def accounts(cfg: ProgramConfig) -> list[Account]:
         auth = section.auth
         account = auth.acting_for(str(cfg.organizer.email)) or ""
         key = (auth.kind, auth.service_account_key or auth.client_secrets, account, auth.token_uri)
-        found.setdefault(key, Account(auth, account)).roles.append(role)
+        entry = found.setdefault(key, Account(auth, account))
+        entry.roles.append(role)
+        entry.extra_scopes.update(section_scopes(role, section))
     return list(found.values())
 
 

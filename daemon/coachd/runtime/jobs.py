@@ -20,6 +20,7 @@ from coachd.observe.observer import Observer
 from coachd.execute.outbox import drain, next_attempt
 from coachd.runtime.wiring import ProgramRuntime
 from coachd.observe.coachee_states import refresh_states
+from coachd.providers.base import CredentialsExpired
 
 log = logging.getLogger("coachd.jobs")
 
@@ -123,7 +124,15 @@ def program_mail(program: ProgramRuntime, executor: Executor, now: datetime, obs
 
 
 def read_replies(program: ProgramRuntime, executor: Executor, now: datetime) -> JobOutcome:
-    new = read_inbox(program, executor, now)
+    # Through the receive role's health: credentials that need a person (a Gmail login revoked) stop
+    # this job only, are logged once and shown by `coachd status`, and are tried again when they change.
+    health = program.health("receive")
+    new = 0
+    if health.available(now):
+        try:
+            new = health.call(now, read_inbox, program, executor, now)
+        except CredentialsExpired:
+            pass  # recorded by the role's health
     # Judged every run, not only with new replies: an admin may have assigned one, and evidence ages out.
     changed = refresh_states(program, executor, now)
     return JobOutcome(new > 0 or changed)

@@ -111,6 +111,9 @@ class GmailSenderSection(GoogleSection):
     """Mail sent through the organizer's Gmail account."""
 
     provider: Literal["gmail"] = Field(description="gmail: the organizer's Gmail account.")
+    read_sent: bool = Field(
+        default=False, description="Also ask for gmail.readonly, to look in Sent (by Message-ID) whether a send "
+        "whose answer was lost went out; without it such an email is sent again and may arrive twice.")
 
 
 class GmailInboxSection(GoogleSection):
@@ -118,12 +121,22 @@ class GmailInboxSection(GoogleSection):
 
     provider: Literal["gmail"] = Field(description="gmail: the organizer's Gmail account.")
     folder: str = Field(default="INBOX", description="The label to read replies from.")
+    processed_label: str = Field(default="coachd/processed",
+                                 description="The label that marks a reply handled (created when missing).")
 
 
 class GoogleBusySection(GoogleSection):
     """Free/busy of people in the organizer's Workspace (freebusy.query)."""
 
     provider: Literal["google"] = Field(description="google: free/busy in the organizer's Workspace.")
+
+
+def section_scopes(role: str, section: GoogleSection) -> tuple[str, ...]:
+    """The scopes the provider of `section` asks for: its role's, and gmail.readonly for a Gmail sender
+    that reads Sent (`read_sent`)."""
+    if isinstance(section, GmailSenderSection) and section.read_sent:
+        return ROLE_SCOPES[role] + (_SCOPE + "gmail.readonly",)
+    return ROLE_SCOPES[role]
 
 
 def google_sections(organizer: Any) -> list[tuple[str, GoogleSection]]:
@@ -139,6 +152,6 @@ def google_sections(organizer: Any) -> list[tuple[str, GoogleSection]]:
 FAMILY = Family("google", (
     Offer("calendar", "google", GoogleCalendarSection, None),
     Offer("busy", "google", GoogleBusySection, "coachd.providers.google.busy:google_busy"),
-    Offer("send", "gmail", GmailSenderSection, None),
-    Offer("receive", "gmail", GmailInboxSection, None),
+    Offer("send", "gmail", GmailSenderSection, "coachd.providers.google.gmail_send:gmail_sender"),
+    Offer("receive", "gmail", GmailInboxSection, "coachd.providers.google.gmail_inbox:gmail_inbox"),
 ))

@@ -29,7 +29,7 @@ from coachd.providers.google.auth import (
     read_service_account_key,
 )
 from coachd.providers.google.client import build_service, classify, execute
-from coachd.providers.google.family import ROLE_SCOPES, GoogleSection, google_sections
+from coachd.providers.google.family import GmailSenderSection, GoogleSection, google_sections, section_scopes
 from coachd.providers.retry import RetryPolicy
 
 TIMEOUT_SECONDS = 20.0
@@ -69,7 +69,7 @@ def online_checks(cfg: ProgramConfig, state_dir: Path, timeout: float = TIMEOUT_
     store = CredentialStore(state_dir)
     organizer = str(cfg.organizer.email)
     for role, section in google_sections(cfg.organizer):
-        scopes = ROLE_SCOPES[role]
+        scopes = section_scopes(role, section)
         account = section.auth.acting_for(organizer)
         what = f"organizer.{role} credentials"
         try:
@@ -118,9 +118,14 @@ def _busy(section: GoogleSection, credentials: google.auth.credentials.Credentia
             yield CheckLine(not errors, f"free/busy of {email}", f"not readable ({reasons})" if errors else "readable")
 
 
-def _send(_section: GoogleSection, _credentials: google.auth.credentials.Credentials, _cfg: ProgramConfig,
-          _timeout: float) -> Iterator[CheckLine]:
+def _send(section: GoogleSection, credentials: google.auth.credentials.Credentials, _cfg: ProgramConfig,
+          timeout: float) -> Iterator[CheckLine]:
     yield CheckLine(True, "Gmail send permitted", "the token carries gmail.send (nothing was sent to find out)")
+    if isinstance(section, GmailSenderSection) and section.read_sent:
+        service = build_service("gmail", "v1", section.api_root, credentials, timeout)
+        execute(service.users().messages().list(userId="me", labelIds=["SENT"], maxResults=1), "messages.list SENT",
+                CHECK_POLICY)
+        yield CheckLine(True, "Gmail Sent readable", "a send whose answer is lost is looked for there")
 
 
 def _receive(section: GoogleSection, credentials: google.auth.credentials.Credentials, _cfg: ProgramConfig,
