@@ -129,14 +129,19 @@ class GoogleCalendar(CalendarProvider):
                 have = None  # an exception for answers only: nothing coachd overrides
             if want == have:
                 continue
+            # A new time asks everyone again, as a rewritten iCalendar override does: an answer given
+            # for the old time (a decline that made coachd move it) must not stick to the new one.
+            fresh = events.master_body(series, on_event=self.on_event, responses={}, sequence=0)["attendees"]
             if want is None:  # no longer overridden: back to the original time
                 patch = {"start": events.event_time(rid, spec.timezone),
-                         "end": events.event_time(rid + spec.length, spec.timezone), "status": "confirmed"}
+                         "end": events.event_time(rid + spec.length, spec.timezone), "status": "confirmed",
+                         "attendees": fresh}
             elif want.cancelled:
                 patch = {"status": "cancelled"}
             else:
                 patch = {"start": events.event_time(want.start, spec.timezone),
-                         "end": events.event_time(want.end, spec.timezone), "status": "confirmed"}
+                         "end": events.event_time(want.end, spec.timezone), "status": "confirmed",
+                         "attendees": fresh}
             iid = events.instance_id(eid, rid)
             send = "none" if told else ("all" if self._listed(series) else "none")
             self._call(lambda: self._events().patch(calendarId=self.calendar_id, eventId=iid, body=patch,

@@ -1,0 +1,170 @@
+"""The example program booked in a (fake) Google Calendar by the daemon's own jobs: each attendee hears of
+each change exactly once, from Google or from coachd, never both; a 410 full sync reconciles deletions."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import google.oauth2.credentials
+import pytest
+from sqlalchemy import select
+
+from coachd.config import load_config
+from coachd.execute.executor import ActionRecord, Executor
+from coachd.model.serial import booked_from_row
+from coachd.model.types import BookedSeries
+from coachd.providers.google.calendar import SCOPES, GoogleCalendar
+from coachd.providers.google.calendar_events import event_id
+from coachd.providers.retry import RetryPolicy
+from coachd.runtime.clock import VirtualClock
+from coachd.runtime.jobs import program_jobs
+from coachd.runtime.runner import JobRunner
+from coachd.runtime.wiring import ProgramRuntime, open_program
+from coachd.store.models import Outbox, Series
+from tests.support.fake_google import FakeGoogle
+from tests.support.fake_google.calendar import FakeCalendar
+from tests.support.ticks import EXAMPLE, program_start
+
+ORGANIZER = "coaching@northwind.example"
+# Ben is a guest from outside the Workspace in these tests.
+BEN = "ben@partner.example"
+ITIP = ("invitation", "update", "cancellation")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    shutil.copytree(EXAMPLE.parent, folder)
+    path = folder / EXAMPLE.name
+    path.write_text(path.read_text().replace("ben@northwind.example", BEN))
+    return path
+
+
+class GoogleProgram:
+    """The example program with its calendar in the fake Google, ticked job by job on a virtual clock."""
+
+    def __init__(self, config: Path, state: Path, fake: FakeGoogle, outside_guests: str) -> None:
+        self.cfg = load_config(config)
+        self.now = program_start(self.cfg) + timedelta(days=3)
+        self.fake = fake
+        self.program: ProgramRuntime = open_program(self.cfg, state, VirtualClock(self.now))
+        token = fake.issue_access_token(ORGANIZER, SCOPES, lifetime=timedelta(days=3650))
+        self.program.calendar = GoogleCalendar(
+            google.oauth2.credentials.Credentials(token=token), organizer_email=ORGANIZER, api_root=fake.base_url,
+            outside_guests=outside_guests, policy=RetryPolicy(sleep=lambda _: None), timeout=5)  # type: ignore[arg-type]
+        self.program.retry_policy = RetryPolicy(sleep=lambda _: None)
+        self.records: list[ActionRecord] = []
+        self.runner = JobRunner(self.program, program_jobs(self.program, Executor(self.program, self.records.append)))
+
+    def tick(self, after: timedelta = timedelta(0)) -> None:
+        self.now += after
+        for job in self.runner.jobs:
+            assert self.runner.run(job, self.now) is not None, f"job {job.name} failed"
+
+    def series(self, key: str) -> tuple[str, BookedSeries]:
+        with self.program.store.session() as db:
+            row = db.scalars(select(Series).where(Series.key == key)).one()
+            return row.uid, booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
+
+    def coachd_itip(self) -> Counter[tuple[str, str, str]]:
+        """(attendee, series UID, kind) of every iTIP email coachd queued."""
+        with self.program.store.session() as db:
+            rows = db.scalars(select(Outbox).where(Outbox.kind.in_(ITIP))).all()
+            return Counter((row.to_addr.lower(), row.series_uid or "", row.kind) for row in rows)
+
+    def books(self) -> Counter[str]:
+        """How many changes coachd wrote, per series UID: each one every attendee must hear of once."""
+        return Counter(r.detail["uid"] for r in self.records if r.kind == "book")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    with FakeGoogle(page_size=50) as running:
+        yield running
+
+
+@pytest.fixture
+def calendar(fake: FakeGoogle) -> FakeCalendar:
+    return FakeCalendar(fake)
+
+
+def google_mail(calendar: FakeCalendar, uids: dict[str, str]) -> Counter[tuple[str, str, str]]:
+    """(attendee, series UID, kind) of every email Google sent; an instance's mail counts for its series."""
+    return Counter((m.attendee, uids[m.event_id.split("_")[0]], m.what) for m in calendar.mail(ORGANIZER))
+
+
+@pytest.mark.parametrize("outside_guests", ["google", "coachd"])
+def test_each_attendee_hears_of_each_change_once_from_one_sender(
+        config: Path, tmp_path: Path, fake: FakeGoogle, calendar: FakeCalendar, outside_guests: str) -> None:
+    run = GoogleProgram(config, tmp_path / "state", fake, outside_guests)
+    try:
+        run.tick()
+        run.tick(timedelta(minutes=5))  # the sync has seen what was booked
+        uid, before = run.series("group:emea")
+        target = before.occurrences()[3]
+        # The coach declines one occurrence in Google Calendar: coachd moves it and tells everyone.
+        calendar.answer(ORGANIZER, event_id(uid), "lena@northwind.example", "declined", target.recurrence_id)
+        run.tick(timedelta(minutes=15))
+        run.tick(timedelta(minutes=15))
+        _, after = run.series("group:emea")
+        assert after.sequence == before.sequence + 1
+        assert next(o for o in after.occurrences() if o.recurrence_id == target.recurrence_id).start != target.start
+        with run.program.store.session() as db:
+            uids = {event_id(u): u for u in db.scalars(select(Series.uid))}
+            people = {u: {a.email.lower() for a in booked_from_row(s, 0, (), False).spec.everyone()}
+                      for u, s in db.execute(select(Series.uid, Series.spec)).all()}
+        by_google, by_coachd = google_mail(calendar, uids), run.coachd_itip()
+        changes = run.books()
+        assert changes[uid] == 2 and by_google
+        for series_uid, attendees in people.items():
+            for person in attendees:
+                google_count = sum(n for (p, u, _), n in by_google.items() if (p, u) == (person, series_uid))
+                coachd_count = sum(n for (p, u, _), n in by_coachd.items() if (p, u) == (person, series_uid))
+                assert google_count + coachd_count == changes[series_uid], (person, series_uid)
+                assert not (google_count and coachd_count), f"{person} heard from both about {series_uid}"
+                by_coachd_expected = outside_guests == "coachd" and person == BEN
+                assert bool(coachd_count) == by_coachd_expected, (person, series_uid)
+    finally:
+        run.program.close()
+
+
+def test_a_series_deleted_while_the_sync_token_expired_is_taken_as_cancelled(
+        config: Path, tmp_path: Path, fake: FakeGoogle, calendar: FakeCalendar) -> None:
+    run = GoogleProgram(config, tmp_path / "state", fake, "google")
+    try:
+        run.tick()
+        run.tick(timedelta(minutes=5))
+        uid, _ = run.series("individual:ana")
+        calendar.delete_event(ORGANIZER, event_id(uid))
+        calendar.purge_deleted(ORGANIZER)  # Google forgot the deleted event, and its old sync tokens with it
+        run.tick(timedelta(minutes=15))
+        assert run.series("individual:ana")[1].cancelled
+        assert any(r.kind == "adopt" and r.detail["series"] == "individual:ana" and r.detail["cancelled"]
+                   for r in run.records)
+        others = [key for key in ("group:emea", "individual:ben", "group:americas")]
+        assert not any(run.series(key)[1].cancelled for key in others)
+        records = len(run.records)
+        run.tick(timedelta(days=2))
+        assert not [r for r in run.records[records:] if r.kind == "book" and r.detail["series"] == "individual:ana"]
+    finally:
+        run.program.close()
+
+
+def test_a_full_sync_that_finds_none_of_the_series_cancels_nothing(
+        config: Path, tmp_path: Path, fake: FakeGoogle, calendar: FakeCalendar) -> None:
+    run = GoogleProgram(config, tmp_path / "state", fake, "google")
+    try:
+        run.tick()
+        run.tick(timedelta(minutes=5))
+        calendar.calendar(ORGANIZER).events.clear()  # the wrong calendar, an emptied account
+        calendar.expire_sync_tokens()
+        run.tick(timedelta(minutes=15))
+        with run.program.store.session() as db:
+            assert not any(db.scalars(select(Series.cancelled)))
+    finally:
+        run.program.close()
+
