@@ -549,8 +549,8 @@ def _significant(before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def _within(items: Iterable[dict[str, Any]], time_min: str | None, time_max: str | None) -> list[dict[str, Any]]:
-    low = datetime.fromisoformat(time_min.replace("Z", "+00:00")) if time_min else None
-    high = datetime.fromisoformat(time_max.replace("Z", "+00:00")) if time_max else None
+    low = datetime.fromisoformat(time_min) if time_min else None
+    high = datetime.fromisoformat(time_max) if time_max else None
     return [i for i in items if "start" not in i or ((low is None or when(i["end"], "end") > low)
                                                      and (high is None or when(i["start"], "start") < high))]
 

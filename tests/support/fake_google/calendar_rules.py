@@ -53,7 +53,7 @@ def when(value: Any, what: str) -> datetime:
     if not isinstance(text, str):
         raise ApiError(400, "required", f"Missing {what} time.")
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise invalid(f"Invalid {what} time: {text}") from error
     tz = zone(value.get("timeZone"))

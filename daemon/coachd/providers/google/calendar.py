@@ -144,8 +144,8 @@ class GoogleCalendar(CalendarProvider):
                          "attendees": fresh}
             iid = events.instance_id(eid, rid)
             send = "none" if told else ("all" if self._listed(series) else "none")
-            self._call(lambda: self._events().patch(calendarId=self.calendar_id, eventId=iid, body=patch,
-                                                    sendUpdates=send), f"events.patch {iid}")
+            self._call(lambda iid=iid, patch=patch, send=send: self._events().patch(  # type: ignore[misc]
+                calendarId=self.calendar_id, eventId=iid, body=patch, sendUpdates=send), f"events.patch {iid}")
             told = True
 
     def cancel_series(self, uid: str) -> None:
@@ -239,8 +239,8 @@ class GoogleCalendar(CalendarProvider):
         items: list[dict[str, Any]] = []
         page: str | None = None
         while True:
-            answer = self._call(lambda: self._events().list(calendarId=self.calendar_id, maxResults=_PAGE,
-                                                            pageToken=page, **query), "events.list")
+            answer = self._call(lambda page=page: self._events().list(  # type: ignore[misc]
+                calendarId=self.calendar_id, maxResults=_PAGE, pageToken=page, **query), "events.list")
             items.extend(answer.get("items", []))
             page = answer.get("nextPageToken")
             if page is None:

@@ -209,7 +209,7 @@ def _partstats(body: Mapping[str, Any]) -> dict[str, str]:
 def _instant(value: Any) -> datetime | None:
     if not isinstance(value, Mapping) or "dateTime" not in value:
         return None
-    moment = datetime.fromisoformat(str(value["dateTime"]).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(str(value["dateTime"]))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(value.get("timeZone") or "UTC"))
     return moment.astimezone(UTC)
