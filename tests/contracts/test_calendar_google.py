@@ -12,7 +12,7 @@ import google.oauth2.credentials
 import pytest
 
 from coachd.model.types import UTC, Attendee, Role, to_utc
-from coachd.providers.base import SyncCursorExpired
+from coachd.providers.base import SyncCursorExpired, Transient
 from coachd.providers.google.calendar import SCOPES, GoogleCalendar
 from coachd.providers.google.calendar_events import event_id, instance_id, response_status, uid_of
 from coachd.providers.retry import RetryPolicy
@@ -26,6 +26,7 @@ from tests.contracts.calendar_suite import (
     ExpireCursor,
     Invitations,
     Respond,
+    as_utc,
     dropped,
     make_series,
     moved,
@@ -165,7 +166,7 @@ def test_the_series_is_one_recurring_event_with_our_id_zone_rule_and_tags(
                                    "EXDATE;TZID=America/Chicago:20270531T100000"]
     assert event["extendedProperties"]["private"] == {
         "coachd": "1", "coachd_uid": series.spec.uid, "coachd_key": series.spec.key, "coachd_kind": "group",
-        "coachd_team": "americas"}
+        "coachd_team": "americas", "coachd_told": "0", "coachd_writing": ""}
     assert {a["email"]: a["responseStatus"] for a in event["attendees"]} == {
         "maria@northwind.example": "accepted", "ana@northwind.example": "needsAction",
         "ben@northwind.example": "needsAction"}
@@ -301,3 +302,25 @@ def test_a_hand_deleted_series_during_an_expired_cursor_is_absent_from_the_full_
     full = provider.sync(None)
     # Neither entry nor deletion: only the caller's reconciliation (observe/calendar_sync.py) can tell.
     assert [e.uid for e in full.entries] == ["keep@coachd"] and full.deleted_uids == []
+
+
+def test_a_change_cut_short_is_not_read_as_a_hand_edit_and_its_retry_mails_nobody_twice(
+        fake: FakeGoogle, provider: GoogleCalendar, calendar: FakeCalendar) -> None:
+    series = make_series()
+    upsert(provider, series)
+    cursor = provider.sync(None).cursor
+    rid = datetime(2027, 2, 1, 10, tzinfo=CHICAGO)
+    changed = series.bumped(overrides=(moved(rid, 2), dropped(datetime(2027, 3, 1, 10, tzinfo=CHICAGO))))
+    # The first instance write goes through (and mails everyone), then Google fails for longer than
+    # the retry policy waits: the change is half-written.
+    fake.faults.fail_next("503", times=4, path_contains="_20270301T", method="PATCH")
+    with pytest.raises(Transient):
+        upsert(provider, changed)
+    half = provider.sync(cursor)
+    assert half.entries == [] and [uid for uid, _ in half.errors] == [series.spec.uid]
+    upsert(provider, changed)  # the next pass writes the rest
+    done = provider.sync(half.cursor)
+    (entry,) = done.entries
+    assert entry.overrides == tuple(sorted((as_utc(o) for o in changed.overrides), key=lambda o: o.recurrence_id))
+    assert entry.sequence == 1 and done.errors == []
+    assert mail(calendar) == Counter({**{(e, "invitation"): 1 for e in EVERYONE}, **{(e, "update"): 1 for e in EVERYONE}})

@@ -168,3 +168,55 @@ def test_a_full_sync_that_finds_none_of_the_series_cancels_nothing(
     finally:
         run.program.close()
 
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_with_a_fifth_of_googles_answers_failing_every_series_and_occurrence_is_where_the_plan_says(
+        config: Path, tmp_path: Path, seed: int) -> None:
+    with FakeGoogle(page_size=50, seed=seed) as fake:
+        calendar = FakeCalendar(fake)
+        run = GoogleProgram(config, tmp_path / "state", fake, "coachd")
+        try:
+            faulty_pass(run, fake, calendar)
+        finally:
+            run.program.close()
+
+
+def faulty_pass(run: GoogleProgram, fake: FakeGoogle, calendar: FakeCalendar) -> None:
+    """Book the example with faults, have the coach decline one occurrence, then check Google against the store."""
+    fake.faults.rate = 0.2  # 429, 403 rate limits, 500, 503, dropped and lost answers
+    for _ in range(8):
+        run.tick(timedelta(minutes=15))
+    uid, before = run.series("group:emea")
+    target = before.occurrences()[3]
+    calendar.answer(ORGANIZER, event_id(uid), "lena@northwind.example", "declined", target.recurrence_id)
+    for _ in range(8):
+        run.tick(timedelta(minutes=15))
+    assert sum(1 for entry in fake.log if entry.fault) >= 10
+    fake.faults.rate = 0.0
+    run.tick(timedelta(minutes=15))
+    run.tick(timedelta(minutes=15))
+    with run.program.store.session() as db:
+        stored = {row.uid: booked_from_row(row.spec, row.sequence, row.overrides, row.cancelled)
+                  for row in db.scalars(select(Series))}
+    google = {entry.uid: entry for entry in run.program.calendar.list_series()}
+    assert set(google) == set(stored)  # every series once (one event id per UID)
+    for series_uid, booked in stored.items():
+        entry = google[series_uid]
+        assert entry.sequence == booked.sequence and entry.cancelled == booked.cancelled
+        assert entry.overrides == tuple(sorted(
+            (o for o in (replace_override(o) for o in booked.overrides) if o is not None),
+            key=lambda o: o.recurrence_id)), series_uid
+    changes = run.books()
+    by_google, by_coachd = google_mail(calendar, {event_id(u): u for u in stored}), run.coachd_itip()
+    for series_uid, booked in stored.items():
+        for person in {a.email.lower() for a in booked.spec.everyone()}:
+            heard = sum(n for (p, u, _), n in (by_google + by_coachd).items() if (p, u) == (person, series_uid))
+            assert heard == changes[series_uid], (person, series_uid)
+
+
+def replace_override(override):  # type: ignore[no-untyped-def]
+    """An override as Google reads it back: UTC, and only when it moves or cancels the occurrence."""
+    from coachd.model.types import Override, to_utc
+    rid, start, end = to_utc(override.recurrence_id), to_utc(override.start), to_utc(override.end)
+    return Override(rid, start, end, override.cancelled)

@@ -172,7 +172,8 @@ class CalendarSync:
         stay booked here forever. A calendar that suddenly holds none of them at all is not taken
         at its word (a wrong calendar id, an emptied account): that is logged, nothing is cancelled."""
         program = self.program
-        mentioned = {entry.uid for entry in full.entries} | set(full.deleted_uids)
+        # An entry the provider saw but could not read now (half-written, broken) is not a deletion.
+        mentioned = {entry.uid for entry in full.entries} | set(full.deleted_uids) | {where for where, _ in full.errors}
         with program.store.session() as db:
             uids = [uid for uid, _sequence, _updated in series_repo.versions(db, program.id)]
             live = sorted(row.uid for row in series_repo.by_uids(db, uids, program.id) if not row.cancelled)

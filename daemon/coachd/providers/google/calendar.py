@@ -86,42 +86,77 @@ class GoogleCalendar(CalendarProvider):
 
     def upsert_series(self, series: BookedSeries, organizer_name: str, organizer_email: str, *,
                       dtstamp: datetime) -> None:
-        eid = events.event_id(series.spec.uid)
-        body = events.master_body(series, on_event=self.on_event, responses={}, sequence=series.sequence)
-        # One email per attendee per change: the first write that changes what they are told of mails
-        # them; the other writes of the same change are silent.
-        told = False
-        current: dict[str, Any] | None = None
+        """Insert the event under its derived id; 409 means it exists (an earlier try, or cancelled):
+        patch what differs. Then the occurrences' exceptions.
+
+        One email per attendee per change, however many writes it takes and however often it is
+        retried: the first write that changes what attendees see mails them (sendUpdates), every
+        other write is silent, and the event records the sequence they were told of (TOLD), so a
+        retry after a lost answer or a crash between writes mails nobody a second time. A change
+        that takes several writes marks the event (WRITING) until its last one, so that a sync in
+        between does not take the half-written series for a person's edit."""
+        spec = series.spec
+        n = series.sequence
+        eid = events.event_id(spec.uid)
+        recurring = spec.every is not None and not series.cancelled
+        wanted = events.wanted_overrides(series) if recurring else {}
+        body = self._body(series, {}, n, told=n, writing=bool(wanted))
         try:
-            created = self._call(lambda: self._events().insert(calendarId=self.calendar_id, body=body,
-                                                               sendUpdates=self._send(body)), f"events.insert {eid}")
-            told = not series.cancelled
+            self._call(lambda: self._events().insert(calendarId=self.calendar_id, body=body,
+                                                     sendUpdates=self._send(body)), f"events.insert {eid}")
         except GoogleApiError as error:
             if error.status != 409:
-                raise CalendarStoreError(f"Google Calendar refused series {series.spec.uid}: {error}") from error
-            current = self._get(eid)  # already created (by an earlier try, or cancelled): update it
-        if current is not None:
-            created = current
-            desired = events.master_body(series, on_event=self.on_event, responses=events.responses(current),
-                                         sequence=max(series.sequence, int(current.get("sequence", 0))))
-            was_deleted = not events.tagged(current)
-            if was_deleted or events.managed(current) != events.managed(desired):
-                notify = was_deleted or events.notable(current, desired)
-                self._call(lambda: self._events().patch(calendarId=self.calendar_id, eventId=eid, body=desired,
-                                                        sendUpdates=self._send(desired) if notify else "none"),
-                           f"events.patch {eid}")
-                told = notify
-        if series.spec.every is not None and not series.cancelled:
-            # A new event has no exceptions yet: nothing to read back.
-            self._write_occurrences(series, eid, created.get("iCalUID") if current is not None else None, told)
+                raise CalendarStoreError(f"Google Calendar refused series {spec.uid}: {error}") from error
+        else:
+            if wanted:  # a new event has no exceptions yet
+                self._write_occurrences(series, self._occurrence_patches(series, eid, []), told=True)
+                self._mark(eid, series, told=n, writing=False)
+            return
+        current = self._get(eid)  # already created (by an earlier try, or cancelled): update it
+        was_deleted = not events.tagged(current)
+        ical_uid = current.get("iCalUID")
+        held = self._exceptions(eid, ical_uid) if recurring and not was_deleted else []
+        # Told already by an earlier try: on the event, or on the occurrence whose write mailed them.
+        told = not was_deleted and n in {events.told_of(current), *(events.told_of(x) for x in held)}
+        patches = self._occurrence_patches(series, eid, held)
+        responses = events.responses(current)
+        sequence = max(n, int(current.get("sequence", 0)))
+        final = self._body(series, responses, sequence, told=n)
+        if was_deleted or events.notable(current, final):
+            # The event first: changing its times or rule may drop Google's exceptions, written after it.
+            several = bool(patches or wanted)
+            self._patch(eid, self._body(series, responses, sequence, told=n, writing=several),
+                        "none" if told else self._send(final))
+            if several:
+                self._write_occurrences(series, self._occurrence_patches(series, eid, self._exceptions(eid, ical_uid)),
+                                        told=True)
+                self._mark(eid, series, told=n, writing=False)
+            return
+        if patches:
+            # The occurrences first (the first one mails), the event's new sequence and record last.
+            first = self._body(series, responses, sequence, told=events.told_of(current), writing=True)
+            if events.managed(current) != events.managed(first):
+                self._patch(eid, first, "none")
+            self._write_occurrences(series, patches, told=told)
+        if patches or events.managed(current) != events.managed(final):
+            self._patch(eid, final, "none")
 
-    def _write_occurrences(self, series: BookedSeries, eid: str, ical_uid: str | None, told: bool) -> None:
-        """Make Google's instance exceptions say what coachd's overrides say: moved ones patched to
-        their time, cancelled ones status cancelled, and ones coachd no longer overrides put back."""
+    def _body(self, series: BookedSeries, responses: Mapping[str, str], sequence: int, *, told: int | None,
+              writing: bool = False) -> dict[str, Any]:
+        return events.master_body(series, on_event=self.on_event, responses=responses, sequence=sequence,
+                                  told=told, writing=writing)
+
+    def _occurrence_patches(self, series: BookedSeries, eid: str,
+                            exceptions: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """The instance writes that make Google's exceptions say what coachd's overrides say: moved
+        ones to their time, cancelled ones status cancelled, ones coachd no longer overrides put back."""
         spec = series.spec
         wanted = events.wanted_overrides(series)
-        held = {state.recurrence_id: state for state in
-                (events.exception_state(x, spec.length) for x in self._exceptions(eid, ical_uid))}
+        held = {state.recurrence_id: state for state in (events.exception_state(x, spec.length) for x in exceptions)}
+        # A new time asks everyone again, as a rewritten iCalendar override does: an answer given
+        # for the old time (a decline that made coachd move it) must not stick to the new one.
+        fresh = self._body(series, {}, 0, told=None)["attendees"]
+        patches = []
         for rid in sorted(set(wanted) | set(held)):
             want = wanted.get(rid)
             have = held.get(rid)
@@ -129,24 +164,35 @@ class GoogleCalendar(CalendarProvider):
                 have = None  # an exception for answers only: nothing coachd overrides
             if want == have:
                 continue
-            # A new time asks everyone again, as a rewritten iCalendar override does: an answer given
-            # for the old time (a decline that made coachd move it) must not stick to the new one.
-            fresh = events.master_body(series, on_event=self.on_event, responses={}, sequence=0)["attendees"]
-            if want is None:  # no longer overridden: back to the original time
-                patch = {"start": events.event_time(rid, spec.timezone),
-                         "end": events.event_time(rid + spec.length, spec.timezone), "status": "confirmed",
-                         "attendees": fresh}
-            elif want.cancelled:
-                patch = {"status": "cancelled"}
+            if want is not None and want.cancelled:
+                patch: dict[str, Any] = {"status": "cancelled"}
             else:
-                patch = {"start": events.event_time(want.start, spec.timezone),
-                         "end": events.event_time(want.end, spec.timezone), "status": "confirmed",
-                         "attendees": fresh}
-            iid = events.instance_id(eid, rid)
+                start, end = (rid, rid + spec.length) if want is None else (want.start, want.end)
+                patch = {"start": events.event_time(start, spec.timezone), "end": events.event_time(end, spec.timezone),
+                         "status": "confirmed", "attendees": fresh}
+            patches.append((events.instance_id(eid, rid), patch))
+        return patches
+
+    def _write_occurrences(self, series: BookedSeries, patches: list[tuple[str, dict[str, Any]]], *,
+                           told: bool) -> None:
+        """Write the instances; the first mails the attendees unless they were `told` already."""
+        for iid, patch in patches:
             send = "none" if told else ("all" if self._listed(series) else "none")
+            if not told:  # the write that mails them records it, for a retry cut short after it
+                private = events.private_of(series, told=series.sequence, writing=False)
+                patch = {**patch, "extendedProperties": {"private": private}}
             self._call(lambda iid=iid, patch=patch, send=send: self._events().patch(  # type: ignore[misc]
                 calendarId=self.calendar_id, eventId=iid, body=patch, sendUpdates=send), f"events.patch {iid}")
             told = True
+
+    def _mark(self, eid: str, series: BookedSeries, *, told: int, writing: bool) -> None:
+        """Record the state of a change on the event, silently (the whole private map: patch may replace it)."""
+        private = events.private_of(series, told=told, writing=writing)
+        self._patch(eid, {"extendedProperties": {"private": private}}, "none")
+
+    def _patch(self, eid: str, body: dict[str, Any], send: str) -> None:
+        self._call(lambda: self._events().patch(calendarId=self.calendar_id, eventId=eid, body=body,
+                                                sendUpdates=send), f"events.patch {eid}")
 
     def cancel_series(self, uid: str) -> None:
         eid = events.event_id(uid)
@@ -165,16 +211,15 @@ class GoogleCalendar(CalendarProvider):
 
     def list_series(self) -> list[CalendarEntry]:
         masters, exceptions = self._split(self._listing(showDeleted=True))
-        entries = [events.entry_of(m, exceptions.get(m["id"], [])) for m in masters.values() if events.tagged(m)]
-        return sorted(entries, key=lambda e: e.uid)
+        return _entries(masters, exceptions)[0]
 
     def sync(self, cursor: str | None) -> SyncResult:
         if cursor is None:
             items, token = self._pages(showDeleted=True)
             masters, exceptions = self._split(items)
-            entries = [events.entry_of(m, exceptions.get(m["id"], [])) for m in masters.values() if events.tagged(m)]
+            entries, errors = _entries(masters, exceptions)
             gone = [uid for m in masters.values() if not events.tagged(m) and (uid := events.uid_of(m["id"]))]
-            return SyncResult(sorted(entries, key=lambda e: e.uid), sorted(gone), _CURSOR + token)
+            return SyncResult(entries, sorted(gone), _CURSOR + token, errors)
         if not cursor.startswith(_CURSOR) or len(cursor) == len(_CURSOR):
             raise SyncCursorExpired("not a Google Calendar sync cursor: sync again in full")
         try:
@@ -208,7 +253,9 @@ class GoogleCalendar(CalendarProvider):
                     gone.append(uid)
                 continue
             found, own = self._split(self._listing(iCalUID=master["iCalUID"], showDeleted=False))
-            entries.append(events.entry_of(found.get(master_id, master), own.get(master_id, [])))
+            done, busy = _entries({master_id: found.get(master_id, master)}, own)
+            entries += done
+            errors += busy
         return SyncResult(sorted(entries, key=lambda e: e.uid), sorted(gone), cursor, errors)
 
     # --- calls ---------------------------------------------------------------------------------------
@@ -279,14 +326,35 @@ class GoogleCalendar(CalendarProvider):
         return "all" if self._listed(body) else "none"
 
 
-def google_calendar(state_dir: Path, *, api_root: str = DEFAULT_API_ROOT, auth: Any,
-                    credential_store: CredentialStore | None = None, organizer_email: str,
+def _entries(masters: Mapping[str, dict[str, Any]], exceptions: Mapping[str, list[dict[str, Any]]]
+             ) -> tuple[list[CalendarEntry], list[tuple[str, str]]]:
+    """Our series among `masters`, sorted by UID; one coachd is half-way through writing is not an
+    entry yet but an error naming its UID (it is read whole once the change is written)."""
+    entries: list[CalendarEntry] = []
+    errors: list[tuple[str, str]] = []
+    for master in masters.values():
+        if not events.tagged(master):
+            continue
+        entry = events.entry_of(master, exceptions.get(master["id"], []))
+        if events.writing(master):
+            errors.append((entry.uid, "coachd is writing a change of this series; read again when it is done"))
+        else:
+            entries.append(entry)
+    return sorted(entries, key=lambda e: e.uid), errors
+
+
+def google_calendar(state_dir: Path, *, auth: Any, api_root: str = DEFAULT_API_ROOT,
+                    credential_store: CredentialStore | None = None, organizer_email: str | None = None,
                     calendar_id: str | None = None, outside_guests: OutsideGuests = "google",
                     workspace_domains: Sequence[str] = ()) -> GoogleCalendar:
-    """The factory the google family offers for `calendar: {provider: google, ...}`."""
-    from coachd.providers.google.auth import google_credentials  # the auth module of issue 17 point 2
+    """The factory for `calendar: {provider: google, ...}`: credentials from the `auth:` block
+    (coachd.providers.google.auth, issue 17 point 2) for the calendar scope only, acting for the
+    organizer. `state_dir` is not used: Google holds the series, the cursor is the caller's."""
+    from coachd.providers.google.auth import google_credentials
 
-    credentials = google_credentials(auth, SCOPES, credential_store)
-    return GoogleCalendar(credentials, organizer_email=organizer_email, calendar_id=calendar_id or "primary",
+    account = organizer_email or getattr(auth, "subject", None)
+    if not account:
+        raise ValueError("the google calendar needs the organizer's email (its Workspace decides who is outside)")
+    credentials = google_credentials(auth, SCOPES, credential_store, subject=account, role="calendar")
+    return GoogleCalendar(credentials, organizer_email=account, calendar_id=calendar_id or "primary",
                           api_root=api_root, outside_guests=outside_guests, workspace_domains=workspace_domains)
-

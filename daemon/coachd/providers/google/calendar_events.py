@@ -18,6 +18,12 @@ from coachd.providers.base import CalendarEntry
 
 # extendedProperties.private keys that tag coachd's events (Google's string map).
 TAG, UID, KEY, KIND, TEAM = "coachd", "coachd_uid", "coachd_key", "coachd_kind", "coachd_team"
+# The sequence attendees were last told of: a retried change (a lost answer, a crash between writes)
+# reads it to mail nobody twice.
+TOLD = "coachd_told"
+# Set while a change that takes several writes (the event and its occurrences) is under way: a sync
+# meanwhile must not take the half-written series for a person's edit.
+WRITING = "coachd_writing"
 # Ids are base32hex (a-v, 0-9), 5 to 1024 characters: "c" + the UID itself, or "h" + a digest for a
 # UID too long for that. Reversible ids name the series of an event Google shows deleted (only
 # its id is guaranteed then) without any local table.
@@ -73,8 +79,15 @@ def recurrence(series: BookedSeries) -> list[str]:
     return lines
 
 
+def private_of(series: BookedSeries, *, told: int | None, writing: bool) -> dict[str, str]:
+    """Our tags on the event: whose it is, and the state of its last change (TOLD, WRITING)."""
+    spec = series.spec
+    return {TAG: "1", UID: spec.uid, KEY: spec.key, KIND: spec.kind.value, TEAM: spec.team_id or "",
+            TOLD: "" if told is None else str(told), WRITING: str(series.sequence) if writing else ""}
+
+
 def master_body(series: BookedSeries, *, on_event: Callable[[str], bool], responses: Mapping[str, str],
-                sequence: int) -> dict[str, Any]:
+                sequence: int, told: int | None, writing: bool = False) -> dict[str, Any]:
     """The recurring (or single) event for a series. `on_event`: whether an attendee is listed on
     Google's event (those not listed are invited by coachd's own mail); `responses`: the answers
     Google holds now (lower-case email -> responseStatus), kept so that updating the series never
@@ -90,7 +103,6 @@ def master_body(series: BookedSeries, *, on_event: Callable[[str], bool], respon
         # The host's time was found free by coachd and the host runs the session: accepted, as in iCalendar.
         answer = responses.get(email, "accepted" if host else "needsAction")
         attendees.append({"email": person.email, "displayName": person.name, "responseStatus": answer})
-    private = {TAG: "1", UID: spec.uid, KEY: spec.key, KIND: spec.kind.value, TEAM: spec.team_id or ""}
     return {
         "id": event_id(spec.uid),
         "summary": spec.title,
@@ -101,7 +113,7 @@ def master_body(series: BookedSeries, *, on_event: Callable[[str], bool], respon
         "attendees": attendees,
         "status": "cancelled" if series.cancelled else "confirmed",
         "sequence": sequence,
-        "extendedProperties": {"private": private},
+        "extendedProperties": {"private": private_of(series, told=told, writing=writing)},
         # Attendees answer; they do not move coachd's sessions for everyone.
         "guestsCanModify": False,
     }
@@ -120,7 +132,7 @@ def managed(body: Mapping[str, Any]) -> dict[str, Any]:
                             for a in body.get("attendees", [])),
         "status": body.get("status", "confirmed"),
         "sequence": int(body.get("sequence", 0)),
-        "private": {k: private.get(k) for k in (TAG, UID, KEY, KIND, TEAM)},
+        "private": {k: private.get(k) or "" for k in (TAG, UID, KEY, KIND, TEAM, TOLD, WRITING)},
     }
 
 
@@ -129,6 +141,17 @@ def notable(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     a, b = managed(before), managed(after)
     return any(a[n] != b[n] for n in ("summary", "description", "start", "end", "recurrence", "status")) or \
         {e for e, *_ in a["attendees"]} != {e for e, *_ in b["attendees"]}
+
+
+def told_of(body: Mapping[str, Any]) -> int | None:
+    """The sequence attendees were last told of, as the event records it."""
+    value = body.get("extendedProperties", {}).get("private", {}).get(TOLD)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def writing(body: Mapping[str, Any]) -> bool:
+    """Whether coachd is half-way through a change of this event."""
+    return bool(body.get("extendedProperties", {}).get("private", {}).get(WRITING))
 
 
 def responses(body: Mapping[str, Any]) -> dict[str, str]:
