@@ -8,27 +8,30 @@ a comment beginning "Stricter:".
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from tests.support.fake_google.calendar_mail import Mailed, mails_for, send_updates, significant
 from tests.support.fake_google.calendar_rules import (
     INSTANCE_ID,
     check_event_id,
+    decode,
     duration_of,
+    encode,
     event_time,
     instance_id,
     invalid,
+    merged,
     original_start_of,
     parse_recurrence,
     rfc3339,
     when,
+    within,
 )
 from tests.support.fake_google.server import ApiError, FakeGoogle, Request, Response
 
@@ -40,8 +43,6 @@ ONE = EVENTS + r"/(?P<event>[^/]+)"
 # Fields only Google writes: a client's copies are ignored.
 _SERVER_FIELDS = ("kind", "etag", "created", "updated", "htmlLink", "organizer", "creator", "recurringEventId",
                   "originalStartTime")
-# What makes Google mail an update about an event (not, say, a changed extended property or an answer).
-_SIGNIFICANT = ("start", "end", "recurrence", "summary", "description", "location", "status")
 # Query parameters a sync token cannot be combined with.
 _NOT_WITH_SYNC = ("timeMin", "timeMax", "orderBy", "q", "iCalUID", "updatedMin", "privateExtendedProperty",
                   "sharedExtendedProperty")
@@ -55,17 +56,6 @@ class Stored:
     body: dict[str, Any]
     change: int  # the calendar's change number at its last write (what a sync token counts from)
     deleted: bool = False  # removed with events.delete: shown with the guaranteed fields only
-
-
-@dataclass(frozen=True)
-class Mailed:
-    """One email Google sent about an event: to whom, what (invitation, update, cancellation), for
-    which event (an instance's id for one occurrence), and the calendar change that caused it."""
-
-    attendee: str
-    what: str
-    event_id: str
-    change: int
 
 
 @dataclass
@@ -184,7 +174,7 @@ class FakeCalendar:
     def _insert(self, request: Request) -> Response:
         data = self._data(request)
         body = request.json()
-        send = _send_updates(request)
+        send = send_updates(request)
         for name in _SERVER_FIELDS:
             body.pop(name, None)
         if "id" in body and "iCalUID" in body:
@@ -204,7 +194,7 @@ class FakeCalendar:
         body.setdefault("sequence", 0)
         body["created"] = rfc3339(self.fake.now())
         self._check(body)
-        self._mail_change(data, None, body, send, data.change + 1)
+        data.mail += mails_for(data.owner, None, body, send, data.change + 1)
         return Response(200, _shown(self._store(data, body["id"], body)))
 
     def _get(self, request: Request) -> Response:
@@ -230,7 +220,7 @@ class FakeCalendar:
         if body.get("id", event_id) != event_id:
             raise invalid("The event id cannot be changed.")
         self._existing_or_instance(data, event_id)  # 404 for an id that never existed
-        stored = self._write(data, event_id, body, _send_updates(request), patch=patch)
+        stored = self._write(data, event_id, body, send_updates(request), patch=patch)
         return Response(200, _shown(stored))
 
     def _delete(self, request: Request) -> Response:
@@ -239,7 +229,7 @@ class FakeCalendar:
         stored = data.events.get(event_id)
         if stored is not None and (stored.deleted or stored.body.get("status") == "cancelled"):
             raise ApiError(410, "deleted", "Resource has been deleted")
-        self._remove(data, event_id, _send_updates(request))
+        self._remove(data, event_id, send_updates(request))
         return Response(204, None)
 
     def _instances(self, request: Request) -> Response:
@@ -250,7 +240,7 @@ class FakeCalendar:
         show_deleted = request.arg("showDeleted") == "true"
         items = [item for item in self._expand(data, master.body)
                  if show_deleted or item.get("status") != "cancelled"]
-        items = _within(items, request.arg("timeMin"), request.arg("timeMax"))
+        items = within(items, request.arg("timeMin"), request.arg("timeMax"))
         return self._page(request, items, data, sync=False)
 
     def _list(self, request: Request) -> Response:
@@ -272,7 +262,7 @@ class FakeCalendar:
                 raise invalid("Stricter: the fake syncs recurring events, not their instances.")
             shown = [i for s in items if "recurringEventId" not in s.body
                      for i in (self._expand(data, s.body) if s.body.get("recurrence") and not s.deleted else [_shown(s)])]
-            return self._page(request, _within(shown, request.arg("timeMin"), request.arg("timeMax")), data, sync=False)
+            return self._page(request, within(shown, request.arg("timeMin"), request.arg("timeMax")), data, sync=False)
         items.sort(key=lambda s: (s.change, s.body["id"]))
         return self._page(request, [_shown(s, listed=True) for s in items], data, sync=True)
 
@@ -287,7 +277,7 @@ class FakeCalendar:
             before = copy.deepcopy(stored.body)
         was_deleted = stored is not None and stored.deleted
         if patch:
-            new = _merged(before, body)
+            new = merged(before, body)
         else:
             new = {k: v for k, v in body.items() if k not in _SERVER_FIELDS}
             for name in ("id", "iCalUID", "created", "recurringEventId", "originalStartTime"):
@@ -300,7 +290,7 @@ class FakeCalendar:
             raise invalid("Invalid sequence value. The specified sequence number is below the current sequence "
                           "number of the resource.")
         if "sequence" not in body:
-            new["sequence"] = current + (1 if _significant(before, new) else 0)
+            new["sequence"] = current + (1 if significant(before, new) else 0)
         self._check(new)
         if "recurringEventId" not in new and (before.get("start") != new.get("start")
                                               or before.get("recurrence") != new.get("recurrence")):
@@ -309,7 +299,7 @@ class FakeCalendar:
             # client that wants them must write them again.
             for key in [k for k, s in data.events.items() if s.body.get("recurringEventId") == event_id]:
                 del data.events[key]
-        self._mail_change(data, None if was_deleted else before, new, send, data.change + 1)
+        data.mail += mails_for(data.owner, None if was_deleted else before, new, send, data.change + 1)
         return self._store(data, event_id, new)
 
     def _remove(self, data: CalendarData, event_id: str, send: str) -> None:
@@ -317,17 +307,17 @@ class FakeCalendar:
         if stored is None:
             body = self._instance_or_exception(data, event_id)
             body["status"] = "cancelled"
-            self._mail_change(data, body | {"status": "confirmed"}, body, send, data.change + 1)
+            data.mail += mails_for(data.owner, body | {"status": "confirmed"}, body, send, data.change + 1)
             self._store(data, event_id, body)
             return
         if "recurringEventId" in stored.body:
             # Deleting an instance cancels that occurrence: it stays as a cancelled exception.
             new = stored.body | {"status": "cancelled"}
-            self._mail_change(data, stored.body, new, send, data.change + 1)
+            data.mail += mails_for(data.owner, stored.body, new, send, data.change + 1)
             self._store(data, event_id, new)
             return
         if stored.body.get("status") != "cancelled":
-            self._mail_change(data, stored.body, stored.body | {"status": "cancelled"}, send, data.change + 1)
+            data.mail += mails_for(data.owner, stored.body, stored.body | {"status": "cancelled"}, send, data.change + 1)
         stored.deleted = True
         stored.body["status"] = "cancelled"
         data.change += 1
@@ -435,7 +425,7 @@ class FakeCalendar:
         if not 1 <= max_results <= 2500:
             raise invalid("Invalid value for maxResults.")
         page_token = request.arg("pageToken")
-        state = _decode(page_token, "page") if page_token else {"hw": data.change, "at": 0}
+        state = decode(page_token, "page") if page_token else {"hw": data.change, "at": 0}
         visible = [i for i in items if not sync or int(i.get("_change", 0)) <= state["hw"]]
         size = max(1, min(max_results, self.fake.page_size))
         # Short pages happen: Google may answer fewer items although more follow.
@@ -445,15 +435,15 @@ class FakeCalendar:
                                 "items": [{k: v for k, v in item.items() if k != "_change"} for item in chunk]}
         following = state["at"] + len(chunk)
         if following < len(visible):
-            body["nextPageToken"] = _encode({"hw": state["hw"], "at": following}, "page")
+            body["nextPageToken"] = encode({"hw": state["hw"], "at": following}, "page")
         elif sync:
-            body["nextSyncToken"] = _encode({"cal": data.owner, "hw": state["hw"], "gen": self._generation,
+            body["nextSyncToken"] = encode({"cal": data.owner, "hw": state["hw"], "gen": self._generation,
                                              "at": self.fake.now().isoformat()}, "sync")
         return Response(200, body)
 
     def _read_sync_token(self, token: str, data: CalendarData) -> int:
         try:
-            state = _decode(token, "sync")
+            state = decode(token, "sync")
         except ApiError as error:
             raise invalid("Invalid sync token value.") from error
         issued = datetime.fromisoformat(state["at"])
@@ -467,45 +457,7 @@ class FakeCalendar:
         self._serial += 1
         return "g" + hashlib.sha1(f"{self._serial}".encode()).hexdigest()[:20]
 
-    # --- mail Google sends ---------------------------------------------------------------------------------
-
-    def _mail_change(self, data: CalendarData, before: dict[str, Any] | None, after: dict[str, Any], send: str,
-                     change: int) -> None:
-        """Record the mail one write makes Google send, per attendee, as `send` (sendUpdates) allows."""
-        if send == "none":
-            return
-        owner_domain = data.owner.rsplit("@", 1)[-1].lower()
-
-        def reached(email: str) -> bool:
-            email = email.lower()
-            return email != data.owner.lower() and (send == "all" or email.rsplit("@", 1)[-1] != owner_domain)
-
-        def attendees(body: dict[str, Any] | None) -> set[str]:
-            return {a["email"].lower() for a in (body or {}).get("attendees", [])}
-
-        was_live = before is not None and before.get("status") != "cancelled"
-        is_live = after.get("status") != "cancelled"
-        old, new = (attendees(before) if was_live else set()), (attendees(after) if is_live else set())
-        mails: list[tuple[str, str]] = [(e, "invitation") for e in sorted(new - old)]
-        mails += [(e, "cancellation") for e in sorted(old - new)]
-        if before is not None and was_live and is_live and _significant(before, after):
-            mails += [(e, "update") for e in sorted(new & old)]
-        if before is not None and not was_live and not is_live:
-            mails = []
-        data.mail.extend(Mailed(email, what, after["id"], change) for email, what in mails if reached(email))
-
-
 # --- values ---------------------------------------------------------------------------------------------
-
-
-def _send_updates(request: Request) -> str:
-    value = request.arg("sendUpdates")
-    if value is None:
-        # The deprecated boolean still works; with neither, Google sends nothing.
-        return "all" if request.arg("sendNotifications") == "true" else "none"
-    if value not in ("all", "externalOnly", "none"):
-        raise invalid(f"Invalid value for sendUpdates: {value}")
-    return value
 
 
 def _hidden(stored: Stored) -> bool:
@@ -526,47 +478,6 @@ def _shown(stored: Stored, *, listed: bool = False) -> dict[str, Any]:
     if listed:
         body["_change"] = stored.change
     return body
-
-
-def _merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Patch semantics: objects merge, everything else (lists included) is replaced."""
-    result = copy.deepcopy(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
-
-
-def _significant(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    def times(body: dict[str, Any], name: str) -> datetime | None:
-        return when(body[name], name) if name in body else None
-
-    if any(times(before, n) != times(after, n) for n in ("start", "end")):
-        return True
-    return any(before.get(n) != after.get(n) for n in _SIGNIFICANT if n not in ("start", "end"))
-
-
-def _within(items: Iterable[dict[str, Any]], time_min: str | None, time_max: str | None) -> list[dict[str, Any]]:
-    low = datetime.fromisoformat(time_min) if time_min else None
-    high = datetime.fromisoformat(time_max) if time_max else None
-    return [i for i in items if "start" not in i or ((low is None or when(i["end"], "end") > low)
-                                                     and (high is None or when(i["start"], "start") < high))]
-
-
-def _encode(state: dict[str, Any], kind: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"k": kind, **state}).encode()).decode().rstrip("=")
-
-
-def _decode(token: str, kind: str) -> dict[str, Any]:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if state.pop("k") != kind:
-            raise ValueError(kind)
-        return state
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise invalid(f"Invalid {kind} token value.") from error
 
 
 __all__ = ["FakeCalendar", "Mailed", "original_start_of"]

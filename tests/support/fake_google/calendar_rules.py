@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,3 +145,35 @@ def original_start_of(event: dict[str, Any]) -> datetime:
 
 def duration_of(event: dict[str, Any]) -> timedelta:
     return when(event["end"], "end") - when(event["start"], "start")
+
+
+def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Patch semantics: objects merge, everything else (lists included) is replaced."""
+    result = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def within(items: Iterable[dict[str, Any]], time_min: str | None, time_max: str | None) -> list[dict[str, Any]]:
+    low = datetime.fromisoformat(time_min) if time_min else None
+    high = datetime.fromisoformat(time_max) if time_max else None
+    return [i for i in items if "start" not in i or ((low is None or when(i["end"], "end") > low)
+                                                     and (high is None or when(i["start"], "start") < high))]
+
+
+def encode(state: dict[str, Any], kind: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"k": kind, **state}).encode()).decode().rstrip("=")
+
+
+def decode(token: str, kind: str) -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if state.pop("k") != kind:
+            raise ValueError(kind)
+        return state
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise invalid(f"Invalid {kind} token value.") from error
