@@ -14,7 +14,6 @@ Workspace can be left off Google's event and get coachd's iTIP mail instead (`ou
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +45,6 @@ from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
     from coachd.providers.credentials import CredentialStore
-
-log = logging.getLogger("coachd.google")
 
 # Least privilege: events of calendars the account can write, nothing of its settings or ACLs.
 SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
@@ -281,8 +278,9 @@ class GoogleCalendar(CalendarProvider):
                 return None
             raise CalendarStoreError(f"Google Calendar cannot read event {eid}: {error}") from error
 
-    def _pages(self, **query: Any) -> tuple[list[dict[str, Any]], str]:
-        """Every item of an events.list over all its pages, and the nextSyncToken of the last page."""
+    def _pages(self, *, token: bool = True, **query: Any) -> tuple[list[dict[str, Any]], str]:
+        """Every item of an events.list over all its pages, and the nextSyncToken of the last page
+        (required with `token`: a listing to sync from must end with one)."""
         items: list[dict[str, Any]] = []
         page: str | None = None
         while True:
@@ -291,13 +289,13 @@ class GoogleCalendar(CalendarProvider):
             items.extend(answer.get("items", []))
             page = answer.get("nextPageToken")
             if page is None:
-                token = answer.get("nextSyncToken")
-                if not token:
+                sync_token = answer.get("nextSyncToken") or ""
+                if token and not sync_token:
                     raise CalendarStoreError("Google Calendar ended a listing without a sync token")
-                return items, token
+                return items, sync_token
 
     def _listing(self, **query: Any) -> list[dict[str, Any]]:
-        return self._pages(**query)[0]
+        return self._pages(token=False, **query)[0]
 
     def _exceptions(self, eid: str, ical_uid: str | None) -> list[dict[str, Any]]:
         if not ical_uid:
