@@ -132,6 +132,31 @@ def test_each_attendee_hears_of_each_change_once_from_one_sender(
         run.program.close()
 
 
+def test_an_occurrence_moved_by_hand_in_google_is_adopted_pinned_and_never_moved_back(
+        config: Path, tmp_path: Path, fake: FakeGoogle, calendar: FakeCalendar) -> None:
+    run = GoogleProgram(config, tmp_path / "state", fake, "google")
+    try:
+        run.tick()
+        run.tick(timedelta(minutes=5))
+        uid, before = run.series("group:emea")
+        target = before.occurrences()[4]
+        late = target.start.replace(hour=20)  # out of everyone's hours: the person's choice, and the truth
+        calendar.move_instance(ORGANIZER, event_id(uid), target.recurrence_id, late, late + timedelta(hours=1))
+        run.tick(timedelta(minutes=15))
+        assert any(r.kind == "adopt" and r.detail["series"] == "group:emea" for r in run.records)
+        _, after = run.series("group:emea")
+        moved = next(o for o in after.occurrences() if o.recurrence_id == target.recurrence_id)
+        assert moved.start == late and [o.recurrence_id for o in after.overrides if o.pinned] == [target.recurrence_id]
+        records = len(run.records)
+        run.tick(timedelta(days=1))
+        assert not [r for r in run.records[records:] if r.kind in ("book", "adopt")
+                    and r.detail["series"] == "group:emea"]
+        instance = calendar.event(ORGANIZER, f"{event_id(uid)}_{target.recurrence_id:%Y%m%dT%H%M%SZ}")
+        assert instance is not None and instance["start"]["dateTime"].startswith(f"{late:%Y-%m-%d}")
+    finally:
+        run.program.close()
+
+
 def test_a_series_deleted_while_the_sync_token_expired_is_taken_as_cancelled(
         config: Path, tmp_path: Path, fake: FakeGoogle, calendar: FakeCalendar) -> None:
     run = GoogleProgram(config, tmp_path / "state", fake, "google")
