@@ -14,7 +14,7 @@ import pytest
 from coachd.model.types import UTC, Attendee, Role, to_utc
 from coachd.providers.base import SyncCursorExpired, Transient
 from coachd.providers.google.calendar import SCOPES, GoogleCalendar
-from coachd.providers.google.calendar_events import event_id, instance_id, response_status, uid_of
+from coachd.providers.google.calendar_events import entry_of, event_id, instance_id, response_status, uid_of
 from coachd.providers.retry import RetryPolicy
 from tests.contracts.calendar_suite import (
     CHICAGO,
@@ -324,3 +324,18 @@ def test_a_change_cut_short_is_not_read_as_a_hand_edit_and_its_retry_mails_nobod
     assert entry.overrides == tuple(sorted((as_utc(o) for o in changed.overrides), key=lambda o: o.recurrence_id))
     assert entry.sequence == 1 and done.errors == []
     assert mail(calendar) == Counter({**{(e, "invitation"): 1 for e in EVERYONE}, **{(e, "update"): 1 for e in EVERYONE}})
+
+
+def test_an_exception_the_rule_no_longer_makes_is_not_an_override(
+        provider: GoogleCalendar, calendar: FakeCalendar) -> None:
+    series = make_series()
+    ended = series.bumped(spec=replace(series.spec, until=datetime(2027, 3, 31, 23, 59, tzinfo=CHICAGO)))
+    upsert(provider, ended)
+    (event,) = stored(calendar).values()
+    # Google may keep a cancelled exception from before the UNTIL moved: only its id, parent and start.
+    leftover = {"id": instance_id(event["id"], datetime(2027, 6, 7, 15, tzinfo=UTC)), "status": "cancelled",
+                "recurringEventId": event["id"], "originalStartTime": {"dateTime": "2027-06-07T15:00:00Z"}}
+    inside = dict(leftover, id=instance_id(event["id"], datetime(2027, 3, 1, 16, tzinfo=UTC)),
+                  originalStartTime={"dateTime": "2027-03-01T16:00:00Z"})
+    entry = entry_of(event, [leftover, inside])
+    assert [(o.recurrence_id, o.cancelled) for o in entry.overrides] == [(datetime(2027, 3, 1, 16, tzinfo=UTC), True)]

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil import rrule
+
 from coachd.mail.ical import canonical_rrule
 from coachd.model.types import UTC, BookedSeries, Override, to_utc
 from coachd.providers.base import CalendarEntry
@@ -29,6 +31,7 @@ WRITING = "coachd_writing"
 # its id is guaranteed then) without any local table.
 _READABLE, _HASHED = "c", "h"
 _MAX_ID = 1024
+_MAX_STARTS = 520  # SeriesSpec's cap on an open-ended series
 _PARTSTAT = {"needsAction": "NEEDS-ACTION", "accepted": "ACCEPTED", "declined": "DECLINED", "tentative": "TENTATIVE"}
 _RESPONSE = {v: k for k, v in _PARTSTAT.items()}
 
@@ -196,8 +199,11 @@ def entry_of(master: Mapping[str, Any], exceptions: Iterable[Mapping[str, Any]])
     private = master.get("extendedProperties", {}).get("private", {})
     overrides: list[Override] = []
     occurrence_attendees: dict[datetime, dict[str, str]] = {}
+    starts = _original_starts(start.astimezone(ZoneInfo(zone)), rule)
     for exception in exceptions:
         state = exception_state(exception, length)
+        if state.recurrence_id not in starts:
+            continue  # left over from an earlier rule (Google may keep it, cancelled, after an UNTIL)
         if state.cancelled or (state.start, state.end) != (state.recurrence_id, state.recurrence_id + length):
             overrides.append(state)
         if exception.get("attendees"):
@@ -218,6 +224,18 @@ def entry_of(master: Mapping[str, Any], exceptions: Iterable[Mapping[str, Any]])
         kind=private.get(KIND),
         raw=dict(master),
     )
+
+
+def _original_starts(start: datetime, rule: str | None) -> set[datetime]:
+    """Every start the rule makes, in UTC (as far as SeriesSpec expands an open-ended series)."""
+    if rule is None:
+        return {to_utc(start)}
+    starts = set()
+    for moment in rrule.rrulestr(rule, dtstart=start, cache=False):  # type: ignore[union-attr]
+        starts.add(to_utc(moment))
+        if len(starts) >= _MAX_STARTS:
+            break
+    return starts
 
 
 def tagged(body: Mapping[str, Any]) -> bool:
