@@ -259,7 +259,8 @@ class FakeCalendar:
             items = self._filtered(request, items)
         if request.arg("singleEvents") == "true":
             if token is not None:
-                raise invalid("Stricter: the fake syncs recurring events, not their instances.")
+                # Stricter: the fake syncs recurring events, not their expanded instances.
+                raise invalid("singleEvents cannot be combined with a syncToken in this calendar.")
             shown = [i for s in items if "recurringEventId" not in s.body
                      for i in (self._expand(data, s.body) if s.body.get("recurrence") and not s.deleted else [_shown(s)])]
             return self._page(request, within(shown, request.arg("timeMin"), request.arg("timeMax")), data, sync=False)
