@@ -245,3 +245,34 @@ def replace_override(override):  # type: ignore[no-untyped-def]
     from coachd.model.types import Override, to_utc
     rid, start, end = to_utc(override.recurrence_id), to_utc(override.start), to_utc(override.end)
     return Override(rid, start, end, override.cancelled)
+
+
+def test_the_config_builds_the_google_calendar_acting_for_the_organizer(tmp_path: Path) -> None:
+    from tests.support.fake_google.oauth import FakeOAuth
+    from tests.support.google_auth import CALENDAR, GoogleSetup
+
+    with FakeGoogle(page_size=50) as fake:
+        calendar = FakeCalendar(fake)
+        google = GoogleSetup(fake, FakeOAuth(fake), tmp_path)
+        google.oauth.users.add(ORGANIZER)
+        account = google.oauth.add_service_account(delegated=(CALENDAR,))
+        google.oauth.key_file(tmp_path / "key.json", account)
+        config = google.config(google.service_auth())
+        config.write_text(config.read_text().replace("auth: {service_account_key", "outside_guests: coachd, "
+                                                     "workspace_domains: [partner.example], auth: {service_account_key", 1))
+        cfg = load_config(config)
+        program = open_program(cfg, tmp_path / "state", VirtualClock(program_start(cfg)))
+        try:
+            assert isinstance(program.calendar, GoogleCalendar)
+            assert program.calendar.capabilities.invites("ana@northwind.example")
+            assert program.calendar.capabilities.invites("sam@partner.example")  # a Workspace domain too
+            assert not program.calendar.capabilities.invites("sam@elsewhere.example")
+            runner = JobRunner(program, program_jobs(program, Executor(program, lambda _record: None)))
+            for job in runner.jobs:
+                assert runner.run(job, program_start(cfg)) is not None
+        finally:
+            program.close()
+        events = calendar.calendar(ORGANIZER).events
+        assert events and all(body.body["organizer"]["email"] == ORGANIZER for body in events.values())
+        writes = fake.requests("/calendar/v3/", "POST")
+        assert writes and {w.subject for w in writes} == {ORGANIZER}

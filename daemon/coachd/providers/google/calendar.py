@@ -41,13 +41,14 @@ from coachd.providers.google.client import (
     build_service,
     execute,
 )
+from coachd.providers.google.family import ROLE_SCOPES
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
     from coachd.providers.credentials import CredentialStore
 
 # Least privilege: events of calendars the account can write, nothing of its settings or ACLs.
-SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
+SCOPES = ROLE_SCOPES["calendar"]
 _CURSOR = "google-calendar:1:"
 # The most Google gives in one page; it may still answer short pages.
 _PAGE = 2500
@@ -341,18 +342,23 @@ def _entries(masters: Mapping[str, dict[str, Any]], exceptions: Mapping[str, lis
     return sorted(entries, key=lambda e: e.uid), errors
 
 
-def google_calendar(state_dir: Path, *, auth: Any, api_root: str = DEFAULT_API_ROOT,
+def google_calendar(state_dir: Path, *, auth: Any = None, api_root: str = DEFAULT_API_ROOT,
                     credential_store: CredentialStore | None = None, organizer_email: str | None = None,
                     calendar_id: str | None = None, outside_guests: OutsideGuests = "google",
-                    workspace_domains: Sequence[str] = ()) -> GoogleCalendar:
-    """The factory for `calendar: {provider: google, ...}`: credentials from the `auth:` block
-    (coachd.providers.google.auth, issue 17 point 2) for the calendar scope only, acting for the
-    organizer. `state_dir` is not used: Google holds the series, the cursor is the caller's."""
-    from coachd.providers.google.auth import google_credentials
+                    workspace_domains: Sequence[str] = (),
+                    credentials: google.auth.credentials.Credentials | None = None,
+                    timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GoogleCalendar:
+    """The `calendar: {provider: google}` factory: credentials from the section's `auth:` block (a
+    service account acting for `auth.subject`, else the organizer; or the installed-app login kept in
+    the credential store), asking for calendar.events only. `credentials` replaces `auth` (tests)."""
+    del state_dir  # nothing is kept here: Google holds the series, the sync keeps its cursor
+    if credentials is None:
+        from coachd.providers.google.auth import google_credentials
 
+        credentials = google_credentials(auth, SCOPES, credential_store, subject=organizer_email, role="calendar")
     account = organizer_email or getattr(auth, "subject", None)
     if not account:
-        raise ValueError("the google calendar needs the organizer's email (its Workspace decides who is outside)")
-    credentials = google_credentials(auth, SCOPES, credential_store, subject=account, role="calendar")
+        raise ValueError("the google calendar needs the organizer's email: its Workspace decides who is outside")
     return GoogleCalendar(credentials, organizer_email=account, calendar_id=calendar_id or "primary",
-                          api_root=api_root, outside_guests=outside_guests, workspace_domains=workspace_domains)
+                          api_root=api_root, outside_guests=outside_guests, workspace_domains=workspace_domains,
+                          timeout=timeout)
