@@ -35,7 +35,7 @@ def test_check_lists_every_provider_problem_run_would_refuse_by_field(tmp_path, 
     config = config_with(tmp_path, **SERVERS)
     result = invoke("check", str(config), "--state", str(tmp_path / "state"))
     assert result.exit_code == 2
-    assert "organizer.calendar.provider: 'google' is not available in this version of coachd; available: local" \
+    assert "organizer.calendar.auth.service_account_key: " in result.stderr and "google.json does not exist" \
         in result.stderr
     assert ("organizer.receive.provider: 'outlook' is not available in this version of coachd; "
             "available: gmail, imap, maildir") in result.stderr

@@ -269,7 +269,7 @@ def test_json_schema_gives_each_provider_its_own_options():
     assert options("send") == {"file": set(), "smtp": {"host", "port", "username", "password_env", "tls", "sent_folder"},
                                "gmail": {"api_root", "auth", "read_sent"}, "outlook": set()}
     assert options("calendar")["outlook"] == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
-    assert options("calendar")["google"] == {"calendar_id", "api_root", "auth"}
+    assert options("calendar")["google"] == {"calendar_id", "api_root", "auth", "outside_guests", "workspace_domains"}
     assert options("receive")["imap"] >= {"host", "folder", "processed_folder", "ca_file"}
     assert set(options("busy")) == {"google", "outlook"}
     assert organizer["busy"]["default"] is None

@@ -48,3 +48,25 @@ def test_updates_and_cancellations_are_the_calendars_too(cfg, start):
     assert not ITIP & set(kinds(invited.actions))
     others = Counter({k: n for k, n in kinds(own.actions).items() if k not in ITIP})
     assert kinds(invited.actions) == others and sum(others.values()) > 0, "agendas and the rest still go"
+
+
+def test_the_path_is_decided_per_attendee_never_both(cfg, start):
+    """A calendar that invites only some attendees (Google leaving outside guests to coachd): coachd
+    mails its iTIP to exactly the others, for invitations, updates and cancellations alike."""
+    series = bookings(plan(cfg, Observed(), start, session_mail=False, program_mail=False).actions)
+    emails = sorted({a.email.lower() for s in series for a in s.spec.everyone()})
+    by_calendar = set(emails[::2])  # every other person is the calendar's to invite
+
+    def invited(email: str) -> bool:
+        return email in by_calendar
+
+    moved = series[0].bumped()
+    ended = series[1].bumped(cancelled=True)
+    observed = Observed(bookings={s.spec.key: Booking(s, start) for s in (moved, ended, *series[2:])})
+    split = plan(cfg, observed, start, booking=False, program_mail=False, calendar_invites=invited)
+    own = plan(cfg, observed, start, booking=False, program_mail=False)
+    itip = [a for a in split.actions if isinstance(a, QueueMail) and a.kind in ITIP]
+    assert itip and all(a.recipient.email.lower() not in by_calendar for a in itip)
+    expected = [a for a in own.actions if isinstance(a, QueueMail) and a.kind in ITIP
+                and a.recipient.email.lower() not in by_calendar]
+    assert sorted(a.key for a in itip) == sorted(a.key for a in expected)

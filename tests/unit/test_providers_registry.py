@@ -34,7 +34,7 @@ def test_options_can_move_the_folders(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("factory", "name"),
-    [(calendar_provider, "google"), (calendar_provider, "outlook"), (mail_sender, "outlook"), (inbox, "outlook")],
+    [(calendar_provider, "outlook"), (mail_sender, "outlook"), (inbox, "outlook")],
 )
 def test_known_but_unimplemented_providers_say_so_by_name(tmp_path: Path, factory, name: str) -> None:
     with pytest.raises(ProviderUnavailable, match=f"'{name}'"):

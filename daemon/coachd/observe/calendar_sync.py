@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from coachd.plan.calendar_truth import CalendarView, Decline, adopt, series_decliners
@@ -151,7 +152,7 @@ class CalendarSync:
             try:
                 result = calendar.call(now, program.calendar.sync, cursor)
             except SyncCursorExpired:
-                result = calendar.call(now, program.calendar.sync, None)
+                result = self._reconciled(calendar.call(now, program.calendar.sync, None))
         except CredentialsExpired:
             return False  # recorded by the calendar's health
         except ProviderError as error:
@@ -161,6 +162,31 @@ class CalendarSync:
         if complete and result.cursor != cursor:
             self._remember("calendar_cursor", result.cursor)
         return changed
+
+    def _reconciled(self, full: SyncResult) -> SyncResult:
+        """A full sync after the cursor expired, with what it no longer holds counted as deleted.
+
+        A series deleted during the gap is simply absent from a full sync (Google forgets deleted
+        events after a while, and with them the sync tokens that would have said so): every series
+        of this program the store holds and the calendar no longer mentions is gone, or it would
+        stay booked here forever. A calendar that suddenly holds none of them at all is not taken
+        at its word (a wrong calendar id, an emptied account): that is logged, nothing is cancelled."""
+        program = self.program
+        # An entry the provider saw but could not read now (half-written, broken) is not a deletion.
+        mentioned = {entry.uid for entry in full.entries} | set(full.deleted_uids) | {where for where, _ in full.errors}
+        with program.store.session() as db:
+            uids = [uid for uid, _sequence, _updated in series_repo.versions(db, program.id)]
+            live = sorted(row.uid for row in series_repo.by_uids(db, uids, program.id) if not row.cancelled)
+        missing = [uid for uid in live if uid not in mentioned]
+        if not missing:
+            return full
+        if len(missing) == len(live):
+            log.warning("calendar full sync holds none of the %d booked series of %s: not taken as deleted; "
+                        "check the calendar the config names", len(live), program.id)
+            return full
+        log.info("calendar full sync: %d series no longer in the calendar, taken as deleted: %s",
+                 len(missing), ", ".join(missing))
+        return replace(full, deleted_uids=sorted(set(full.deleted_uids) | set(missing)))
 
     def _follow(self, result: SyncResult, now: datetime) -> tuple[bool, bool]:
         """Take in what changed in the organizer's calendar: hand edits become the truth, declines are noted.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -100,13 +100,15 @@ class MailIntent:
 
 
 def plan(cfg: ProgramConfig, observed: Observed, now: datetime, *, booking: bool = True,
-         session_mail: bool = True, program_mail: bool = True, calendar_invites: bool = False) -> Plan:
+         session_mail: bool = True, program_mail: bool = True,
+         calendar_invites: bool | Callable[[str], bool] = False) -> Plan:
     """Everything that should have happened by `now` and has not.
 
     Level-triggered: the result depends only on the inputs, so running it again
     after the actions were applied yields nothing new. `calendar_invites`: the organizer's
-    calendar invites attendees itself (its `invites_attendees` capability), so coachd queues no
-    invitation, update or cancellation of its own: one invitation path per attendee, never two.
+    calendar invites attendees itself (True: all of them; or, by email, which ones: its
+    capabilities' `invites`), so coachd queues no invitation, update or cancellation of its own
+    to those: one invitation path per attendee, never two.
     """
     actions: list[Action] = []
     problems: list[str] = []
@@ -356,17 +358,25 @@ def _people_changed(current: BookedSeries, need: series_mod.SeriesNeed) -> bool:
 
 
 def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
-                 booked_at: datetime, now: datetime, calendar_invites: bool = False) -> Iterator[MailIntent]:
+                 booked_at: datetime, now: datetime,
+                 calendar_invites: bool | Callable[[str], bool] = False) -> Iterator[MailIntent]:
     spec = booked.spec
     program = cfg.program.id
     kind = MailKind.INVITATION if booked.sequence == 0 else MailKind.UPDATE
     if booked.cancelled or spec.ended:
         kind = MailKind.CANCELLATION
-    for person in () if calendar_invites else spec.everyone():
+
+    def ours(person: Attendee) -> bool:
+        """coachd's iTIP mail is this person's invitation path (the calendar does not invite them)."""
+        if callable(calendar_invites):
+            return not calendar_invites(person.email.lower())
+        return not calendar_invites
+
+    for person in filter(ours, spec.everyone()):
         yield MailIntent(QueueMail(program, kind, person, f"{spec.uid}/seq{booked.sequence}", booked_at,
                                    series_key=spec.key), None)
-    # Taken off the series: told once, whatever happens to it later (by the calendar, when it invites).
-    for person in () if calendar_invites else spec.former:
+    # Taken off the series: told once, whatever happens to it later (by the calendar, when it invites them).
+    for person in filter(ours, spec.former):
         yield MailIntent(QueueMail(program, MailKind.CANCELLATION, person, f"{spec.uid}/left", booked_at,
                                    series_key=spec.key), None)
     if booked.cancelled:

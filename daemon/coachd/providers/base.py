@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.message
 import email.policy
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -306,11 +306,21 @@ class CalendarCapabilities:
 
     `invites_attendees`: booking a series there invites its attendees and tells them of updates and
     cancellations (Google with sendUpdates, Exchange always), so coachd sends none of its own.
+    `invited_by_calendar`: when the calendar invites only some of them (Google leaving guests outside
+    the Workspace to coachd's iTIP mail), which ones, by lower-case address; None: all of them.
     `hand_edits`: a person can change a series there by hand and sync shows the change.
     """
 
     invites_attendees: bool
     hand_edits: bool
+    invited_by_calendar: Callable[[str], bool] | None = field(default=None, compare=False)
+
+    def invites(self, email: str) -> bool:
+        """Whether the calendar itself invites this attendee (and mails them updates and cancellations):
+        then coachd mails them none of its own. One invitation path per attendee, never two."""
+        if not self.invites_attendees:
+            return False
+        return self.invited_by_calendar is None or self.invited_by_calendar(email.lower())
 
 
 @dataclass(frozen=True)

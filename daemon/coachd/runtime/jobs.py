@@ -90,7 +90,8 @@ class ProgramEnd:
 def plan_and_book(program: ProgramRuntime, executor: Executor, now: datetime, observer: Observer,
                   reported: set[str] | None = None) -> JobOutcome:
     observed = observer.observe()
-    invites = program.calendar.capabilities.invites_attendees  # then the calendar sends the iTIP mail
+    # Per attendee: whom the calendar invites itself gets none of coachd's iTIP mail, the others all of it.
+    invites = program.calendar.capabilities.invites
     result = plan(program.cfg, observed, now, program_mail=False, calendar_invites=invites)
     _report(result, reported if reported is not None else set())
     applied = executor.apply(result.actions, observed, now)

@@ -100,11 +100,17 @@ class GoogleSection(ProviderSection):
 
 
 class GoogleCalendarSection(GoogleSection):
-    """A Google Calendar: sessions are booked there and Google invites the attendees."""
+    """A Google Calendar: sessions are booked there, and Google invites the attendees listed on its events."""
 
     provider: Literal["google"] = Field(description="google: a Google Workspace calendar.")
     calendar_id: str | None = Field(default=None,
                                     description="The calendar to book in. Default: the account's primary calendar.")
+    outside_guests: Literal["google", "coachd"] = Field(
+        default="google", description="Who invites guests outside the Workspace: google (listed on Google's "
+        "event, mailed by Google) or coachd (left off Google's event, sent coachd's own invitations). "
+        "Colleagues in the Workspace are always Google's: one invitation path per attendee, never two.")
+    workspace_domains: list[str] = Field(
+        default_factory=list, description="Mail domains inside the Workspace besides the organizer's own.")
 
 
 class GmailSenderSection(GoogleSection):
@@ -150,7 +156,7 @@ def google_sections(organizer: Any) -> list[tuple[str, GoogleSection]]:
 
 
 FAMILY = Family("google", (
-    Offer("calendar", "google", GoogleCalendarSection, None),
+    Offer("calendar", "google", GoogleCalendarSection, "coachd.providers.google.calendar:google_calendar"),
     Offer("busy", "google", GoogleBusySection, "coachd.providers.google.busy:google_busy"),
     Offer("send", "gmail", GmailSenderSection, "coachd.providers.google.gmail_send:gmail_sender"),
     Offer("receive", "gmail", GmailInboxSection, "coachd.providers.google.gmail_inbox:gmail_inbox"),
