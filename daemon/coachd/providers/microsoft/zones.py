@@ -69,6 +69,7 @@ def graph_zone(iana: str) -> str:
     Raises ZoneNotExpressible for a zone neither CLDR maps nor Graph lists (Antarctica/Troll, the POSIX-style
     EST5EDT, an unknown name), naming the zone.
     """
+    _require_iana(iana)
     if iana in _UTC_ALIASES:
         return UTC_NAME
     windows = tz_win.get(iana)
@@ -76,7 +77,6 @@ def graph_zone(iana: str) -> str:
         return windows
     if iana in GRAPH_IANA_NAMES:
         return iana
-    _require_iana(iana)
     raise ZoneNotExpressible(
         f"time zone {iana!r} has no Windows name in CLDR's mapping and is not one of the IANA names Microsoft "
         "Graph accepts; use a zone of the same rules that has one (for example the zone of the nearest city)")
@@ -136,10 +136,10 @@ def from_graph(value: Mapping[str, str], prefer: str | None = None) -> datetime:
     local = wall.replace(tzinfo=zone)
     if iana in _UTC_ALIASES:
         return local
-    if _is_ambiguous(local):
-        raise AmbiguousWallTime(f"{wall.isoformat()} happens twice in {iana}: Graph's value cannot say which")
     if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
         raise ValueError(f"{wall.isoformat()} does not exist in {iana} (clocks go forward over it)")
+    if _is_ambiguous(local):
+        raise AmbiguousWallTime(f"{wall.isoformat()} happens twice in {iana}: Graph's value cannot say which")
     return local
 
 
@@ -169,7 +169,8 @@ def accepted_by_graph(name: str) -> bool:
 
 
 def _is_ambiguous(local: datetime) -> bool:
-    # A wall time is shown twice when its two folds have different offsets.
+    # A wall time that exists is shown twice when its two folds have different offsets (in a gap they
+    # differ too: callers rule gaps out first).
     return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
 
 
