@@ -174,7 +174,7 @@ def expressible_rules(draw: st.DrawFn) -> tuple[str, datetime, str]:
     day = draw(st.dates(min_value=date(2017, 1, 1), max_value=date(2032, 12, 31)))
     start = datetime.combine(day, time(draw(st.integers(0, 23)), draw(st.sampled_from((0, 30)))), zone)
     interval = draw(st.integers(1, 5))
-    code = "MO TU WE TH FR SA SU".split()
+    code = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
     kind = draw(st.sampled_from(("daily", "weekly", "weekdays", "monthday", "nth", "last", "yearly", "nth-yearly")))
     nth = (day.day - 1) // 7 + 1
     is_last = (day + timedelta(days=7)).month != day.month

@@ -194,3 +194,13 @@ def test_graph_datetime_text_with_seven_fraction_digits() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         to_graph(datetime(2027, 1, 11, 9, 0), "America/Chicago")
+
+
+def test_a_refused_zone_suggests_one_with_the_same_clock_that_graph_can_name() -> None:
+    with pytest.raises(ZoneNotExpressible, match="keeps the same clock") as caught:
+        graph_zone("Europe/Uzhgorod")  # a tzdata link CLDR no longer lists
+    twin = str(caught.value).rsplit("; ", 1)[1].split(" keeps")[0]
+    assert graph_zone(twin)
+    # No zone keeps Troll's clock (+00 in winter, +02 in summer): nothing is suggested.
+    with pytest.raises(ZoneNotExpressible, match="nearby city"):
+        graph_zone("Antarctica/Troll")

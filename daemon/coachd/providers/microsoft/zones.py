@@ -77,9 +77,11 @@ def graph_zone(iana: str) -> str:
         return windows
     if iana in GRAPH_IANA_NAMES:
         return iana
+    twin = _same_clock(iana)
+    hint = f"{twin} keeps the same clock" if twin else "use the zone of a nearby city that has one"
     raise ZoneNotExpressible(
         f"time zone {iana!r} has no Windows name in CLDR's mapping and is not one of the IANA names Microsoft "
-        "Graph accepts; use a zone of the same rules that has one (for example the zone of the nearest city)")
+        f"Graph accepts; {hint}")
 
 
 def iana_zone(name: str, prefer: str | None = None) -> str:
@@ -166,6 +168,22 @@ def accepted_by_graph(name: str) -> bool:
     """Whether Graph takes `name` as a dateTimeTimeZone zone (for the local fake: others fail there with
     TimeZoneNotSupportedException)."""
     return name in win_tz or name in GRAPH_IANA_NAMES or name == UTC_NAME
+
+
+def _same_clock(iana: str, now: datetime | None = None) -> str | None:
+    """A zone Graph can name whose clock matched `iana`'s every week of the past year and the next two
+    (its own region first): a suggestion for the admin, never applied by itself."""
+    start = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0) - timedelta(weeks=52)
+    samples = [start + timedelta(weeks=w, hours=w % 24) for w in range(52 * 3)]
+    zone = ZoneInfo(iana)
+    clock = [t.astimezone(zone).utcoffset() for t in samples]
+    region = iana.split("/")[0]
+    for candidate in sorted(tz_win, key=lambda name: (name.split("/")[0] != region, name)):
+        if candidate and "/" in candidate and _is_iana(candidate):
+            other = ZoneInfo(candidate)
+            if all(t.astimezone(other).utcoffset() == offset for t, offset in zip(samples, clock)):
+                return candidate
+    return None
 
 
 def _is_ambiguous(local: datetime) -> bool:
