@@ -277,3 +277,11 @@ def test_a_numbered_range_reads_back_as_count_and_as_its_last_start() -> None:
                           "recurrenceTimeZone": "Central Standard Time"}}
     assert graph_to_rrule(numbered, start) == "FREQ=WEEKLY;COUNT=3;INTERVAL=2"
     assert graph_to_cadence(numbered, start) == (timedelta(weeks=2), datetime(2027, 2, 1, 16, 0, tzinfo=UTC))
+
+
+def test_daily_on_some_weekdays_is_a_weekly_pattern() -> None:
+    start = datetime(2027, 1, 4, 10, 0, tzinfo=ZoneInfo("America/Chicago"))  # a Monday
+    recurrence = rrule_to_graph("FREQ=DAILY;BYDAY=MO,WE,FR;COUNT=9", start, "America/Chicago")
+    assert recurrence["pattern"] == {"type": "weekly", "interval": 1, "firstDayOfWeek": "monday",
+                                     "daysOfWeek": ["monday", "wednesday", "friday"]}
+    assert occurrence_starts(recurrence, start) == dateutil_starts("FREQ=DAILY;BYDAY=MO,WE,FR;COUNT=9", start)

@@ -73,21 +73,19 @@ def rrule_to_graph(rule: str, start: datetime, timezone: str) -> dict[str, Any]:
     `range.startDate` and `range.endDate` are dates too. An UNTIL becomes the date of the last occurrence
     at or before it, so an UNTIL at 23:59:59 local or at 05:00 UTC the next day books the same days.
     """
-    zone = ZoneInfo(timezone)
-    local = start.astimezone(zone)
+    zone_name = graph_zone(timezone)  # first: a zone Graph cannot name is the clearest refusal
+    local = start.astimezone(ZoneInfo(timezone))
     parts = _parts(rule)
     pattern = _pattern(parts, local.date())
-    recurrence: dict[str, Any] = {"pattern": pattern, "range": {}}
-    rng: dict[str, Any] = {"type": "noEnd", "startDate": local.date().isoformat(),
-                           "recurrenceTimeZone": graph_zone(timezone)}
-    recurrence["range"] = rng
+    rng: dict[str, Any] = {"type": "noEnd", "startDate": local.date().isoformat(), "recurrenceTimeZone": zone_name}
+    recurrence: dict[str, Any] = {"pattern": pattern, "range": rng}
     if "COUNT" in parts and "UNTIL" in parts:
         raise RuleNotExpressible(f"{rule}: COUNT and UNTIL together (RFC 5545 allows one of them)")
     if "COUNT" in parts:
         count = _integer(parts["COUNT"], "COUNT", rule)
         rng.update(type="numbered", numberOfOccurrences=count)
     elif "UNTIL" in parts:
-        until = _until(parts["UNTIL"], zone, rule)
+        until = _until(parts["UNTIL"], ZoneInfo(timezone), rule)
         rng.update(type="endDate", endDate=_last_date(recurrence, local, until, rule).isoformat())
     return recurrence
 
