@@ -204,3 +204,12 @@ def test_a_refused_zone_suggests_one_with_the_same_clock_that_graph_can_name() -
     # No zone keeps Troll's clock (+00 in winter, +02 in summer): nothing is suggested.
     with pytest.raises(ZoneNotExpressible, match="nearby city"):
         graph_zone("Antarctica/Troll")
+
+
+@pytest.mark.parametrize(("name", "accepted"), [
+    ("Eastern Standard Time", True), ("UTC", True), ("America/Chicago", True), ("Europe/Kyiv", True),
+    ("Asia/Manila", False),  # a real IANA zone Graph does not list: its Windows name must be sent
+    ("Mars Standard Time", False), ("", False),
+])
+def test_what_graph_accepts_as_a_zone_name(name: str, accepted: bool) -> None:
+    assert accepted_by_graph(name) is accepted

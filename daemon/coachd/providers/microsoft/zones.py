@@ -14,6 +14,7 @@ what recurrence expands in), never as UTC digits labelled with another zone.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -167,7 +168,7 @@ def expressible(iana: str) -> bool:
 def accepted_by_graph(name: str) -> bool:
     """Whether Graph takes `name` as a dateTimeTimeZone zone (for the local fake: others fail there with
     TimeZoneNotSupportedException)."""
-    return name in win_tz or name in GRAPH_IANA_NAMES or name == UTC_NAME
+    return bool(name) and (name in win_tz or name in GRAPH_IANA_NAMES or name == UTC_NAME)
 
 
 def _same_clock(iana: str, now: datetime | None = None) -> str | None:
@@ -178,7 +179,11 @@ def _same_clock(iana: str, now: datetime | None = None) -> str | None:
     zone = ZoneInfo(iana)
     clock = [t.astimezone(zone).utcoffset() for t in samples]
     region = iana.split("/")[0]
-    for candidate in sorted(tz_win, key=lambda name: (name.split("/")[0] != region, name)):
+    # CLDR's main zones first (the names people know best), of the Windows zones covering most places.
+    main = set(win_tz.values())
+    reach = Counter(tz_win.values())
+    order = sorted(tz_win, key=lambda name: (name not in main, name.split("/")[0] != region, -reach[tz_win[name]], name))
+    for candidate in order:
         if candidate and "/" in candidate and _is_iana(candidate):
             other = ZoneInfo(candidate)
             if all(t.astimezone(other).utcoffset() == offset for t, offset in zip(samples, clock)):
