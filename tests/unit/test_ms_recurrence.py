@@ -285,3 +285,14 @@ def test_daily_on_some_weekdays_is_a_weekly_pattern() -> None:
     assert recurrence["pattern"] == {"type": "weekly", "interval": 1, "firstDayOfWeek": "monday",
                                      "daysOfWeek": ["monday", "wednesday", "friday"]}
     assert occurrence_starts(recurrence, start) == dateutil_starts("FREQ=DAILY;BYDAY=MO,WE,FR;COUNT=9", start)
+
+
+def test_a_start_read_back_in_utc_is_read_in_the_patterns_own_zone() -> None:
+    # Mondays 08:00 in Tokyo are Sundays 23:00 in UTC: read with Prefer UTC, still a Monday series.
+    tokyo = datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    recurrence = rrule_to_graph("FREQ=WEEKLY;INTERVAL=2;UNTIL=20270301T000000Z", tokyo, "Asia/Tokyo")
+    in_utc = tokyo.astimezone(UTC)
+    assert in_utc.weekday() == 6
+    assert graph_to_rrule(recurrence, in_utc) == graph_to_rrule(recurrence, tokyo)
+    assert "BYDAY" not in graph_to_rrule(recurrence, in_utc)
+    assert graph_to_cadence(recurrence, in_utc) == (timedelta(weeks=2), datetime(2027, 2, 28, 23, 0, tzinfo=UTC))

@@ -97,6 +97,8 @@ def graph_to_rrule(recurrence: Mapping[str, Any], start: datetime) -> str:
     on or before that local date and none after, the same days Exchange books.
     """
     pattern, rng = recurrence["pattern"], recurrence["range"]
+    zone = _recurrence_zone(recurrence, start)
+    start = start.astimezone(zone)
     kind = pattern["type"]
     interval = int(pattern.get("interval") or 1)
     items = [("FREQ", _FREQ[kind])]
@@ -124,8 +126,6 @@ def graph_to_rrule(recurrence: Mapping[str, Any], start: datetime) -> str:
     if rng["type"] == "numbered":
         items.append(("COUNT", str(int(rng["numberOfOccurrences"]))))
     elif rng["type"] == "endDate":
-        prefer = getattr(start.tzinfo, "key", None)
-        zone = ZoneInfo(iana_zone(rng.get("recurrenceTimeZone") or prefer or "UTC", prefer))
         end = datetime.combine(date.fromisoformat(rng["endDate"]), time(23, 59, 59), zone).astimezone(UTC)
         items.append(("UNTIL", end.strftime("%Y%m%dT%H%M%SZ")))
     return canonical_rrule(";".join(f"{k}={v}" for k, v in items))
@@ -141,7 +141,7 @@ def graph_to_cadence(recurrence: Mapping[str, Any] | None, start: datetime) -> t
         return None, None
     pattern, rng = recurrence["pattern"], recurrence["range"]
     interval = int(pattern.get("interval") or 1)
-    weekday = WEEKDAYS[start.weekday()]
+    weekday = WEEKDAYS[start.astimezone(_recurrence_zone(recurrence, start)).weekday()]
     days = [d.lower() for d in pattern.get("daysOfWeek") or []]
     if pattern["type"] == "weekly" and days == [weekday]:
         every = timedelta(weeks=interval)
@@ -155,6 +155,16 @@ def graph_to_cadence(recurrence: Mapping[str, Any] | None, start: datetime) -> t
         return every, None
     starts = occurrence_starts(recurrence, start, cap=_SEARCH_LIMIT)
     return every, (starts[-1] if starts else None)
+
+
+def _recurrence_zone(recurrence: Mapping[str, Any], start: datetime) -> ZoneInfo:
+    """The zone the pattern's days and dates are in: its recurrenceTimeZone, else the start's own.
+
+    A start read back in UTC (`Prefer: outlook.timezone="UTC"`) can fall on another weekday than the
+    series does locally; the pattern is always read in its own zone.
+    """
+    prefer = getattr(start.tzinfo, "key", None)
+    return ZoneInfo(iana_zone(recurrence["range"].get("recurrenceTimeZone") or prefer or "UTC", prefer))
 
 
 _FREQ = {"daily": "DAILY", "weekly": "WEEKLY", "absoluteMonthly": "MONTHLY", "relativeMonthly": "MONTHLY",
