@@ -296,3 +296,10 @@ def test_a_start_read_back_in_utc_is_read_in_the_patterns_own_zone() -> None:
     assert graph_to_rrule(recurrence, in_utc) == graph_to_rrule(recurrence, tokyo)
     assert "BYDAY" not in graph_to_rrule(recurrence, in_utc)
     assert graph_to_cadence(recurrence, in_utc) == (timedelta(weeks=2), datetime(2027, 2, 28, 23, 0, tzinfo=UTC))
+
+
+def test_the_first_occurrence_goes_out_as_local_wall_time_in_the_series_zone() -> None:
+    series = spec(datetime(2027, 3, 29, 10, 0, tzinfo=ZoneInfo("Europe/Dublin")), 1)  # after the clocks went forward
+    written = series_to_graph(series)
+    assert written.start == {"dateTime": "2027-03-29T10:00:00", "timeZone": "GMT Standard Time"}
+    assert written.end == {"dateTime": "2027-03-29T11:00:00", "timeZone": "GMT Standard Time"}

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from coachd.mail.ical import canonical_rrule
 from coachd.model.types import SeriesSpec, to_utc
 from coachd.providers.microsoft.pattern_dates import INDEXES, WEEKDAYS, occurrence_dates, occurrence_starts
-from coachd.providers.microsoft.zones import graph_zone, iana_zone
+from coachd.providers.microsoft.zones import graph_zone, iana_zone, to_graph
 
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # date.weekday() order, as WEEKDAYS
 # RRULE ordinals Graph's `index` can say; 5, -2 and the rest have no index.
@@ -44,26 +44,33 @@ class RuleNotExpressible(ValueError):
 
 @dataclass(frozen=True)
 class GraphSeries:
-    """How a series is written to Graph: the event's recurrence, and the occurrences to cancel after.
+    """How a series is written to Graph: the first occurrence's times, the recurrence, what to cancel after.
 
+    `start` and `end` are dateTimeTimeZone values (local wall time and Graph's name of the series zone);
     `recurrence` is the patternedRecurrence JSON (None for a single event); `cancel` lists the UTC
     original starts (RECURRENCE-IDs) that coachd excluded, which Graph can only drop one by one.
     """
 
+    start: dict[str, str]
+    end: dict[str, str]
     recurrence: dict[str, Any] | None
     cancel: tuple[datetime, ...] = ()
 
 
 def series_to_graph(spec: SeriesSpec) -> GraphSeries:
-    """A SeriesSpec as Graph writes it; raises RuleNotExpressible (or ZoneNotExpressible for its zone)."""
-    graph_zone(spec.timezone)  # the event's start and end need it even without a rule
+    """A SeriesSpec as Graph writes it.
+
+    Raises RuleNotExpressible, ZoneNotExpressible for its zone, or AmbiguousWallTime for a first start or
+    end in the hour a zone repeats when clocks go back.
+    """
+    start = to_graph(spec.start, spec.timezone)
+    end = to_graph(to_utc(spec.start) + spec.length, spec.timezone)
     rule = spec.rrule()
     originals = set(spec.original_starts())
     # An EXDATE that is not an original start excludes nothing (SeriesSpec.occurrences ignores it too).
     cancel = tuple(sorted({to_utc(d) for d in spec.exdates} & originals))
-    if rule is None:
-        return GraphSeries(None, cancel)
-    return GraphSeries(rrule_to_graph(rule, spec.start.astimezone(spec.zone), spec.timezone), cancel)
+    recurrence = None if rule is None else rrule_to_graph(rule, spec.start.astimezone(spec.zone), spec.timezone)
+    return GraphSeries(start, end, recurrence, cancel)
 
 
 def rrule_to_graph(rule: str, start: datetime, timezone: str) -> dict[str, Any]:
