@@ -176,6 +176,13 @@ def provider_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
                 problems.append((f"organizer.{role}", str(error)))
             else:
                 _close(provider)
+    calendar = cfg.organizer.calendar
+    if calendar is not None and calendar.provider == "outlook":
+        # Graph cannot hold every rule an iCalendar can: the sessions Outlook would refuse are refused here,
+        # never rounded to another rule. Imported only when named, as the registry imports a family.
+        from coachd.providers.microsoft.series_check import outlook_series_problems
+
+        problems += outlook_series_problems(cfg)
     return problems
 
 
