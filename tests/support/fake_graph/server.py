@@ -428,13 +428,16 @@ class FakeGraph:
             http.close_connection = True
             return
         payload = response.encoded()
-        http.send_response(response.status)
-        http.send_header("Content-Type", response.content_type)
-        http.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            http.send_header(name, value)
-        http.end_headers()
-        http.wfile.write(payload)
+        try:
+            http.send_response(response.status)
+            http.send_header("Content-Type", response.content_type)
+            http.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                http.send_header(name, value)
+            http.end_headers()
+            http.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            http.close_connection = True  # the client gave up (its timeout): nothing to answer
 
     def _find(self, request: Request) -> tuple[Route | None, re.Match[str] | None]:
         for route in self._routes:
