@@ -1,0 +1,94 @@
+"""A Microsoft 365 set-up for auth tests: the fake Graph with its identity platform, a tenant with the
+example program's people, a probe route that says who called with which permissions, and the example
+program's config with Microsoft sections pointed at the fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coachd.config import load_config
+from coachd.providers.microsoft.auth import GraphCredentials
+from coachd.providers.microsoft.client import GraphClient
+from coachd.providers.retry import RetryPolicy
+from tests.support.cli import ROOT
+from tests.support.fake_graph import FakeGraph, Request, Response
+from tests.support.fake_graph.identity import App, FakeIdentity, Tenant
+from tests.support.fake_graph.redirect import redirected
+
+ORGANIZER = "coaching@northwind.example"
+DOMAIN = "northwind.example"
+ALL_ROLES = ("calendar", "busy", "send", "receive")
+APP_PERMISSIONS = ("Calendars.ReadWrite", "Mail.Send", "Mail.ReadWrite")
+NO_SLEEP = RetryPolicy(attempts=2, sleep=lambda _seconds: None, jitter=0)
+
+
+def _who(request: Request) -> Response:
+    assert request.principal is not None
+    return Response(body={"mailbox": request.mailbox, "kind": request.principal.kind,
+                          "app": request.principal.app_id, "user": request.principal.user,
+                          "permissions": sorted(request.principal.permissions)})
+
+
+def add_probes(fake: FakeGraph) -> None:
+    """GET /users/{mailbox}/calendar (a calendar permission): answers who called, with what."""
+    fake.route("GET", r"/v1\.0/users/(?P<mailbox>[^/]+)/calendar", _who,
+               permissions=["Calendars.Read", "Calendars.ReadWrite"])
+
+
+def probe_calendar(fake: FakeGraph, credentials: GraphCredentials, mailbox: str = ORGANIZER,
+                   policy: RetryPolicy = NO_SLEEP) -> dict[str, Any]:
+    client = GraphClient(credentials, fake.base_url, mailbox, timeout=5, policy=policy)
+    try:
+        return client.json("GET", f"{client.users_path}/calendar")  # type: ignore[no-any-return]
+    finally:
+        client.close()
+
+
+@dataclass
+class MicrosoftSetup:
+    fake: FakeGraph
+    identity: FakeIdentity
+    tenant: Tenant
+    folder: Path
+
+    def app(self, *, public_client: bool = False, permissions: tuple[str, ...] = APP_PERMISSIONS) -> App:
+        return self.identity.register_app(self.tenant, public_client=public_client,
+                                          application_permissions=permissions)
+
+    def section(self, app: App, extra: str = "") -> str:
+        """A Microsoft section's options (YAML flow, without the braces) for `app` on the fake."""
+        return (f"tenant: {DOMAIN}, client_id: {app.client_id}, graph_url: '{self.fake.base_url}'"
+                + (f", {extra}" if extra else ""))
+
+    def config(self, options: str, *, roles: tuple[str, ...] = ("calendar",), name: str = "program.yaml") -> Path:
+        """The example program with `roles` on Microsoft, each with the section options `options`."""
+        text = (ROOT / "config" / "example.yaml").read_text()
+        blocks = {"calendar": "calendar: {provider: local}", "send": "send: {provider: file}",
+                  "receive": "receive: {provider: maildir}"}
+        for role in roles:
+            if role == "busy":
+                text = text.replace("  receive: ", f"  busy: {{provider: outlook, {options}}}\n  receive: ", 1)
+                continue
+            assert blocks[role] in text
+            text = text.replace(blocks[role], f"{role}: {{provider: outlook, {options}}}", 1)
+        text = text.replace("busy: calendars/", f"busy: {ROOT / 'config' / 'calendars'}/")
+        path = self.folder / name
+        path.write_text(text)
+        return path
+
+
+@contextmanager
+def microsoft(folder: Path, **fake_options: Any) -> Iterator[MicrosoftSetup]:
+    """The fake Graph and Entra, the example's tenant with everyone in it, sessions redirected to them."""
+    with FakeGraph(**fake_options) as fake, redirected(fake):
+        identity = FakeIdentity(fake)
+        tenant = identity.add_tenant(DOMAIN)
+        identity.add_user(tenant, ORGANIZER)
+        for person in load_config(ROOT / "config" / "example.yaml").people:
+            identity.add_user(tenant, str(person.email))
+        add_probes(fake)
+        yield MicrosoftSetup(fake, identity, tenant, folder)
