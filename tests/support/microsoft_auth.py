@@ -4,7 +4,8 @@ program's config with Microsoft sections pointed at the fake."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ from coachd.providers.microsoft.client import GraphClient
 from coachd.providers.retry import RetryPolicy
 from tests.support.cli import ROOT
 from tests.support.fake_graph import FakeGraph, Request, Response
-from tests.support.fake_graph.identity import App, FakeIdentity, Tenant
-from tests.support.fake_graph.redirect import redirected
+from tests.support.fake_graph.identity import PUBLIC_HOST, App, FakeIdentity, Tenant
+from tests.support.fake_graph.redirect import HOSTS, redirected, redirecting_session
 
 ORGANIZER = "coaching@northwind.example"
 DOMAIN = "northwind.example"
@@ -81,11 +82,47 @@ class MicrosoftSetup:
         return path
 
 
+class PersonAtTheBrowser:
+    """The person who runs `coachd auth microsoft`: reads the code it shows and enters it at Microsoft's
+    page (the fake's, through the tests' session), signing in as `login`. Handed to the login as its
+    `say` and `sleep`: the first wait between polls is when they do it."""
+
+    def __init__(self, fake: FakeGraph, login: str = ORGANIZER, *, consent: bool = True,
+                 before: Callable[[], None] | None = None) -> None:
+        self.fake = fake
+        self.login = login
+        self.consent = consent
+        self.before = before
+        self.lines: list[str] = []
+        self.waits = 0
+        self.page: str | None = None
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def sleep(self, _seconds: float) -> None:
+        self.waits += 1
+        if self.waits == 1:
+            if self.before is not None:
+                self.before()
+            self.enter_code()
+
+    def enter_code(self) -> None:
+        text = "\n".join(self.lines)
+        code = re.search(r"enter the code (\w+)", text)
+        url = re.search(r"(https://\S+devicelogin)", text)
+        assert code and url, f"no code and page in what the command said: {text}"
+        session = redirecting_session(self.fake)
+        answer = session.post(url.group(1), data={"otc": code.group(1), "login": self.login,
+                                                  "consent": "yes" if self.consent else "no"})
+        self.page = answer.text
+
+
 @contextmanager
-def microsoft(folder: Path, **fake_options: Any) -> Iterator[MicrosoftSetup]:
+def microsoft(folder: Path, *, host: str = PUBLIC_HOST, **fake_options: Any) -> Iterator[MicrosoftSetup]:
     """The fake Graph and Entra, the example's tenant with everyone in it, sessions redirected to them."""
-    with FakeGraph(**fake_options) as fake, redirected(fake):
-        identity = FakeIdentity(fake)
+    with FakeGraph(**fake_options) as fake, redirected(fake, (*HOSTS, host)):
+        identity = FakeIdentity(fake, host=host)
         tenant = identity.add_tenant(DOMAIN)
         identity.add_user(tenant, ORGANIZER)
         for person in load_config(ROOT / "config" / "example.yaml").people:

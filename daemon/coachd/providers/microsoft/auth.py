@@ -255,7 +255,7 @@ def _unreachable(error: Exception, section: MicrosoftSection, who: str) -> Crede
     if isinstance(error, requests.RequestException):
         return Transient(f"could not reach Microsoft Entra at {section.authority} for {who}: {type(error).__name__}")
     text = str(error)
-    if text.startswith("OIDC Discovery failed") or "invalid_instance" in text:
+    if text.startswith(("OIDC Discovery failed", "Unable to get authority configuration")) or "invalid_instance" in text:
         # A 4xx on the tenant's openid configuration: no such tenant at this authority.
         return CredentialsExpired(f"Microsoft Entra at {section.authority} does not know the tenant "
                                   f"{section.tenant!r}: check `tenant` and `authority`")
