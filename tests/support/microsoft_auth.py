@@ -108,14 +108,19 @@ class PersonAtTheBrowser:
             self.enter_code()
 
     def enter_code(self) -> None:
-        text = "\n".join(self.lines)
-        code = re.search(r"enter the code (\w+)", text)
-        url = re.search(r"(https://\S+devicelogin)", text)
-        assert code and url, f"no code and page in what the command said: {text}"
-        session = redirecting_session(self.fake)
-        answer = session.post(url.group(1), data={"otc": code.group(1), "login": self.login,
-                                                  "consent": "yes" if self.consent else "no"})
-        self.page = answer.text
+        self.page = enter_code(self.fake.base_url, "\n".join(self.lines), self.login, consent=self.consent)
+
+
+def enter_code(base_url: str, said: str, login: str, *, consent: bool = True) -> str:
+    """What a person does with what `coachd auth microsoft` said: open the page, enter the code, sign in
+    as `login` and accept (or not). Returns the page Microsoft shows then."""
+    code = re.search(r"enter the code (\w+)", said)
+    url = re.search(r"(https://\S+devicelogin)", said)
+    assert code and url, f"no code and page in what the command said: {said}"
+    session = redirecting_session(base_url)
+    answer = session.post(url.group(1), data={"otc": code.group(1), "login": login,
+                                              "consent": "yes" if consent else "no"})
+    return answer.text
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -91,6 +92,7 @@ def check(config: Path, state: Path | None, online: bool) -> None:
     from coachd.config import summary_text
     from coachd.mail import Composer
     from coachd.providers.google.family import google_sections
+    from coachd.providers.microsoft.family import microsoft_sections
     from coachd.runtime.wiring import provider_problems
 
     cfg = load_or_exit(config)
@@ -102,6 +104,10 @@ def check(config: Path, state: Path | None, online: bool) -> None:
 
         # The factories check these files too; said once when both do.
         refused += [problem for problem in auth_problems(cfg) if problem not in refused]
+    if microsoft_sections(cfg.organizer):
+        from coachd.providers.microsoft.online_check import auth_problems as microsoft_auth_problems
+
+        refused += [problem for problem in microsoft_auth_problems(cfg) if problem not in refused]
     folder = cfg.resolve(cfg.templates.folder) if cfg.templates.folder else None
     template_problems = Composer(folder).check()
     # Every list names the file as the loader's problems do (its absolute path) and each field with its line.
@@ -134,15 +140,24 @@ def check(config: Path, state: Path | None, online: bool) -> None:
 def online_check(cfg: ProgramConfig, state: Path) -> bool:
     """`check --online`: one line per check of each cloud provider, as it is done; False on any failure."""
     from coachd.providers.google.family import google_sections
+    from coachd.providers.microsoft.family import microsoft_sections
 
-    if not google_sections(cfg.organizer):
+    checks = []
+    # Each family's checks are imported only when the config names it: they import its libraries.
+    if google_sections(cfg.organizer):
+        from coachd.providers.google.online_check import online_checks
+
+        checks.append(online_checks(cfg, state))
+    if microsoft_sections(cfg.organizer):
+        from coachd.providers.microsoft.online_check import online_checks as microsoft_checks
+
+        checks.append(microsoft_checks(cfg, state))
+    if not checks:
         console.print("online: no cloud provider in the config; nothing to connect to", highlight=False,
                       markup=False)
         return True
-    from coachd.providers.google.online_check import online_checks
-
     ok = True
-    for line in online_checks(cfg, state):
+    for line in itertools.chain.from_iterable(checks):
         ok &= line.ok
         click.echo(f"online: {line}", err=not line.ok)
     return ok
@@ -354,6 +369,23 @@ def auth_google(config: Path, state: Path | None, timeout: float) -> None:
     cfg = load_or_exit(config)
     try:
         google_login(cfg, state_dir(state), timeout=timeout, say=lambda line: click.echo(line), stdin=sys.stdin)
+    except LoginError as error:
+        fail(str(error))
+
+
+@auth.command("microsoft")
+@config_argument
+@state_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="Seconds to wait for the code to be entered at Microsoft's page.")
+def auth_microsoft(config: Path, state: Path | None, timeout: float) -> None:
+    """Log CONFIG's Microsoft 365 account in (device code) and keep msal's token cache in the state;
+    for app-only access, check the client secret or certificate and print the permissions it needs."""
+    from coachd.cli.microsoft_login import LoginError, microsoft_login
+
+    cfg = load_or_exit(config)
+    try:
+        microsoft_login(cfg, state_dir(state), timeout=timeout, say=lambda line: click.echo(line))
     except LoginError as error:
         fail(str(error))
 

@@ -38,10 +38,11 @@ class RedirectAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def redirecting_session(fake: FakeGraph, hosts: Sequence[str] = HOSTS, timeout: float = 30.0) -> TimeoutSession:
+def redirecting_session(base_url: str, hosts: Sequence[str] = HOSTS, timeout: float = 30.0) -> TimeoutSession:
+    """A session sending https://<host>/... for each of `hosts` to the fake at `base_url`."""
     session = TimeoutSession(timeout)
     session.trust_env = False
-    netloc = urlsplit(fake.base_url).netloc
+    netloc = urlsplit(base_url).netloc
     for host in hosts:
         session.mount(f"https://{host}/", RedirectAdapter(netloc))
     return session
@@ -50,7 +51,8 @@ def redirecting_session(fake: FakeGraph, hosts: Sequence[str] = HOSTS, timeout: 
 @contextmanager
 def redirected(fake: FakeGraph, hosts: Sequence[str] = HOSTS) -> Iterator[None]:
     """While the block runs, every session coachd builds for Microsoft reaches `fake` for `hosts`."""
-    previous = use_sessions(lambda timeout: redirecting_session(fake, hosts, timeout))
+    base_url = fake.base_url
+    previous = use_sessions(lambda timeout: redirecting_session(base_url, hosts, timeout))
     try:
         yield
     finally:
