@@ -53,7 +53,7 @@ def test_a_client_secret_gets_an_app_only_token_with_the_consented_permissions(
                                     role="calendar")
     with caplog.at_level(logging.DEBUG):
         who = probe_calendar(ms.fake, credentials)
-    assert who == {"mailbox": ORGANIZER, "kind": "app", "app": app.client_id, "user": None,
+    assert who == {"id": "AAMkAGI2", "name": "Calendar", "canEdit": True, "mailbox": ORGANIZER, "kind": "app", "app": app.client_id, "user": None,
                    "permissions": ["Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send"]}
     token = credentials.token()
     assert secret not in caplog.text and token not in caplog.text

@@ -29,7 +29,9 @@ NO_SLEEP = RetryPolicy(attempts=2, sleep=lambda _seconds: None, jitter=0)
 
 def _who(request: Request) -> Response:
     assert request.principal is not None
-    return Response(body={"mailbox": request.mailbox, "kind": request.principal.kind,
+    # A calendar's own fields too (Graph's canEdit: the organizer's own calendar is editable).
+    return Response(body={"id": "AAMkAGI2", "name": "Calendar", "canEdit": True,
+                          "mailbox": request.mailbox, "kind": request.principal.kind,
                           "app": request.principal.app_id, "user": request.principal.user,
                           "permissions": sorted(request.principal.permissions)})
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from coachd.providers.family import Family, Offer, ProviderSection, beside_the_config
 
@@ -30,14 +31,19 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _refused(kind: str, message: str) -> PydanticCustomError:
+    # A PydanticCustomError, so the loader shows the message alone (no "value error, " before it).
+    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"))
+
+
 def _url(value: str, what: str, *, https_only: bool) -> str:
     parts = urlsplit(value)
     schemes = ("https",) if https_only else ("http", "https")
     if parts.scheme not in schemes or not parts.netloc:
         expected = "an https URL" if https_only else "an http(s) URL"
-        raise ValueError(f"expected {expected} for {what}, got {value!r}")
+        raise _refused("url", f"expected {expected} for {what}, got {value!r}")
     if parts.query or parts.fragment:
-        raise ValueError(f"{what} takes no query or fragment, got {value!r}")
+        raise _refused("url", f"{what} takes no query or fragment, got {value!r}")
     return value.rstrip("/")
 
 
@@ -74,7 +80,7 @@ class MicrosoftSection(ProviderSection):
         # msal refuses anything else; said here, at check, rather than at the first token.
         url = _url(value, "the authority", https_only=True)
         if urlsplit(url).path not in ("", "/"):
-            raise ValueError(f"give the authority's host only (the tenant is `tenant`), got {value!r}")
+            raise _refused("url", f"give the authority's host only (the tenant is `tenant`), got {value!r}")
         return url
 
     @field_validator("graph_url")
@@ -86,14 +92,14 @@ class MicrosoftSection(ProviderSection):
     @classmethod
     def _an_environment_name(cls, value: str | None) -> str | None:
         if value is not None and (not value or "=" in value or value.strip() != value):
-            raise ValueError(f"expected the name of an environment variable, got {value!r}")
+            raise _refused("secret_env", f"expected the name of an environment variable, got {value!r}")
         return value
 
     @model_validator(mode="after")
     def _one_credential(self, info: ValidationInfo) -> Self:
         if self.secret_env is not None and self.certificate is not None:
-            raise ValueError("give at most one of secret_env or certificate (app-only access), or neither for a "
-                             "delegated login with `coachd auth microsoft`")
+            raise _refused("credentials", "give at most one of secret_env or certificate (app-only access), or "
+                           "neither for a delegated login with `coachd auth microsoft`")
         source = (info.context or {}).get("source")
         if source is not None:
             self._config_file = str(source)
