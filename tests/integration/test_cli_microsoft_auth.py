@@ -4,9 +4,6 @@ with a clear message, never a traceback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,31 +12,14 @@ import pytest
 from coachd.config import load_config
 from coachd.providers.credentials import CredentialStore
 from coachd.providers.microsoft.auth import credential_name, graph_credentials
-from tests.support.cli import EXAMPLE, ROOT, invoke
-from tests.support.microsoft_auth import ALL_ROLES, ORGANIZER, MicrosoftSetup, enter_code, microsoft, probe_calendar
+from tests.support.cli import EXAMPLE, invoke
+from tests.support.microsoft_auth import ALL_ROLES, ORGANIZER, MicrosoftSetup, microsoft, probe_calendar, run_login
 
 
 @pytest.fixture
 def ms(tmp_path: Path) -> Iterator[MicrosoftSetup]:
     with microsoft(tmp_path) as setup:
         yield setup
-
-
-def run_login(ms: MicrosoftSetup, config: Path, state: Path, login: str = ORGANIZER) -> tuple[int, str, str]:
-    """The command in a process of its own, as on a server; the person acts on what it prints."""
-    env = {**os.environ, "COACHD_TEST_GRAPH": ms.fake.base_url, "PYTHONPATH": f"{ROOT}:{ROOT / 'daemon'}"}
-    command = subprocess.Popen([sys.executable, "-m", "tests.support.graph_cli", "auth", "microsoft", str(config),
-                                "--state", str(state), "--timeout", "60"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert command.stdout is not None
-    said = []
-    for line in command.stdout:
-        said.append(line)
-        if "enter the code" in line:
-            enter_code(ms.fake.base_url, line, login)
-            break
-    out, err = command.communicate(timeout=60)
-    return command.returncode, "".join(said) + out, err
 
 
 def test_a_device_code_login_end_to_end(ms: MicrosoftSetup) -> None:

@@ -4,7 +4,10 @@ program's config with Microsoft sections pointed at the fake."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,3 +139,22 @@ def microsoft(folder: Path, *, host: str = PUBLIC_HOST, **fake_options: Any) -> 
             identity.add_user(tenant, str(person.email))
         add_probes(fake)
         yield MicrosoftSetup(fake, identity, tenant, folder)
+
+
+def run_login(ms: MicrosoftSetup, config: Path, state: Path, login: str = ORGANIZER) -> tuple[int, str, str]:
+    """`coachd auth microsoft` in a process of its own, as an admin runs it on a server; the person acts on
+    what it prints (enters the code at Microsoft's page, signing in as `login`). Returns (exit code,
+    everything said on stdout, stderr)."""
+    env = {**os.environ, "COACHD_TEST_GRAPH": ms.fake.base_url, "PYTHONPATH": f"{ROOT}:{ROOT / 'daemon'}"}
+    command = subprocess.Popen([sys.executable, "-m", "tests.support.graph_cli", "auth", "microsoft", str(config),
+                                "--state", str(state), "--timeout", "60"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert command.stdout is not None
+    said = []
+    for line in command.stdout:
+        said.append(line)
+        if "enter the code" in line:
+            enter_code(ms.fake.base_url, line, login)
+            break
+    out, err = command.communicate(timeout=60)
+    return command.returncode, "".join(said) + out, err
