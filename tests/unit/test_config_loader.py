@@ -257,6 +257,9 @@ def test_json_schema_documents_every_field():
     assert [b["properties"]["provider"]["const"] for b in branches] == ["local", "google", "outlook"]
 
 
+MICROSOFT_OPTIONS = {"tenant", "client_id", "secret_env", "certificate", "mailbox", "authority", "graph_url"}
+
+
 def test_json_schema_gives_each_provider_its_own_options():
     schema = ProgramConfig.json_schema()
     organizer = schema["$defs"]["Organizer"]["properties"]
@@ -267,8 +270,8 @@ def test_json_schema_gives_each_provider_its_own_options():
         return {s["properties"]["provider"]["const"]: set(s["properties"]) - {"provider"} for s in sections}
 
     assert options("send") == {"file": set(), "smtp": {"host", "port", "username", "password_env", "tls", "sent_folder"},
-                               "gmail": {"api_root", "auth", "read_sent"}, "outlook": set()}
-    assert options("calendar")["outlook"] == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
+                               "gmail": {"api_root", "auth", "read_sent"}, "outlook": MICROSOFT_OPTIONS}
+    assert options("calendar")["outlook"] == MICROSOFT_OPTIONS | {"calendar_id"}
     assert options("calendar")["google"] == {"calendar_id", "api_root", "auth", "outside_guests", "workspace_domains"}
     assert options("receive")["imap"] >= {"host", "folder", "processed_folder", "ca_file"}
     assert set(options("busy")) == {"google", "outlook"}

@@ -78,7 +78,8 @@ def test_each_provider_section_holds_the_options_its_factory_takes() -> None:
     assert options("receive", "maildir") == set()
     assert options("receive", "imap") == {"host", "port", "tls", "username", "password_env", "folder",
                                           "processed_folder", "ca_file"}
-    assert options("calendar", "outlook") == {"calendar_id", "tenant", "client_id", "secret_env", "user"}
+    assert options("calendar", "outlook") == {"calendar_id", "tenant", "client_id", "secret_env", "certificate",
+                                              "mailbox", "authority", "graph_url"}
     assert offer("receive", "caldav") is None
 
 
