@@ -209,3 +209,19 @@ def test_no_secret_or_token_in_any_error(ms: MicrosoftSetup) -> None:
         messages.append(str(raised.value))
     token = graph.credentials.token()
     assert not [m for m in messages if secret in m or token in m]
+
+
+def test_a_factory_gets_a_client_for_the_organizers_mailbox_or_the_sections(ms: MicrosoftSetup) -> None:
+    from coachd.providers.credentials import CredentialStore
+    from coachd.providers.family import ProviderRefused
+    from coachd.providers.microsoft.connect import graph_client
+
+    section = load_config(ms.folder / "program.yaml").organizer.calendar
+    graph = graph_client(section, "calendar", credential_store=CredentialStore(ms.folder), organizer_email=ORGANIZER)
+    assert graph.mailbox == ORGANIZER and graph.json("GET", f"{graph.users_path}/calendar")["mailbox"] == ORGANIZER
+    other = graph_client(section.model_copy(update={"mailbox": "dana@northwind.example"}), "calendar",
+                         credential_store=None, organizer_email=ORGANIZER)
+    assert other.json("GET", f"{other.users_path}/calendar")["mailbox"] == "dana@northwind.example"
+    with pytest.raises(ProviderRefused) as refused:
+        graph_client(section, "send", credential_store=None, organizer_email=None)
+    assert refused.value.field == "organizer.send.mailbox"
