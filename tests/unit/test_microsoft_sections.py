@@ -75,3 +75,15 @@ def test_the_factory_gets_the_section_whole_and_logins_are_kept_per_app_and_acco
     assert section.options() == {"section": section}
     assert credential_name(section, "Coaching@Northwind.example") == \
         "microsoft:11111111-2222-3333-4444-555555555555:coaching@northwind.example"
+
+
+def test_the_microsoft_example_config_shares_one_block_between_the_roles() -> None:
+    from coachd.config import load_config
+    from coachd.providers.microsoft.family import microsoft_sections
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config" / "example-microsoft.yaml")
+    sections = microsoft_sections(cfg.organizer)
+    assert [role for role, _section in sections] == ["calendar", "busy", "send", "receive"]
+    assert {(s.tenant, s.client_id, s.secret_env, s.authority, s.graph_url) for _role, s in sections} == {
+        ("fabrikam.example", "00000000-0000-0000-0000-000000000000", "COACHD_GRAPH_SECRET", DEFAULT_AUTHORITY,
+         DEFAULT_GRAPH_URL)}
