@@ -157,3 +157,13 @@ def test_check_refuses_bad_microsoft_options_with_their_paths(ms: MicrosoftSetup
         output = " ".join(result.output.split())
         assert result.exit_code == 2
         assert expected in output, output
+
+
+def test_check_online_prints_the_microsoft_lines(ms: MicrosoftSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = app_config(ms, monkeypatch)
+    Tenant365(ms.fake, set())
+    result = invoke("check", str(config), "--online", "--state", str(ms.folder / "state"))
+    output = result.output
+    assert f"online: ok   organizer.calendar credentials: a token for {ORGANIZER}" in output
+    assert "online: ok   mail read: the folder Inbox" in output
+    assert "Traceback" not in output
