@@ -62,15 +62,15 @@ def device_login(section: MicrosoftSection, account: str, scopes: Sequence[str],
             raise LoginFailed(f"lost Microsoft Entra while waiting for the login: {_short(error)}") from None
         if "access_token" in result:
             break
-        error = result.get("error")
-        if error in ("authorization_pending", "slow_down"):
+        answer = result.get("error")
+        if answer in ("authorization_pending", "slow_down"):
             if clock() >= deadline:
                 raise LoginFailed(f"nobody entered the code within {timeout:g} seconds; run the command again")
             sleep(float(flow["interval"]))
             continue
-        if error == "expired_token":
+        if answer == "expired_token":
             raise LoginFailed("the code expired before the login was finished; run the command again")
-        if error == "authorization_declined":
+        if answer == "authorization_declined":
             raise LoginFailed("the login was declined at Microsoft's page; run the command again and accept")
         raise LoginFailed(str(refusal(result, section, account, delegated=True)))
     claims = result.get("id_token_claims") or {}
