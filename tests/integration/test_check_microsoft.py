@@ -167,3 +167,14 @@ def test_check_online_prints_the_microsoft_lines(ms: MicrosoftSetup, monkeypatch
     assert f"online: ok   organizer.calendar credentials: a token for {ORGANIZER}" in output
     assert "online: ok   mail read: the folder Inbox" in output
     assert "Traceback" not in output
+
+
+def test_a_block_without_its_app_is_told_what_is_missing(ms: MicrosoftSetup) -> None:
+    config = ms.config("mailbox: coaching@northwind.example")
+    output = " ".join(invoke("check", str(config)).output.split())
+    assert "organizer.calendar.tenant: name the Microsoft Entra tenant (its id, or a domain of it)" in output
+    result = invoke("auth", "microsoft", str(config), "--state", str(ms.folder / "state"))
+    assert result.exit_code == 2 and "organizer.calendar.tenant: name the Microsoft Entra tenant" in result.output
+    config = ms.config(f"tenant: {ms.tenant.domain}")
+    assert "organizer.calendar.client_id: name the app registration's Application (client) ID" in \
+        " ".join(invoke("check", str(config)).output.split())

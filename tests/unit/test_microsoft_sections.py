@@ -53,6 +53,7 @@ def test_a_certificate_is_found_beside_the_config(tmp_path: Path) -> None:
     ({"graph_url": "graph.microsoft.com"}, "expected an http(s) URL for graph_url"),
     ({"graph_url": "https://graph.microsoft.com/?x=1"}, "no query"),
     ({"tenant": ""}, "at least 1 character"),
+    ({"client_id": ""}, "at least 1 character"),
     ({"user": "old-name"}, "Extra inputs are not permitted"),
 ])
 def test_bad_options_are_refused(options: dict[str, str], message: str) -> None:

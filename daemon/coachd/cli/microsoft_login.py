@@ -20,6 +20,7 @@ from coachd.providers.microsoft.auth import (
     AuthFileProblem,
     credential_name,
     delegated_scopes,
+    identify,
     read_certificate,
     read_secret,
 )
@@ -58,7 +59,7 @@ def accounts(cfg: ProgramConfig) -> list[Account]:
     found: dict[tuple[object, ...], Account] = {}
     for role, section in microsoft_sections(cfg.organizer):
         mailbox = section.mailbox_of(str(cfg.organizer.email)) or ""
-        key = (section.secret_env, section.certificate, section.tenant.lower(), section.client_id.lower(),
+        key = (section.secret_env, section.certificate, (section.tenant or "").lower(), (section.client_id or "").lower(),
                section.authority, section.graph_url, mailbox.lower())
         found.setdefault(key, Account(section, mailbox)).roles.append(role)
     return list(found.values())
@@ -73,6 +74,10 @@ def microsoft_login(cfg: ProgramConfig, state: Path, *, timeout: float = DEFAULT
         raise LoginError(f"{cfg.source}: no organizer provider is Microsoft's (calendar, busy, send or receive: "
                          "outlook): nothing to log in to")
     for account in found:
+        try:
+            identify(account.section)
+        except AuthFileProblem as problem:
+            raise account.problem(problem) from None
         if account.section.app_only:
             _check_app(account, say)
         else:

@@ -95,7 +95,7 @@ class Certificate:
 
 def credential_name(section: MicrosoftSection, account: str) -> str:
     """The credential store entry of a delegated login: one per app and account."""
-    return f"microsoft:{section.client_id.lower()}:{account.lower()}"
+    return f"microsoft:{(section.client_id or '').lower()}:{account.lower()}"
 
 
 def login_command(section: MicrosoftSection) -> str:
@@ -123,6 +123,7 @@ def graph_credentials(section: MicrosoftSection, credential_store: CredentialSto
     first token. A bad setting raises ProviderRefused naming `organizer.<role>.<option>` when `role` is
     given (AuthFileProblem, a ValueError, otherwise)."""
     try:
+        identify(section)
         account = section.mailbox_of(organizer_email)
         if account is None:
             raise AuthFileProblem("mailbox", "name the mailbox coachd works in")
@@ -142,6 +143,14 @@ def graph_credentials(section: MicrosoftSection, credential_store: CredentialSto
 
 
 # --- the secret and the certificate ---------------------------------------------------------------
+
+
+def identify(section: MicrosoftSection) -> None:
+    """The app's tenant and client id are set (the schema lets a block name only its provider)."""
+    if section.tenant is None:
+        raise AuthFileProblem("tenant", "name the Microsoft Entra tenant (its id, or a domain of it)")
+    if section.client_id is None:
+        raise AuthFileProblem("client_id", "name the app registration's Application (client) ID")
 
 
 def read_secret(variable: str) -> str:

@@ -50,8 +50,12 @@ def _url(value: str, what: str, *, https_only: bool) -> str:
 class MicrosoftSection(ProviderSection):
     """What every Microsoft provider takes: the Entra app, how it is authorised, and where Graph is."""
 
-    tenant: str = Field(min_length=1, description="The Microsoft Entra tenant: its id (a GUID) or a domain of it.")
-    client_id: str = Field(min_length=1, description="The app registration's Application (client) ID.")
+    # Optional in the schema, so that a block naming only its provider still loads (and `check` says
+    # what is missing with everything else): credentials are refused without them (auth.py).
+    tenant: str | None = Field(default=None, min_length=1,
+                               description="The Microsoft Entra tenant: its id (a GUID) or a domain of it.")
+    client_id: str | None = Field(default=None, min_length=1,
+                                  description="The app registration's Application (client) ID.")
     secret_env: str | None = Field(
         default=None, description="App-only access: the environment variable holding the app's client secret.")
     certificate: str | None = Field(

@@ -19,7 +19,13 @@ from coachd.config import ProgramConfig
 from coachd.providers.base import CredentialsExpired, ProviderError, Transient
 from coachd.providers.credentials import CredentialStore
 from coachd.providers.family import ProviderRefused
-from coachd.providers.microsoft.auth import AuthFileProblem, graph_credentials, read_certificate, read_secret
+from coachd.providers.microsoft.auth import (
+    AuthFileProblem,
+    graph_credentials,
+    identify,
+    read_certificate,
+    read_secret,
+)
 from coachd.providers.microsoft.client import GraphClient
 from coachd.providers.microsoft.family import MicrosoftSection, microsoft_sections
 from coachd.providers.retry import RetryPolicy
@@ -47,6 +53,7 @@ def auth_problems(cfg: ProgramConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for role, section in microsoft_sections(cfg.organizer):
         try:
+            identify(section)
             if section.secret_env is not None:
                 read_secret(section.secret_env)
             elif section.certificate is not None:
