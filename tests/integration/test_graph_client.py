@@ -225,3 +225,18 @@ def test_a_factory_gets_a_client_for_the_organizers_mailbox_or_the_sections(ms: 
     with pytest.raises(ProviderRefused) as refused:
         graph_client(section, "send", credential_store=None, organizer_email=None)
     assert refused.value.field == "organizer.send.mailbox"
+
+
+def test_paging_through_a_fifth_of_requests_failing_at_random_loses_nothing(ms: MicrosoftSetup) -> None:
+    ms.fake.faults.rate = 0.2
+    ms.fake.faults.kinds = ("429", "503", "504", "500", "drop")
+    ms.fake.faults.retry_after_seconds = 2
+    ms.fake.short_pages = True
+    sleeps = Sleeps()
+    graph = client(ms, sleeps, attempts=8)
+    for _ in range(5):
+        assert [item["id"] for item in graph.items(f"{graph.users_path}/events", page_size=4)] == \
+            [item["id"] for item in ITEMS]
+    faults = [entry.fault for entry in ms.fake.requests("/events") if entry.fault]
+    assert faults and len(sleeps) == len(faults)  # each fault waited for once, never slept for real
+    assert all(seconds >= 2 for seconds, fault in zip(sleeps, faults, strict=True) if fault != "500" and fault != "drop")
