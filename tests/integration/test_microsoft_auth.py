@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from coachd.config import load_config
-from coachd.providers.base import CredentialsExpired
+from coachd.providers.base import CredentialsExpired, Transient
 from coachd.providers.credentials import CredentialStore
 from coachd.providers.family import ProviderRefused
 from coachd.providers.microsoft.auth import DelegatedCredentials, credential_name, delegated_scopes, graph_credentials
@@ -245,3 +245,31 @@ def test_a_public_client_flow_the_app_does_not_allow_is_explained(ms: MicrosoftS
     section = section_of(ms.config(ms.section(app)))
     with pytest.raises(LoginFailed, match="AADSTS7000218.*allow public client flows"):
         log_in(ms, section, CredentialStore(ms.folder))
+
+
+@pytest.mark.parametrize("status", [503, 502])
+def test_an_identity_platform_outage_is_transient_not_expired_credentials(
+        ms: MicrosoftSetup, monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    app_only(ms, monkeypatch)
+    credentials = graph_credentials(section_of(ms.folder / "program.yaml"), None, organizer_email=ORGANIZER)
+    ms.identity.token_outages.append(status)
+    with pytest.raises(Transient) as outage:
+        credentials.token()
+    assert not isinstance(outage.value, CredentialsExpired)
+    asked = len(ms.identity.answers)
+    # msal itself holds a failed token endpoint off for a few seconds (its throttled HTTP client):
+    # a retry at once is answered from there, still Transient, without asking Entra again.
+    with pytest.raises(Transient):
+        credentials.token()
+    assert len(ms.identity.answers) == asked
+
+
+def test_no_token_of_a_login_reaches_the_log(ms: MicrosoftSetup, caplog: pytest.LogCaptureFixture) -> None:
+    _app, section, store = delegated(ms)
+    with caplog.at_level(logging.DEBUG):
+        log_in(ms, section, store)
+        credentials = graph_credentials(section, store, organizer_email=ORGANIZER, role="calendar")
+        access = credentials.token(refresh=True)
+        probe_calendar(ms.fake, credentials)
+    assert access not in caplog.text
+    assert not [token for token in ms.identity.refresh_grants if token in caplog.text]

@@ -122,6 +122,9 @@ class FakeIdentity:
         self.device_codes: dict[str, DeviceCode] = {}
         self.resources = {"https://graph.microsoft.com", fake.base_url}
         self.answers: list[tuple[str, int]] = []  # (grant type, status) of every token request
+        # Statuses the token endpoint answers next, before looking at the request (an outage):
+        # 5xx with Entra's temporarily_unavailable, or 502 with a gateway's HTML page.
+        self.token_outages: list[int] = []
         t = r"/(?P<tenant>[A-Za-z0-9.\-]+)"
         fake.route("GET", t + r"/v2\.0/\.well-known/openid-configuration", self._openid, public=True)
         fake.route("POST", t + r"/oauth2/v2\.0/token", self._token, public=True)
@@ -253,6 +256,12 @@ class FakeIdentity:
     def _token(self, request: Request) -> Response:
         form = request.form()
         grant = form.get("grant_type", "")
+        if self.token_outages:
+            status = self.token_outages.pop(0)
+            response = _page(status, "Bad Gateway") if status == 502 else _aad_error(AadError(
+                status, "temporarily_unavailable", 50033, "A transient error has occurred. Please try again."))
+            self.answers.append((grant, response.status))
+            return response
         try:
             tenant = self._tenant(request.group("tenant"))
             if tenant is None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msal
+import msal.exceptions
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -263,6 +264,9 @@ def _unreachable(error: Exception, section: MicrosoftSection, who: str) -> Crede
     """msal's exceptions: the network (Transient) or an authority that does not know the tenant."""
     if isinstance(error, requests.RequestException):
         return Transient(f"could not reach Microsoft Entra at {section.authority} for {who}: {type(error).__name__}")
+    if isinstance(error, msal.exceptions.MsalServiceError):
+        # msal raises this for an answer it cannot read as OAuth's (a 5xx, a gateway's page): an outage.
+        return Transient(f"Microsoft Entra at {section.authority} failed for {who}: {str(error)[:200]}")
     text = str(error)
     if text.startswith(("OIDC Discovery failed", "Unable to get authority configuration")) or "invalid_instance" in text:
         # A 4xx on the tenant's openid configuration: no such tenant at this authority.
@@ -313,7 +317,7 @@ class AppCredentials:
                 if refresh:
                     app.remove_tokens_for_client()  # msal answers from its cache otherwise
                 result = app.acquire_token_for_client(scopes=[app_scope(self.section)])
-            except (requests.RequestException, ValueError, RuntimeError) as error:
+            except (requests.RequestException, msal.exceptions.MsalError, ValueError, RuntimeError) as error:
                 raise _unreachable(error, self.section, who) from None
         if "access_token" in result:
             return str(result["access_token"])
@@ -379,7 +383,7 @@ class DelegatedCredentials:
                 if not accounts:
                     raise self._not_logged_in()
                 result = app.acquire_token_silent_with_error(self.scopes, accounts[0], force_refresh=refresh)
-            except (requests.RequestException, ValueError, RuntimeError) as error:
+            except (requests.RequestException, msal.exceptions.MsalError, ValueError, RuntimeError) as error:
                 raise _unreachable(error, self.section, who) from None
             if self._cache.has_state_changed:  # a new access token, and a rotated refresh token
                 stored.value = {**(stored.value or {}), "token_cache": self._cache.serialize()}
