@@ -92,3 +92,21 @@ def test_no_alert_through_gmail_on_the_same_login_but_one_through_a_shared_servi
     assert _same_login(one_login, "calendar") and _same_login(one_login, "busy")
     # Delegation is granted scope by scope: the calendar's missing leaves Gmail's working.
     assert not _same_login(google_config(tmp_path, "service_account_key: secrets/key.json"), "calendar")
+
+
+def microsoft_config(tmp_path, credential: str, send_mailbox: str = ""):  # type: ignore[no-untyped-def]
+    text = (EXAMPLES / "example-microsoft.yaml").read_text()
+    text = text.replace("      secret_env: COACHD_GRAPH_SECRET                    # systemd: EnvironmentFile= holding it",
+                        f"      {credential}" if credential else "")
+    if send_mailbox:
+        text = text.replace("  send: {provider: outlook, <<: *microsoft}",
+                            f"  send: {{provider: outlook, <<: *microsoft, mailbox: {send_mailbox}}}")
+    return load_config_text(text, tmp_path / "microsoft.yaml")
+
+
+def test_no_alert_through_outlook_on_the_same_delegated_login_but_one_for_app_only_access(tmp_path):
+    one_login = microsoft_config(tmp_path, "")
+    assert _same_login(one_login, "calendar") and _same_login(one_login, "receive")
+    # Another mailbox's login, or app-only access (granted permission by permission), can still mail.
+    assert not _same_login(microsoft_config(tmp_path, "", send_mailbox="office@fabrikam.example"), "calendar")
+    assert not _same_login(microsoft_config(tmp_path, "secret_env: COACHD_GRAPH_SECRET"), "calendar")

@@ -59,12 +59,21 @@ def alert_organizer(program: ProgramRuntime, role: str, error: CredentialsExpire
 
 def _same_login(cfg: ProgramConfig, role: str) -> bool:
     """Whether the sender logs in with the very login `role` lost (Gmail beside Google Calendar on one
-    person's installed-app login, whose refresh token dies for every role at once): then its email
-    could not go either. A service account shared by both is not: delegation is granted scope by
+    person's installed-app login, Outlook mail beside an Outlook calendar on one delegated Microsoft
+    login: a refresh token that dies for every role at once): then its email could not go either. A service account shared by both is not: delegation is granted scope by
     scope, and the one missing for the calendar leaves Gmail's working."""
     dead = getattr(getattr(cfg.organizer, role, None), "auth", None)
     sender = getattr(cfg.organizer.send, "auth", None)
-    return dead is not None and dead == sender and getattr(dead, "client_secrets", None) is not None
+    if dead is not None and dead == sender and getattr(dead, "client_secrets", None) is not None:
+        return True
+    # Microsoft: one delegated login (`coachd auth microsoft`) for both; app-only access is granted
+    # permission by permission, as a Google service account's delegation is.
+    dead_login = getattr(getattr(cfg.organizer, role, None), "delegated_login", None)
+    sender_login = getattr(cfg.organizer.send, "delegated_login", None)
+    if callable(dead_login) and callable(sender_login):
+        login = dead_login(str(cfg.organizer.email))
+        return login is not None and login == sender_login(str(cfg.organizer.email))
+    return False
 
 
 def _message(cfg: ProgramConfig, role: str, error: CredentialsExpired, since: datetime, now: datetime) -> EmailMessage:

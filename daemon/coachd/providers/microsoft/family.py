@@ -122,6 +122,14 @@ class MicrosoftSection(ProviderSection):
         """The mailbox coachd works in: `mailbox`, else the organizer's."""
         return self.mailbox or organizer_email
 
+    def delegated_login(self, organizer_email: str | None) -> tuple[str, ...] | None:
+        """Whose login a delegated section uses (None for app-only): two sections with the same one hold one
+        refresh token, which dies for both at once (execute/credential_alerts.py asks)."""
+        if self.app_only:
+            return None
+        return (self.authority, (self.tenant or "").lower(), (self.client_id or "").lower(),
+                (self.mailbox_of(organizer_email) or "").lower())
+
     def options(self) -> dict[str, object]:
         # Handed whole to the factory: auth.py reads the credential settings from the section itself.
         return {"section": self}
