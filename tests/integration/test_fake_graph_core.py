@@ -112,8 +112,7 @@ def test_the_fifth_concurrent_request_on_a_mailbox_is_throttled(fake: FakeGraph)
                for _ in range(4)]
     for thread in threads:
         thread.start()
-    while fake.in_flight("app-1", MAILBOX) < 4:
-        threading.Event().wait(0.01)  # until the four are inside (the fake holds them at its gate)
+    assert fake.wait_in_flight(MAILBOX, 4)  # the four are inside: the fake holds them at its gate
     fifth = get(fake, f"/users/{MAILBOX}/events", headers)
     other = get(fake, "/users/other@northwind.example/events", headers)  # another mailbox is not limited
     gate.set()

@@ -157,8 +157,7 @@ def test_at_most_four_requests_per_mailbox_are_in_flight(ms: MicrosoftSetup) -> 
     threads = [threading.Thread(target=fetch) for _ in range(7)]
     for thread in threads:
         thread.start()
-    while _in_flight(ms) < 4:  # the fake holds them at its gate
-        threading.Event().wait(0.01)
+    assert ms.fake.wait_in_flight(ORGANIZER, 4)  # the fake holds them at its gate
     # Three threads wait in the client for a slot, none on the wire: the fake has seen four.
     assert len([e for e in ms.fake.requests("/events")]) == 0 and _in_flight(ms) == 4
     gate.set()

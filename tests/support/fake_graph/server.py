@@ -231,6 +231,7 @@ class FakeGraph:
         self._routes: list[Route] = []
         self._tokens: dict[str, Principal] = {}
         self._in_flight: Counter[tuple[str, str]] = Counter()
+        self._flight_changed = threading.Condition(self.lock)
         self._gates: list[tuple[str, threading.Event]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -290,6 +291,13 @@ class FakeGraph:
     def in_flight(self, app_id: str, mailbox: str) -> int:
         with self.lock:
             return self._in_flight[(app_id, mailbox.lower())]
+
+    def wait_in_flight(self, mailbox: str, count: int, timeout: float = GATE_TIMEOUT_SECONDS) -> bool:
+        """Wait until `count` requests on `mailbox` (any app) are in flight; False when that never happens."""
+        mailbox = mailbox.lower()
+        with self._flight_changed:
+            return self._flight_changed.wait_for(
+                lambda: sum(n for (_app, box), n in self._in_flight.items() if box == mailbox) >= count, timeout)
 
     @property
     def base_url(self) -> str:
@@ -518,6 +526,7 @@ class FakeGraph:
                              {"Retry-After": "1"})
         self._in_flight[slot] += 1
         self.peak_in_flight[slot] = max(self.peak_in_flight[slot], self._in_flight[slot])
+        self._flight_changed.notify_all()
         return slot
 
     def _wait_at_gate(self, request: Request) -> None:
