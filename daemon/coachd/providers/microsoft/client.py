@@ -11,6 +11,9 @@ the kinds every role shares (providers/base.py), under the retry policy (provide
     401 after a new token   CredentialsExpired (and Entra's refusals, from auth.py)
     410 SyncStateNotFound   GraphSyncStateNotFound (a SyncCursorExpired: sync again in full)
     other 4xx               GraphApiError (Permanent) with the status and Graph's error code
+
+A POST is retried like any call, so a caller makes it idempotent (an event's transactionId): a request
+lost after Graph carried it out comes back as a timeout, never as an answer.
 """
 
 from __future__ import annotations
@@ -196,7 +199,9 @@ class GraphClient:
     def batch(self, requests_: Sequence[BatchRequest], *, what: str = "$batch") -> dict[str, BatchAnswer]:
         """Up to 20 requests in one $batch, answers by id. Inner answers throttled (429, 503, 504) are
         sent again, alone, after the largest Retry-After among them, up to the policy's attempts;
-        other inner failures are left in their answers (`BatchAnswer.error`) for the caller."""
+        other inner failures are left in their answers (`BatchAnswer.error`) for the caller. A batch takes
+        one of the mailbox's slots here; Graph runs its inner requests a few at a time and answers those
+        over the mailbox's limit with an inner 429, which is retried as above."""
         if len(requests_) > MAX_BATCH:
             raise ValueError(f"{len(requests_)} requests: a $batch takes at most {MAX_BATCH}")
         if len({r.id for r in requests_}) != len(requests_):
