@@ -175,7 +175,7 @@ def microsoft_sections(organizer: Any) -> list[tuple[str, MicrosoftSection]]:
 
 FAMILY = Family("microsoft", (
     Offer("calendar", "outlook", OutlookCalendarSection, None),
-    Offer("busy", "outlook", OutlookBusySection, None),
+    Offer("busy", "outlook", OutlookBusySection, "coachd.providers.microsoft.busy:outlook_busy"),
     Offer("send", "outlook", OutlookSenderSection, None),
     Offer("receive", "outlook", OutlookInboxSection, None),
 ))
