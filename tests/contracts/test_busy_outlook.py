@@ -19,9 +19,11 @@ from coachd.providers.local.busy_ics import IcsBusySource
 from coachd.providers.microsoft.auth import graph_credentials
 from coachd.providers.microsoft.busy import MAX_SCHEDULES, MAX_WINDOW, OutlookBusy, outlook_busy
 from coachd.providers.microsoft.client import GraphApiError, GraphClient
+from coachd.providers.microsoft.family import OutlookBusySection
 from coachd.providers.retry import RetryPolicy
 from tests.contracts.busy_suite import UNREADABLE, WEEK, BusyContract, Calendar, MakeSource, utc
 from tests.contracts.test_busy_google import expand
+from tests.support.fake_graph.identity import App
 from tests.support.fake_graph.schedule import FakeSchedule, Item
 from tests.support.microsoft_auth import ORGANIZER, MicrosoftSetup, microsoft
 
@@ -41,23 +43,25 @@ class Tenant:
         self.monkeypatch = monkeypatch
         self.app = self.new_app(("Calendars.Read",))
 
-    def new_app(self, permissions: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def new_app(self, permissions: tuple[str, ...]) -> App:
         app = self.setup.app(permissions=permissions)
         self.monkeypatch.setenv(SECRET_ENV, self.setup.identity.add_secret(app))
         return app
 
-    def section(self, app=None):  # type: ignore[no-untyped-def]
+    def section(self, app: App | None = None) -> OutlookBusySection:
         options = self.setup.section(app or self.app, f"secret_env: {SECRET_ENV}")
         path = self.setup.config(options, roles=("busy",), name=f"busy-{id(app)}.yaml")
-        return load_config(path).organizer.busy
+        section = load_config(path).organizer.busy
+        assert isinstance(section, OutlookBusySection)
+        return section
 
-    def client(self, app=None) -> GraphClient:  # type: ignore[no-untyped-def]
+    def client(self, app: App | None = None) -> GraphClient:
         section = self.section(app)
         credentials = graph_credentials(section, None, organizer_email=ORGANIZER, role="busy")
         policy = RetryPolicy(sleep=self.sleeps.append, jitter=0)
         return GraphClient(credentials, self.fake.base_url, ORGANIZER, timeout=2, policy=policy)
 
-    def provider(self, app=None) -> OutlookBusy:  # type: ignore[no-untyped-def]
+    def provider(self, app: App | None = None) -> OutlookBusy:
         return OutlookBusy(self.client(app), clock=lambda: self.now)
 
     def calls(self) -> int:
