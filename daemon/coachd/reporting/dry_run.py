@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from coachd.plan.slots import Candidate, evaluate
 from coachd.model.types import UTC, BookedSeries, Interval, Occurrence
 from coachd.observe.busy import own_busy
 from coachd.providers.busy import ask_within_limits
+from coachd.reporting.series_table import Marks, day_and_time, series_view
 from coachd.observe.readonly import clock_of, read_observed
 
 
@@ -66,15 +67,25 @@ def show_plan(console: Console, cfg: ProgramConfig, state: Path, now: datetime |
                   f"{now.astimezone(cfg.program.zone):%Y-%m-%d %H:%M %Z}", highlight=False)
     burden: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     shares: dict[str, int] = {}
+    console.print(f"Each session is headed by its start in the program's zone ({cfg.program.timezone}); "
+                  "each row shows one attendee's own time.", highlight=False, markup=False)
     for series, state_label in sorted(everything, key=lambda s: (s[0].spec.start, s[0].spec.key)):
         per_occurrence: list[dict[str, int]] = []
-        console.print(_series_table(cfg, series, state_label, observed, now, shown, burden, per_occurrence))
+        _tally(cfg, series, observed, burden, per_occurrence)
+        upcoming = [o for o in series.occurrences() if o.end > now][:shown]
+        console.print()
+        for part in series_view(console, series, state_label, upcoming, cfg.program.zone,
+                                _marks(cfg, series, observed)):
+            console.print(part)
         for person, share in heaviest_shares(per_occurrence).items():
             shares[person] = max(share, shares.get(person, 0))
     for problem in result.problems:
         console.print(f"[yellow]not placed:[/] {problem}", highlight=False)
     for conflict in result.conflicts:
-        console.print(f"[red]conflict:[/] {conflict.describe()}", highlight=False, markup=False)
+        # In the program's time, as the tables head each session (the log line has it in UTC).
+        when = " ".join(day_and_time(conflict.start, cfg.program.zone))
+        console.print(f"conflict: {conflict.series_key} {when}: {conflict.reason}", style="red", highlight=False,
+                      markup=False)
     for hold in result.held:
         console.print(f"[bold red]{escape(hold.describe())}[/]", highlight=False)
     for waiting in result.waiting:
@@ -127,17 +138,11 @@ def burden_table(cfg: ProgramConfig, burden: Mapping[str, Mapping[str, int]],
     return table
 
 
-def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed: Observed, now: datetime,
-                  shown: int, burden: dict[str, dict[str, int]], per_occurrence: list[dict[str, int]]) -> Table:
-    spec = series.spec
-    people = spec.everyone()
-    table = Table(title=escape(f"{spec.title} [{label}]"), caption=f"{spec.uid}  {spec.rrule() or 'single event'}",
-                  header_style="bold", title_justify="left")
-    table.add_column("session")
-    for person in people:
-        table.add_column(f"{person.name} ({person.timezone})")
-    occurrences = series.occurrences()
-    for occurrence in occurrences:
+def _tally(cfg: ProgramConfig, series: BookedSeries, observed: Observed, burden: dict[str, dict[str, int]],
+           per_occurrence: list[dict[str, int]]) -> None:
+    """Adds every session of `series` to the out-of-hours minutes per person and month, and to the series'
+    own list of who carried how many minutes at each session."""
+    for occurrence in series.occurrences():
         if occurrence.cancelled:
             continue
         cost = _cost(cfg, series, occurrence, observed)
@@ -145,23 +150,13 @@ def _series_table(cfg: ProgramConfig, series: BookedSeries, label: str, observed
         for person_id, minutes in cost.out_of_hours.items():
             burden[person_id][month] += minutes
         per_occurrence.append(dict(cost.out_of_hours))
-    upcoming = [o for o in occurrences if o.end > now][:shown]
-    for occurrence in upcoming:
+
+
+def _marks(cfg: ProgramConfig, series: BookedSeries, observed: Observed) -> Callable[[Occurrence], Marks]:
+    def marks(occurrence: Occurrence) -> Marks:
         cost = _cost(cfg, series, occurrence, observed)
-        cells = []
-        for person in people:
-            local = occurrence.start.astimezone(person.zone)
-            end = occurrence.end.astimezone(person.zone)
-            cell = f"{local:%a %d %b %H:%M}-{end:%H:%M} {local:%Z}"
-            if person.person_id in cost.out_of_hours:
-                cell += f" [yellow]({cost.out_of_hours[person.person_id]} min out of hours)[/]"
-            if person.person_id in cost.conflicts:
-                cell += " [red](busy)[/]"
-            cells.append(cell)
-        table.add_row(occurrence.session_id.rpartition("/")[2], *cells)
-    if not upcoming:
-        table.add_row("(no occurrence after now)", *["" for _ in people])
-    return table
+        return Marks(cost.out_of_hours, cost.conflicts)
+    return marks
 
 
 def _cost(cfg: ProgramConfig, series: BookedSeries, occurrence: Occurrence, observed: Observed) -> Candidate:
