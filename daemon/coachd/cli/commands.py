@@ -309,14 +309,15 @@ def refuse_a_simulation(cfg: ProgramConfig, state: Path) -> None:
                    "program's zone.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="State directory of the simulation; run again with a later --until to resume.")
-@click.option("--from", "start", help="Start date (default: the program's start, or where DIR stopped).")
+@click.option("--from", "start", help="Start date (default: shortly before the program's start, as a daemon started "
+                                      "in good time, or where DIR stopped).")
 @click.option("--replies", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Folder of .eml replies, each delivered to the inbox at its Date.")
 @click.option("--state", "state", type=click.Path(path_type=Path, file_okay=False), hidden=True)
 @log_option
 def simulate(config: Path, until: str, out: Path, start: str | None, replies: Path | None,
              state: Path | None, log_level: str) -> None:
-    """Run the daemon's jobs on a virtual clock from the program start to --until."""
+    """Run the daemon's jobs on a virtual clock from just before the program start to --until."""
     from coachd.cli.simulate import run_simulate_command
 
     logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,

@@ -17,7 +17,8 @@ from coachd.execute.executor import Executor
 from coachd.runtime.jobs import program_jobs
 from coachd.runtime.wiring import ProgramRuntime, open_program
 from coachd.runtime.runner import JobRunner
-from coachd.runtime.simulator import ActionsFile, Delivery, SimulationError, load_replies, resume_point, run_simulation
+from coachd.runtime.simulator import (ActionsFile, Delivery, SimulationError, load_replies, resume_point,
+                                     run_simulation, simulation_start)
 from coachd.store import job_runs_repo, outbox_repo, replies_repo, series_repo
 
 
@@ -27,7 +28,7 @@ def run_simulate_command(console: Console, cfg: ProgramConfig, out: Path, until_
     zone = cfg.program.zone
     until = datetime.combine(until_day, time(0), zone).astimezone(UTC)
     first_day = start_day or cfg.program.starts
-    first = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+    first = simulation_start(cfg, start_day)
     if until_day <= first_day:
         what = "--from" if start_day else "the program's start"
         raise SimulationError(f"--until {until_day.isoformat()} is not after {what} ({first_day.isoformat()})")

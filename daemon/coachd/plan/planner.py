@@ -395,9 +395,15 @@ def _series_mail(cfg: ProgramConfig, observed: Observed, booked: BookedSeries,
             yield from _late_notes_mail(cfg, observed, booked, occurrence)
             continue
         yield from _session_mail(cfg, observed, booked, occurrence)
-        # Mail before a session may go out up to MAX_SHIFT earlier, in its reader's working hours.
-        if occurrence.start - max(cfg.mail.agenda.before, REVIEW_PACK_BEFORE) - MAX_SHIFT > now:
+        # Nothing ahead of a later session can be due yet.
+        if occurrence.start - mail_lead(cfg) > now:
             break
+
+
+def mail_lead(cfg: ProgramConfig) -> timedelta:
+    """The furthest ahead of a session that mail about it (its agenda, a review's pack) can fall due: their
+    lead, and up to MAX_SHIFT more to land in the reader's working hours."""
+    return max(cfg.mail.agenda.before, REVIEW_PACK_BEFORE) + MAX_SHIFT
 
 
 def _mail_tail(cfg: ProgramConfig) -> timedelta:

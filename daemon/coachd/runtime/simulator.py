@@ -10,10 +10,13 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
+from coachd.config import ProgramConfig
+from coachd.model.types import UTC
+from coachd.plan.planner import mail_lead
 from coachd.runtime.clock import VirtualClock
 from coachd.execute.executor import ActionRecord
 from coachd.runtime.jobs import Job
@@ -106,6 +109,25 @@ class ActionsFile:
 
     def close(self) -> None:
         self.handle.close()
+
+
+def simulation_start(cfg: ProgramConfig, from_day: date | None = None) -> datetime:
+    """Where the virtual clock starts: midnight of `from_day` (`--from`) in the program's zone; by default
+    before the program's first day, by its notice period or the lead of the mail sent ahead of a session,
+    whichever is longer.
+
+    The planner books nothing sooner than `scheduling.notice` from now. A simulation started at the first
+    day's midnight would push the kickoffs days past the first day, while `coachd plan`, run before the
+    program as an admin runs it, books them on the first day: the same config showed two programs. A
+    daemon started one notice period early books what `plan` shows; one started `mail_lead` early also
+    sends the first sessions' agendas when they fall due (in their readers' working hours) rather than
+    late, all at once at the start.
+    """
+    zone = cfg.program.zone
+    if from_day is not None:
+        return datetime.combine(from_day, time(0), zone).astimezone(UTC)
+    lead = max(cfg.scheduling.notice, mail_lead(cfg))
+    return (datetime.combine(cfg.program.starts, time(0), zone) - lead).astimezone(UTC)
 
 
 def run_simulation(runner: JobRunner, clock: VirtualClock, until: datetime, deliveries: list[Delivery],
