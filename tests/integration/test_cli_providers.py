@@ -37,8 +37,8 @@ def test_check_lists_every_provider_problem_run_would_refuse_by_field(tmp_path, 
     assert result.exit_code == 2
     assert "organizer.calendar.auth.service_account_key: " in result.stderr and "google.json does not exist" \
         in result.stderr
-    assert ("organizer.receive.provider: 'outlook' is not available in this version of coachd; "
-            "available: gmail, imap, maildir") in result.stderr
+    # A bare outlook block: its factory names the first missing option.
+    assert "organizer.receive.tenant: name the Microsoft Entra tenant (its id, or a domain of it)" in result.stderr
     assert f"organizer.send.password_env: the environment variable {UNSET} is not set" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "state").exists(), "check builds the providers away from the state"

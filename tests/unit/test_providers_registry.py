@@ -34,7 +34,7 @@ def test_options_can_move_the_folders(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("factory", "name"),
-    [(calendar_provider, "outlook"), (mail_sender, "outlook"), (inbox, "outlook")],
+    [(calendar_provider, "outlook")],
 )
 def test_known_but_unimplemented_providers_say_so_by_name(tmp_path: Path, factory, name: str) -> None:
     with pytest.raises(ProviderUnavailable, match=f"'{name}'"):
@@ -60,10 +60,10 @@ def test_unavailable_providers_name_the_config_field(tmp_path: Path) -> None:
     from coachd.providers.registry import ProviderRefused, provider
 
     with pytest.raises(ProviderRefused) as refused:
-        provider("receive", "outlook", tmp_path)
-    assert refused.value.field == "organizer.receive.provider"
-    assert str(refused.value) == ("organizer.receive.provider: 'outlook' is not available in this version of "
-                                  "coachd; available: gmail, imap, maildir")
+        provider("calendar", "outlook", tmp_path)
+    assert refused.value.field == "organizer.calendar.provider"
+    assert str(refused.value) == ("organizer.calendar.provider: 'outlook' is not available in this version of "
+                                  "coachd; available: google, local")
 
 
 def test_each_provider_section_holds_the_options_its_factory_takes() -> None:

@@ -155,6 +155,12 @@ class OutlookInboxSection(MicrosoftSection):
     provider: Literal["outlook"] = Field(description="outlook: the organizer's Microsoft 365 mailbox.")
     folder: str = Field(default="inbox", description="The mail folder to read replies from (a well-known name "
                         "such as inbox, or a folder id).")
+    processed_category: str = Field(default="coachd processed", min_length=1,
+                                    description="The category a processed reply is given (beside its own ones).")
+    processed_folder: str | None = Field(default=None, min_length=1,
+                                         description="Move processed replies to this folder instead (a well-known "
+                                         "name, a folder id, or the name of a top-level folder, made when missing). "
+                                         "Nothing is ever deleted.")
 
 
 class OutlookBusySection(MicrosoftSection):
@@ -176,6 +182,6 @@ def microsoft_sections(organizer: Any) -> list[tuple[str, MicrosoftSection]]:
 FAMILY = Family("microsoft", (
     Offer("calendar", "outlook", OutlookCalendarSection, None),
     Offer("busy", "outlook", OutlookBusySection, "coachd.providers.microsoft.busy:outlook_busy"),
-    Offer("send", "outlook", OutlookSenderSection, None),
-    Offer("receive", "outlook", OutlookInboxSection, None),
+    Offer("send", "outlook", OutlookSenderSection, "coachd.providers.microsoft.mail_send:outlook_sender"),
+    Offer("receive", "outlook", OutlookInboxSection, "coachd.providers.microsoft.mail_inbox:outlook_inbox"),
 ))
