@@ -118,10 +118,10 @@ class FakeOutlookMail:
             return self.boxes[key]
 
     def deliver(self, address: str, raw: bytes, folder: str = "inbox", at: datetime | None = None) -> str:
-        """A message arrives for `address` in `folder` (a well-known name or an id), byte for byte;
-        returns its id."""
+        """A message arrives for `address` (plus addresses reach the same mailbox) in `folder` (a
+        well-known name or an id), byte for byte; returns its id."""
         with self.fake.lock:
-            box = self.mailbox(address)
+            box = self.mailbox(_base_address(address))
             return self._add(box, box.folder(folder).id, raw, at or self.fake.now()).id
 
     def add_folder(self, address: str, name: str) -> str:
@@ -184,8 +184,7 @@ class FakeOutlookMail:
         self._add(box, box.folder("sentitems").id, raw, now, message_id)
         for address in recipients:
             self.received_by[address] += 1
-            local, _, domain = address.partition("@")
-            target = f"{local.split('+')[0]}@{domain}"  # plus addresses reach the same mailbox
+            target = _base_address(address)  # plus addresses reach the same mailbox
             if target in self.fake.mailboxes:
                 other = self.mailbox(target)
                 self._add(other, other.folder("inbox").id, raw, now, message_id)
@@ -375,6 +374,11 @@ class FakeOutlookMail:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}" + "AAA="
+
+
+def _base_address(address: str) -> str:
+    local, _, domain = address.lower().partition("@")
+    return f"{local.split('+')[0]}@{domain}"
 
 
 def _stamp(moment: datetime) -> str:
