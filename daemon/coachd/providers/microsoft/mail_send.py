@@ -136,7 +136,8 @@ class OutlookSender(MailSender):
                                 headers={"Content-Type": "text/plain"}, what=f"sendMail of {key}", policy=ONE_TRY)
         except CredentialsExpired as error:
             self._forget_attempt(key)  # refused before anything was sent
-            raise CredentialsExpired(str(error), role="send") from error
+            error.role = error.role or "send"
+            raise
         except Throttled as error:
             if _REFUSED_BEFORE_ACTING.search(str(error)):
                 self._forget_attempt(key)
