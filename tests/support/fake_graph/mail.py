@@ -322,11 +322,16 @@ class FakeOutlookMail:
 
     def _delta_items(self, box: Mailbox, folder: Folder, state: dict[str, Any]) -> list[dict[str, Any]]:
         upto, since = int(state["upto"]), state.get("since")
-        after = datetime.fromisoformat(state["after"]) if state.get("after") else None
+        op, after = (state["after"][0], datetime.fromisoformat(state["after"][1])) if state.get("after") \
+            else ("ge", None)
+
+        def wanted(m: Message) -> bool:
+            return after is None or (m.received > after if op == "gt" else m.received >= after)
+
         if since is None:
             # A full listing: what the folder holds now, as of the snapshot, oldest first.
             present = [m for m in box.messages.values() if m.folder == folder.id
-                       and self._first_position(box, m.id) <= upto and (after is None or m.received >= after)]
+                       and self._first_position(box, m.id) <= upto and wanted(m)]
             return [m.resource(box.folders) for m in sorted(present, key=lambda m: m.received)]
         touched = list(dict.fromkeys(mid for position, mid, fid in box.changes
                                      if int(since) < position <= upto and fid == folder.id))
@@ -339,7 +344,7 @@ class FakeOutlookMail:
                 items.append({"id": mid, "@removed": {"reason": "deleted"}})
         return items
 
-    def _received_filter(self, value: str | None) -> str | None:
+    def _received_filter(self, value: str | None) -> list[str] | None:
         if not value:
             return None
         match = _FILTER_RECEIVED.fullmatch(value)
@@ -347,7 +352,7 @@ class FakeOutlookMail:
             raise GraphError(400, "ErrorInvalidUrlQueryFilter", "The filter on a message delta query supports "
                              "receivedDateTime ge|gt only.")
         try:
-            return datetime.fromisoformat(match.group(2)).isoformat()
+            return [match.group(1).lower(), datetime.fromisoformat(match.group(2)).isoformat()]
         except ValueError:
             raise GraphError(400, "BadRequest", f"Invalid date {match.group(2)!r}.") from None
 
