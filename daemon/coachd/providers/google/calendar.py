@@ -68,6 +68,9 @@ class GoogleCalendar(CalendarProvider):
         domain = organizer_email.rsplit("@", 1)[-1].lower()
         self.workspace_domains = frozenset({domain, *(d.lower() for d in workspace_domains)})
         self.service: Resource = build_service("calendar", "v3", api_root, credentials, timeout)
+        # Built once: the client library makes each resource anew from the discovery document on every
+        # `service.events()`, which cost as much as the request itself against a near answer.
+        self._events_api: Any = self.service.events()
         self.capabilities = CalendarCapabilities(invites_attendees=True, hand_edits=True,
                                                  invited_by_calendar=self.on_event)
 
@@ -259,7 +262,7 @@ class GoogleCalendar(CalendarProvider):
     # --- calls ---------------------------------------------------------------------------------------
 
     def _events(self) -> Any:
-        return self.service.events()
+        return self._events_api
 
     def _call(self, request: Callable[[], Any], what: str) -> Any:
         return execute(request, f"{what} on {self.calendar_id}", self.policy)
