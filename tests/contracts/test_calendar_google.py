@@ -277,6 +277,37 @@ def test_sync_follows_every_page_and_gives_the_token_only_at_the_end(
     assert len(fake.requests("/events", "GET")) == 1  # a quiet poll is one request
 
 
+def _changed_by_hand(calendar: FakeCalendar, uids: list[str]) -> None:
+    """Ana accepts every series in `uids` in Google Calendar; one series also gets a moved occurrence."""
+    for uid in uids:
+        calendar.answer(ORG_EMAIL, event_id(uid), "ana@northwind.example", "accepted")
+    rid = to_utc(datetime(2027, 2, 1, 10, tzinfo=CHICAGO))
+    calendar.move_instance(ORG_EMAIL, event_id(uids[0]), rid, rid + timedelta(hours=2), rid + timedelta(hours=3))
+
+
+@pytest.mark.parametrize("changed", [2, 8])
+def test_a_sync_reads_each_changed_series_whole_and_many_in_one_listing_of_the_calendar(
+        fake: FakeGoogle, provider: GoogleCalendar, calendar: FakeCalendar, changed: int) -> None:
+    uids = [f"s{n}@coachd" for n in range(8)]
+    for n, uid in enumerate(uids):
+        rid = datetime(2027, 3, 1, 10, tzinfo=CHICAGO)
+        upsert(provider, make_series(uid, overrides=(moved(rid, 1),) if n % 2 else ()))
+    cursor = provider.sync(None).cursor
+    _changed_by_hand(calendar, uids[:changed])
+    fake.clear_log()
+    result = provider.sync(cursor)
+    listings = [r for r in fake.requests("/events", "GET") if "syncToken" not in r.query]
+    by_series = [r for r in listings if "iCalUID" in r.query]
+    # The same entries as a full read gives, exceptions that did not change included.
+    assert result.entries == [e for e in provider.list_series() if e.uid in uids[:changed]]
+    assert len(result.entries[0].overrides) == 1 and all(e.attendees["ana@northwind.example"] == "ACCEPTED"
+                                                          for e in result.entries)
+    if changed == 2:  # a few: a listing each (short pages: maybe several), cheaper than the whole calendar
+        assert by_series == listings and len({r.query["iCalUID"][0] for r in by_series}) == changed
+    else:  # many: the whole calendar once (page_size 3: a few pages), not a listing per series
+        assert not by_series and 1 <= len(listings) < changed
+
+
 def test_a_sync_token_is_refused_with_other_filters_and_expires_with_age(
         fake: FakeGoogle, clock: Clock, provider: GoogleCalendar, calendar: FakeCalendar) -> None:
     upsert(provider, make_series())

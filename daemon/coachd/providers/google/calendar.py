@@ -52,6 +52,9 @@ SCOPES = ROLE_SCOPES["calendar"]
 _CURSOR = "google-calendar:1:"
 # The most Google gives in one page; it may still answer short pages.
 _PAGE = 2500
+# A sync that brings more changed series than this reads the whole calendar in one listing rather than
+# each series in a listing of its own, unless the last whole listing took more pages than that.
+_READ_WHOLE_AFTER = 4
 OutsideGuests = Literal["google", "coachd"]
 
 
@@ -71,6 +74,8 @@ class GoogleCalendar(CalendarProvider):
         # Built once: the client library makes each resource anew from the discovery document on every
         # `service.events()`, which cost as much as the request itself against a near answer.
         self._events_api: Any = self.service.events()
+        # Pages the last listing of the whole calendar took: what reading it whole costs again.
+        self._whole_pages = 0
         self.capabilities = CalendarCapabilities(invites_attendees=True, hand_edits=True,
                                                  invited_by_calendar=self.on_event)
 
@@ -244,6 +249,11 @@ class GoogleCalendar(CalendarProvider):
         entries: list[CalendarEntry] = []
         gone: list[str] = []
         errors: list[tuple[str, str]] = []
+        # A series' entry needs all its exceptions, not only the changed ones: one listing per changed
+        # series, or, when many changed (coachd's own booking read back, a re-plan), one of the whole
+        # calendar, a few pages instead of one request per series.
+        whole = (self._split(self._listing(showDeleted=False))
+                 if len(changed) > max(_READ_WHOLE_AFTER, self._whole_pages) else None)
         for master_id, seen in changed.items():
             master = seen if seen is not None and events.tagged(seen) else self._find(master_id)
             if master is None or not events.tagged(master):
@@ -253,7 +263,7 @@ class GoogleCalendar(CalendarProvider):
                 else:
                     gone.append(uid)
                 continue
-            found, own = self._split(self._listing(iCalUID=master["iCalUID"], showDeleted=False))
+            found, own = whole or self._split(self._listing(iCalUID=master["iCalUID"], showDeleted=False))
             done, busy = _entries({master_id: found.get(master_id, master)}, own)
             entries += done
             errors += busy
@@ -287,12 +297,16 @@ class GoogleCalendar(CalendarProvider):
         (required with `token`: a listing to sync from must end with one)."""
         items: list[dict[str, Any]] = []
         page: str | None = None
+        pages = 0
         while True:
             answer = self._call(lambda page=page: self._events().list(  # type: ignore[misc]
                 calendarId=self.calendar_id, maxResults=_PAGE, pageToken=page, **query), "events.list")
             items.extend(answer.get("items", []))
+            pages += 1
             page = answer.get("nextPageToken")
             if page is None:
+                if "iCalUID" not in query and "syncToken" not in query:
+                    self._whole_pages = pages
                 sync_token = answer.get("nextSyncToken") or ""
                 if token and not sync_token:
                     raise CalendarStoreError("Google Calendar ended a listing without a sync token")
