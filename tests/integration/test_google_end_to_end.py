@@ -75,7 +75,7 @@ class WorkspaceDaemon:
 
     def _on_the_clock(self, program: ProgramRuntime) -> None:
         """The providers as the config built them, but waiting on nothing and reading the virtual clock:
-        a retry's backoff is recorded, not slept (the fake answers at once), and their clocks are the test's."""
+        a retry's backoff is not slept (the fake answers at once), and their clocks are the test's."""
         policy = RetryPolicy(sleep=lambda _seconds: None)
         program.retry_policy = policy
         assert isinstance(program.calendar, GoogleCalendar)
@@ -180,7 +180,8 @@ def test_six_weeks_all_on_google_with_a_fifth_of_its_answers_failing(workspace: 
         moved = next(o for o in stored[uid].occurrences() if o.recurrence_id == target.recurrence_id)
         assert moved.start != target.start, "the declined occurrence was moved"
         assert set(faults) >= {"429", "403-rate", "403-user-rate", "500", "503", "drop", "lost"}, faults
-        assert sum(faults.values()) >= 0.15 * len(fake.log), (faults, len(fake.log))
+        api = [entry for entry in fake.log if entry.path != "/token"]  # the token endpoint never fails here
+        assert sum(faults.values()) >= 0.15 * len(api), (faults, len(api))
 
         every_series_once(calendar, stored)
         every_occurrence_where_the_store_says(calendar, stored)
