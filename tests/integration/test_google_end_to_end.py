@@ -156,6 +156,7 @@ def config_for(workspace: GoogleWorkspace) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 2.5 minutes on a loaded 2-core machine; more when it is shared further
 def test_six_weeks_all_on_google_with_a_fifth_of_its_answers_failing(workspace: GoogleWorkspace,
                                                                       tmp_path: Path) -> None:
     config = config_for(workspace)
