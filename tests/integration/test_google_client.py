@@ -7,7 +7,8 @@ from datetime import timedelta
 import google.oauth2.credentials
 import pytest
 
-from coachd.providers.base import CredentialsExpired, Throttled, Transient
+from coachd.providers.base import CredentialsExpired, QuotaExhausted, Throttled, Transient
+from coachd.providers.google import client
 from coachd.providers.google.client import GoogleApiError, GoogleSyncTokenExpired, build_service, execute
 from coachd.providers.retry import RetryPolicy
 from tests.support.fake_google import ApiError, FakeGoogle, Response
@@ -86,3 +87,15 @@ def test_gone_and_refused_requests_keep_googles_status_and_reason(fake: FakeGoog
     with pytest.raises(GoogleApiError) as missing:
         execute(service.events().delete(calendarId="primary", eventId="abc"), "events.delete")
     assert (missing.value.status, missing.value.reason) == (404, "notFound")
+
+
+def test_a_quota_that_resets_in_a_minute_is_still_not_retried_within_the_pass(fake: FakeGoogle, monkeypatch) -> None:
+    # Just before midnight Pacific the reset is seconds away: shorter than the policy's total, and yet
+    # holding a job for it (or asking again) would be a loop against a spent quota.
+    monkeypatch.setattr(client, "_until_quota_reset", lambda: timedelta(seconds=20))
+    fake.faults.fail_next("403-quota", times=5)
+    sleeps: list[float] = []
+    with pytest.raises(QuotaExhausted) as quota:
+        get(fake, sleeps)
+    assert sleeps == [] and len(fake.requests("/calendar/")) == 1
+    assert quota.value.retry_after == timedelta(seconds=20)

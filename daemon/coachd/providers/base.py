@@ -43,6 +43,14 @@ class Throttled(Transient):
         self.retry_after = retry_after
 
 
+class QuotaExhausted(Throttled):
+    """A quota for the day (or another long period) is spent: Google's 403 `quotaExceeded`.
+
+    Never retried within a pass, however soon `retry_after` says it resets (a quota that resets in
+    a minute is still not worth holding a job for); the role waits until then (runtime/provider_health.py).
+    """
+
+
 class Permanent(ProviderError):
     """The same call will fail the same way however often it is made (a refused address, a request
     the service rejects, an object it cannot hold).

@@ -12,7 +12,7 @@ from typing import TypeVar
 import tenacity
 from tenacity.wait import wait_base
 
-from coachd.providers.base import Throttled, Transient
+from coachd.providers.base import QuotaExhausted, Throttled, Transient
 
 log = logging.getLogger("coachd.retry")
 
@@ -36,8 +36,8 @@ class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's own wai
 
 
 def _retryable(error: BaseException) -> bool:
-    # Throttled is a Transient. Permanent, CredentialsExpired and anything unexpected go up at once.
-    return isinstance(error, Transient)
+    # Throttled is a Transient. Permanent, CredentialsExpired, a spent quota and anything unexpected go up at once.
+    return isinstance(error, Transient) and not isinstance(error, QuotaExhausted)
 
 
 @dataclass(frozen=True)

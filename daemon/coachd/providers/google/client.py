@@ -31,7 +31,7 @@ from googleapiclient.discovery import Resource, build_from_document
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
-from coachd.providers.base import CredentialsExpired, Permanent, ProviderError, Throttled, Transient
+from coachd.providers.base import CredentialsExpired, Permanent, ProviderError, QuotaExhausted, Throttled, Transient
 from coachd.providers.retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger("coachd.google")
@@ -119,7 +119,7 @@ def _classify_http(error: HttpError, what: str) -> ProviderError:
         return Throttled(text, retry_after)
     if status == 403 and reason in _DAILY_REASONS:
         # Not retried in a loop: the runtime leaves the role alone until the quota resets.
-        return Throttled(text + " (daily quota; tried again after it resets)", _until_quota_reset())
+        return QuotaExhausted(text + " (daily quota; tried again after it resets)", _until_quota_reset())
     if status == 401:
         # google-auth already refreshed the token once and the new one was refused too.
         return CredentialsExpired(text)
