@@ -19,7 +19,7 @@ log = logging.getLogger("coachd.retry")
 T = TypeVar("T")
 
 
-class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's own waits
+class wait_retry_after(wait_base):
     """The larger of `backoff` and the retry-after a Throttled error carries: a service that says
     "not before a minute" is never asked sooner, and one that says "now" is still backed off from."""
 
