@@ -61,12 +61,12 @@ def test_simulate_uses_the_embedded_providers_whatever_the_config_names(tmp_path
 
 def test_check_reports_providers_that_run_would_refuse(tmp_path):
     text = EXAMPLE.read_text().replace(
-        "receive: {provider: maildir}", "receive: {provider: outlook}").replace(
+        "calendar: {provider: local}", "calendar: {provider: outlook}").replace(
         "busy: calendars/", f"busy: {ROOT / 'config' / 'calendars'}/")
     config = tmp_path / "real.yaml"
     config.write_text(text)
     result = invoke("check", str(config))
     assert result.exit_code == 2
-    assert ("organizer.receive.provider: 'outlook' is not available in this version of coachd; "
-            "available: gmail, imap, maildir") in result.stderr
+    assert ("organizer.calendar.provider: 'outlook' is not available in this version of coachd; "
+            "available: google, local") in result.stderr
     assert "Traceback" not in result.output
